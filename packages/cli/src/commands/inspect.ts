@@ -1,0 +1,141 @@
+import { COMPAT_FEATURES, INCOMPAT_FEATURES, hex, textDecoder, walk } from '@erofs-kit/core';
+import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
+
+function features(mask: number, table: typeof COMPAT_FEATURES): { name: string; bit: string; kernel: string }[] {
+  const out: { name: string; bit: string; kernel: string }[] = [];
+  let rest = mask >>> 0;
+  for (const f of table) {
+    if (rest & f.bit) {
+      out.push({ name: f.name, bit: hex(f.bit), kernel: f.kernel });
+      rest &= ~f.bit;
+    }
+  }
+  for (let b = 0; b < 32; b++) if (rest & (1 << b)) out.push({ name: 'unknown', bit: hex((1 << b) >>> 0), kernel: '?' });
+  return out;
+}
+
+function uuidString(b: Uint8Array): string {
+  const h = hexBytes(b);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export const inspect: Command = {
+  name: 'inspect',
+  summary: 'superblock, features, counts and sizes of an image',
+  usage: 'erofs-kit inspect IMAGE [--device FILE]... [--json]',
+  help: `Prints the superblock fields, the feature bits (each with the first kernel that mounts it),
+the extra devices, and counts of inodes by type and bytes of file data (from a walk of the tree).`,
+  options: { ...deviceOption, ...jsonOption },
+  async run({ values, positionals }) {
+    const [file] = positionals;
+    const o = await openImage(file!, strs(values.device));
+    try {
+      const { img } = o;
+      const sb = img.sb;
+      const counts = { directories: 0, files: 0, symlinks: 0, charDevices: 0, blockDevices: 0, fifos: 0, sockets: 0, hardlinks: 0, xattrs: 0, fileBytes: 0 };
+      const seen = new Set<number>();
+      const layouts: Record<string, number> = {};
+      for await (const e of walk(img)) {
+        const ino = e.inode;
+        if (seen.has(ino.nid)) {
+          counts.hardlinks++;
+          continue;
+        }
+        seen.add(ino.nid);
+        layouts[ino.layoutName] = (layouts[ino.layoutName] ?? 0) + 1;
+        switch (ino.mode & 0o170000) {
+          case 0o040000: counts.directories++; break;
+          case 0o100000: counts.files++; counts.fileBytes += ino.size; break;
+          case 0o120000: counts.symlinks++; break;
+          case 0o020000: counts.charDevices++; break;
+          case 0o060000: counts.blockDevices++; break;
+          case 0o010000: counts.fifos++; break;
+          case 0o140000: counts.sockets++; break;
+        }
+        if (ino.xattrSize > 0) counts.xattrs += (await img.xattrs(ino)).length;
+      }
+      const nul = sb.volume_name.indexOf(0);
+      const info = {
+        file,
+        imageBytes: img.cache.size,
+        blockSize: img.blockSize,
+        blkszbits: sb.blkszbits,
+        superblockBytes: img.sbSize,
+        checksum: hex(sb.checksum),
+        checksumVerified: img.checksumOk === true,
+        featureCompat: { mask: hex(sb.feature_compat), features: features(sb.feature_compat, COMPAT_FEATURES) },
+        featureIncompat: { mask: hex(sb.feature_incompat), features: features(sb.feature_incompat, INCOMPAT_FEATURES) },
+        minimumKernel: minimumKernel(sb.feature_incompat),
+        rootNid: img.rootNid,
+        inos: Number(sb.inos),
+        blocks: sb.blocks_lo,
+        metaBlkaddr: sb.meta_blkaddr,
+        xattrBlkaddr: sb.xattr_blkaddr,
+        epoch: Number(sb.epoch),
+        fixedNsec: sb.fixed_nsec,
+        uuid: uuidString(sb.uuid),
+        volumeName: textDecoder.decode(sb.volume_name.subarray(0, nul < 0 ? 16 : nul)),
+        packedNid: img.packedNid,
+        longXattrPrefixes: img.longPrefixes.map((p) => p.prefix),
+        devices: img.devices.map((d) => ({ id: d.index, tag: d.tag, blocks: d.blocks, bytes: d.blocks * img.blockSize, uniaddr: d.uniaddr, attached: d.attached })),
+        counts: { inodes: seen.size, ...counts },
+        layouts,
+      };
+      const out = new Out();
+      if (values.json) {
+        out.line(JSON.stringify(info, null, 2));
+      } else {
+        const f = (xs: { name: string; kernel: string }[]): string => (xs.length ? xs.map((x) => `${x.name} (${x.kernel})`).join(', ') : 'none');
+        const rows: [string, string][] = [
+          ['image', `${file} (${info.imageBytes} bytes)`],
+          ['block size', `${info.blockSize} (blkszbits ${info.blkszbits})`],
+          ['checksum', sb.feature_compat & 1 ? `${info.checksum} (crc32c verified)` : 'none'],
+          ['compat', `${info.featureCompat.mask}: ${f(info.featureCompat.features)}`],
+          ['incompat', `${info.featureIncompat.mask}: ${f(info.featureIncompat.features)}`],
+          ['mounts on', `Linux ${info.minimumKernel} or later`],
+          ['root nid', String(info.rootNid)],
+          ['inodes', `${info.inos} (superblock), ${seen.size} reachable`],
+          ['blocks', `${info.blocks} (${info.blocks * info.blockSize} bytes on the primary device)`],
+          ['meta_blkaddr', String(info.metaBlkaddr)],
+          ['xattr_blkaddr', String(info.xattrBlkaddr)],
+          ['epoch', `${info.epoch}.${String(info.fixedNsec).padStart(9, '0')} (${formatTime(info.epoch, info.fixedNsec)} UTC)`],
+          ['uuid', info.uuid],
+          ['volume name', JSON.stringify(info.volumeName)],
+        ];
+        if (info.packedNid) rows.push(['packed nid', String(info.packedNid)]);
+        if (info.longXattrPrefixes.length) rows.push(['xattr prefixes', info.longXattrPrefixes.join(', ')]);
+        for (const d of info.devices) {
+          rows.push([`device ${d.id}`, `${d.blocks} blocks (${d.bytes} bytes), uniaddr ${d.uniaddr}${d.tag ? `, tag ${JSON.stringify(d.tag)}` : ''}, ${d.attached ? 'attached' : 'not attached (read after the metadata if appended)'}`]);
+        }
+        rows.push(
+          ['directories', String(counts.directories)],
+          ['files', `${counts.files} (${counts.fileBytes} bytes)`],
+          ['symlinks', String(counts.symlinks)],
+          ['devices', `${counts.charDevices} char, ${counts.blockDevices} block`],
+          ['fifos/sockets', `${counts.fifos} / ${counts.sockets}`],
+          ['hard links', `${counts.hardlinks} extra names`],
+          ['xattrs', String(counts.xattrs)],
+          ['layouts', Object.entries(layouts).map(([k, v]) => `${k} ${v}`).join(', ')],
+        );
+        const w = Math.max(...rows.map((r) => r[0].length));
+        for (const [k, v] of rows) out.line(`${k.padEnd(w)}  ${v}`);
+      }
+      out.flush();
+      return 0;
+    } finally {
+      await o.close();
+    }
+  },
+};
+
+/** Newest kernel release among the incompat features used (EROFS itself: 5.4). */
+function minimumKernel(incompat: number): string {
+  let best = '5.4';
+  const cmp = (a: string, b: string): number => {
+    const [a1, a2] = a.split('.').map(Number);
+    const [b1, b2] = b.split('.').map(Number);
+    return a1! - b1! || a2! - b2!;
+  };
+  for (const f of INCOMPAT_FEATURES) if (incompat & f.bit && cmp(f.kernel, best) > 0) best = f.kernel;
+  return best;
+}

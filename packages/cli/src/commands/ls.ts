@@ -1,0 +1,99 @@
+import { ErofsError, isDotOrDotDot, textDecoder, walk, type ErofsImage, type Inode } from '@erofs-kit/core';
+
+const S_IFMT_DIR = 0o040000;
+import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, typeName, type Command } from '../util.js';
+
+export interface EntryJSON {
+  path: string;
+  nid: number;
+  type: string;
+  mode: string;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  mtimeNsec: number;
+  target?: string;
+  rdev?: { major: number; minor: number };
+}
+
+export async function entryJSON(img: ErofsImage, path: string, ino: Inode): Promise<EntryJSON> {
+  const e: EntryJSON = {
+    path,
+    nid: ino.nid,
+    type: typeName(ino.mode),
+    mode: (ino.mode & 0o7777).toString(8).padStart(4, '0'),
+    nlink: ino.nlink,
+    uid: ino.uid,
+    gid: ino.gid,
+    size: ino.size,
+    mtime: ino.mtime,
+    mtimeNsec: ino.mtimeNsec,
+  };
+  if ((ino.mode & 0o170000) === 0o120000) e.target = textDecoder.decode(await img.readlink(ino));
+  if (ino.rdev) e.rdev = ino.rdev;
+  return e;
+}
+
+function longLine(e: EntryJSON, ino: Inode, name: string): string {
+  const size = e.rdev ? `${e.rdev.major}, ${e.rdev.minor}` : String(e.size);
+  return `${modeString(ino.mode)} ${String(e.nlink).padStart(3)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${size.padStart(10)} ${formatTime(e.mtime, e.mtimeNsec)} ${name}${e.target !== undefined ? ` -> ${e.target}` : ''}`;
+}
+
+export const ls: Command = {
+  name: 'ls',
+  summary: 'list a directory (or the whole tree with -R)',
+  usage: 'erofs-kit ls IMAGE [PATH] [-l] [-R] [-a] [--device FILE]... [--json]',
+  help: `Lists the entries of PATH (default /) in on-disk order (byte order, as LC_ALL=C ls).
+  -l, --long       mode, nlink, uid, gid, size (or major, minor), mtime with nanoseconds (UTC), name, symlink target
+  -R, --recursive  the whole subtree, one full path per line, parents before children
+  -a, --all        include the stored "." and ".." entries (not with -R)
+  --json           a JSON array of entries {path, nid, type, mode, nlink, uid, gid, size, mtime, mtimeNsec, target?, rdev?}`,
+  options: {
+    ...deviceOption,
+    ...jsonOption,
+    long: { type: 'boolean', short: 'l' },
+    recursive: { type: 'boolean', short: 'R' },
+    all: { type: 'boolean', short: 'a' },
+  },
+  async run({ values, positionals }) {
+    const [file, path = '/'] = positionals;
+    const o = await openImage(file!, strs(values.device));
+    const out = new Out();
+    try {
+      const { img } = o;
+      const start = await img.lookup(path);
+      const base = '/' + path.split('/').filter(Boolean).join('/');
+      const json: EntryJSON[] = [];
+      const emit = async (p: string, name: string, ino: Inode): Promise<void> => {
+        if (values.json) json.push(await entryJSON(img, p, ino));
+        else if (values.long) out.line(longLine(await entryJSON(img, p, ino), ino, name));
+        else out.line(name);
+      };
+      if (values.recursive) {
+        for await (const e of walk(img, { start, startPath: base === '/' ? '' : base })) {
+          await emit(e.path, e.path, e.inode);
+        }
+      } else if ((start.mode & 0o170000) !== S_IFMT_DIR) {
+        await emit(base, base, start);
+      } else {
+        for (const d of await img.readdir(start, base)) {
+          if (isDotOrDotDot(d.name) && !values.all) continue;
+          const name = textDecoder.decode(d.name);
+          if (!isDotOrDotDot(d.name) && (d.name.includes(0x2f) || d.name.length === 0)) {
+            throw new ErofsError('unsafe-path', `directory ${base}: entry name ${JSON.stringify(name)} contains '/' or is empty`, { offset: d.offset, path: base });
+          }
+          const p = base === '/' ? '/' + name : base + '/' + name;
+          await emit(p, name, await img.inode(d.nid));
+        }
+      }
+      if (values.json) out.line(JSON.stringify(json));
+      out.flush();
+      return 0;
+    } finally {
+      out.flush();
+      await o.close();
+    }
+  },
+};

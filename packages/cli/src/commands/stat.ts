@@ -1,0 +1,88 @@
+import { hex, textDecoder } from '@erofs-kit/core';
+import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, showValue, hexBytes, typeName, type Command } from '../util.js';
+
+export const stat: Command = {
+  name: 'stat',
+  summary: 'everything about one inode: nid, offset, layout, data map, xattrs',
+  usage: 'erofs-kit stat IMAGE PATH [--device FILE]... [--json]',
+  help: `Prints the inode behind PATH: nid, byte offset, on-disk format (compact/extended), data
+layout, mode, nlink, uid, gid, size, mtime, rdev, symlink target, the data map (block ranges or
+chunk map with devices, inline tail position) and every xattr (shared or inline).`,
+  options: { ...deviceOption, ...jsonOption },
+  async run({ values, positionals }) {
+    const [file, path] = positionals;
+    if (path === undefined) throw new (await import('../util.js')).UsageError('stat needs IMAGE and PATH');
+    const o = await openImage(file!, strs(values.device));
+    try {
+      const { img } = o;
+      const ino = await img.lookup(path);
+      const extents = await img.extents(ino);
+      const xattrs = await img.xattrs(ino);
+      const isLink = (ino.mode & 0o170000) === 0o120000;
+      const target = isLink ? textDecoder.decode(await img.readlink(ino)) : undefined;
+      const bs = img.blockSize;
+      const map = extents.map((e) => ({
+        logical: e.logical,
+        length: e.length,
+        device: e.device,
+        physical: e.device === null ? null : e.physical,
+        block: e.device === null ? null : Math.floor(e.physical / bs),
+        inline: e.device === 0 && e.physical === ino.inlineBase && e.physical % bs !== 0 ? true : e.device === 0 && ino.layout === 2 && e.physical === ino.inlineBase,
+        ...(e.entryOffset !== undefined ? { entryOffset: e.entryOffset } : {}),
+      }));
+      const info = {
+        path,
+        nid: ino.nid,
+        offset: ino.offset,
+        inodeFormat: ino.compact ? 'compact' : 'extended',
+        inodeBytes: ino.inodeSize,
+        iFormat: hex(ino.format),
+        layout: ino.layoutName,
+        type: typeName(ino.mode),
+        mode: (ino.mode & 0o7777).toString(8).padStart(4, '0'),
+        nlink: ino.nlink,
+        uid: ino.uid,
+        gid: ino.gid,
+        size: ino.size,
+        mtime: ino.mtime,
+        mtimeNsec: ino.mtimeNsec,
+        ...(ino.rdev ? { rdev: ino.rdev } : {}),
+        ...(target !== undefined ? { target } : {}),
+        xattrBytes: ino.xattrSize,
+        iU: hex(ino.iu),
+        ...(ino.layout === 4 ? { chunkSize: bs * 2 ** (ino.iu & 0x1f), chunkFormat: ino.iu & 0x20 ? 'indexes' : 'block map' } : {}),
+        map,
+        xattrs: xattrs.map((x) => ({ name: x.name, value: hexBytes(x.value), shared: x.shared, offset: x.offset, kernelVisible: x.kernelVisible })),
+      };
+      const out = new Out();
+      if (values.json) out.line(JSON.stringify(info, null, 2));
+      else {
+        out.line(`path      ${path}`);
+        out.line(`nid       ${ino.nid} (inode at byte ${hex(ino.offset)}, ${info.inodeFormat} ${ino.inodeSize} bytes, i_format ${info.iFormat})`);
+        out.line(`type      ${info.type}, ${modeString(ino.mode)} (${info.mode})`);
+        out.line(`layout    ${info.layout}${info.chunkSize ? `, ${info.chunkFormat}, chunk size ${info.chunkSize}` : ''}`);
+        out.line(`size      ${ino.size}`);
+        out.line(`links     ${ino.nlink}`);
+        out.line(`owner     uid ${ino.uid}, gid ${ino.gid}`);
+        out.line(`mtime     ${ino.mtime}.${String(ino.mtimeNsec).padStart(9, '0')} (${formatTime(ino.mtime, ino.mtimeNsec)} UTC)`);
+        if (ino.rdev) out.line(`rdev      ${ino.rdev.major}:${ino.rdev.minor}`);
+        if (target !== undefined) out.line(`target    ${target}`);
+        if (map.length) {
+          out.line('data map');
+          for (const m of map) {
+            const where = m.device === null ? 'hole' : m.inline ? `inline at byte ${hex(m.physical!)}` : `device ${m.device} block ${m.block} (byte ${hex(m.physical!)})`;
+            out.line(`  [${m.logical}, ${m.logical + m.length}) -> ${where}`);
+          }
+        }
+        if (xattrs.length) {
+          out.line(`xattrs    (${ino.xattrSize} bytes inline)`);
+          for (const x of xattrs) out.line(`  ${x.name}=${showValue(x.value)}${x.shared ? ' (shared)' : ''}${x.kernelVisible ? '' : ' (not visible through the kernel)'}`);
+        }
+      }
+      out.flush();
+      return 0;
+    } finally {
+      await o.close();
+    }
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * Whole-tree traversal and the first-version checker. The walk refuses what would make an
+ * extractor write outside its destination: names containing '/' or NUL, empty names, and
+ * directory cycles (a directory reached twice).
+ */
+import { ErofsError, isErofsError, type ErofsErrorJSON } from '../errors.js';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, fileTypeOfMode } from './format.js';
+import { isDotOrDotDot, textDecoder, type DirEntry, type ErofsImage, type Inode } from './image.js';
+import { filterBit, filterEnabled, nameFilter } from './xattr.js';
+
+export interface WalkEntry {
+  /** Path components as stored (bytes). Empty for the root. */
+  parts: Uint8Array[];
+  /** Display path, `/`-joined, UTF-8 decoded (lossy). */
+  path: string;
+  inode: Inode;
+  /** The dirent that led here (undefined for the root). */
+  dirent: DirEntry | undefined;
+  parentNid: number;
+}
+
+function checkName(name: Uint8Array, parentPath: string, d: DirEntry): void {
+  if (name.length === 0 || name.includes(0x2f) || name.includes(0)) {
+    throw new ErofsError('unsafe-path', `directory ${parentPath || '/'}: entry name ${JSON.stringify(textDecoder.decode(name))} contains '/' or NUL or is empty`, {
+      offset: d.offset,
+      path: parentPath || '/',
+    });
+  }
+}
+
+/**
+ * Depth-first walk in directory order, parents before children. Throws on a directory
+ * cycle or an unsafe name.
+ */
+export async function* walk(img: ErofsImage, opts: { start?: Inode; startPath?: string } = {}): AsyncGenerator<WalkEntry> {
+  const root = opts.start ?? (await img.root());
+  const rootPath = opts.startPath ?? '';
+  const seenDirs = new Set<number>([root.nid]);
+  yield { parts: [], path: rootPath || '/', inode: root, dirent: undefined, parentNid: root.nid };
+  if ((root.mode & S_IFMT) !== S_IFDIR) return;
+  const stack: { ino: Inode; parts: Uint8Array[]; path: string }[] = [{ ino: root, parts: [], path: rootPath }];
+  while (stack.length > 0) {
+    const { ino, parts, path } = stack.pop()!;
+    let ents: DirEntry[];
+    try {
+      ents = await img.readdir(ino);
+    } catch (e) {
+      throw isErofsError(e) ? e.withPath(path || '/') : e;
+    }
+    const subdirs: { ino: Inode; parts: Uint8Array[]; path: string }[] = [];
+    for (const d of ents) {
+      if (isDotOrDotDot(d.name)) continue;
+      checkName(d.name, path, d);
+      const childPath = path + '/' + textDecoder.decode(d.name);
+      let child: Inode;
+      try {
+        child = await img.inode(d.nid);
+      } catch (e) {
+        throw isErofsError(e) ? e.withPath(childPath) : e;
+      }
+      const childParts = [...parts, d.name];
+      if ((child.mode & S_IFMT) === S_IFDIR) {
+        if (seenDirs.has(child.nid)) {
+          throw new ErofsError('loop', `${childPath}: directory nid ${child.nid} is reached twice (directory cycle or hard-linked directory)`, {
+            offset: d.offset,
+            path: childPath,
+          });
+        }
+        seenDirs.add(child.nid);
+        subdirs.push({ ino: child, parts: childParts, path: childPath });
+      }
+      yield { parts: childParts, path: childPath, inode: child, dirent: d, parentNid: ino.nid };
+    }
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
+  }
+}
+
+export interface FsckProblem extends ErofsErrorJSON {
+  severity: 'error' | 'warning';
+}
+
+export interface FsckReport {
+  ok: boolean;
+  problems: FsckProblem[];
+  stats: { inodes: number; directories: number; files: number; symlinks: number; special: number; bytes: number; xattrs: number };
+}
+
+function problem(e: unknown, severity: 'error' | 'warning' = 'error', path?: string): FsckProblem {
+  if (isErofsError(e)) {
+    const j = (path !== undefined ? e.withPath(path) : e).toJSON();
+    return { ...j, severity };
+  }
+  return { name: 'ErofsError', code: 'io', format: 'erofs', message: String((e as Error)?.message ?? e), severity, ...(path !== undefined ? { path } : {}) };
+}
+
+/**
+ * First-version checker: walks the whole tree, decodes every inode, reads every byte of
+ * every file, every symlink and every xattr, and checks directory structure (`.`/`..`,
+ * sort order, dirent types) and the xattr name filter. Never throws for image problems.
+ */
+export async function fsck(img: ErofsImage, opts: { maxProblems?: number; onProgress?: (files: number, bytes: number) => void } = {}): Promise<FsckReport> {
+  const problems: FsckProblem[] = [];
+  const max = opts.maxProblems ?? 1000;
+  const stats = { inodes: 0, directories: 0, files: 0, symlinks: 0, special: 0, bytes: 0, xattrs: 0 };
+  const refs = new Map<number, { nlink: number; count: number; path: string }>();
+  const add = (p: FsckProblem): void => {
+    if (problems.length < max) problems.push(p);
+  };
+  const useFilter = filterEnabled(img);
+  try {
+    for await (const ent of walk(img)) {
+      const ino = ent.inode;
+      const isNew = !refs.has(ino.nid);
+      if (isNew) {
+        stats.inodes++;
+        refs.set(ino.nid, { nlink: ino.nlink, count: 0, path: ent.path });
+      }
+      const r = refs.get(ino.nid)!;
+      r.count++;
+      if (ent.dirent && ent.dirent.fileType !== fileTypeOfMode(ino.mode)) {
+        add(problem(new ErofsError('invalid-value', `dirent file_type ${ent.dirent.fileType} does not match the inode's mode ${ino.mode.toString(8)}`, { offset: ent.dirent.offset + 10 }), 'error', ent.path));
+      }
+      if (!isNew) continue;
+      try {
+        const xs = await img.xattrs(ino);
+        stats.xattrs += xs.length;
+        if (useFilter && xs.length > 0) {
+          const f = (await nameFilter(img, ino)) ?? 0;
+          for (const x of xs) {
+            if (x.kernelVisible && (f >>> filterBit(x.name)) & 1) {
+              add(problem(new ErofsError('invalid-value', `xattr ${x.name} is present but the name filter marks it absent (the kernel would not find it)`, { offset: ino.offset + ino.inodeSize }), 'error', ent.path));
+            }
+          }
+        }
+        const type = ino.mode & S_IFMT;
+        if (type === S_IFDIR) {
+          stats.directories++;
+          await checkDir(img, ino, ent, add);
+        } else if (type === S_IFREG) {
+          stats.files++;
+          for await (const piece of img.stream(ino)) stats.bytes += piece.length;
+        } else if (type === S_IFLNK) {
+          stats.symlinks++;
+          await img.readlink(ino);
+        } else {
+          stats.special++;
+          if (ino.size !== 0) add(problem(new ErofsError('invalid-value', `special file has size ${ino.size}`, { offset: ino.offset + 8 }), 'warning', ent.path));
+        }
+      } catch (e) {
+        add(problem(e, 'error', ent.path));
+      }
+      opts.onProgress?.(stats.inodes, stats.bytes);
+    }
+  } catch (e) {
+    add(problem(e));
+  }
+  for (const [nid, r] of refs) {
+    const ino = await img.inode(nid).catch(() => undefined);
+    if (!ino || (ino.mode & S_IFMT) === S_IFDIR) continue;
+    if (r.count !== r.nlink) {
+      add(problem(new ErofsError('invalid-value', `nlink ${r.nlink} but ${r.count} directory entr${r.count === 1 ? 'y refers' : 'ies refer'} to nid ${nid}`, { offset: ino.offset }), 'warning', r.path));
+    }
+  }
+  return { ok: !problems.some((p) => p.severity === 'error'), problems, stats };
+}
+
+async function checkDir(img: ErofsImage, ino: Inode, ent: WalkEntry, add: (p: FsckProblem) => void): Promise<void> {
+  const ents = await img.readdir(ino);
+  let prev: Uint8Array | undefined;
+  let sawDot = false;
+  let sawDotDot = false;
+  let subdirs = 0;
+  for (const d of ents) {
+    if (prev && compare(prev, d.name) >= 0) {
+      add(problem(new ErofsError('invalid-value', `directory entries out of order: "${textDecoder.decode(d.name)}" after "${textDecoder.decode(prev)}" (lookups would miss it)`, { offset: d.offset }), 'error', ent.path));
+    }
+    prev = d.name;
+    if (d.name.length === 1 && d.name[0] === 0x2e) {
+      sawDot = true;
+      if (d.nid !== ino.nid) add(problem(new ErofsError('invalid-value', `"." points to nid ${d.nid}, not to the directory itself (${ino.nid})`, { offset: d.offset }), 'error', ent.path));
+    } else if (d.name.length === 2 && d.name[0] === 0x2e && d.name[1] === 0x2e) {
+      sawDotDot = true;
+      if (d.nid !== ent.parentNid) add(problem(new ErofsError('invalid-value', `".." points to nid ${d.nid}, not to the parent (${ent.parentNid})`, { offset: d.offset }), 'error', ent.path));
+    } else if (d.fileType === 2) subdirs++;
+  }
+  if (!sawDot && !ino.bit4) add(problem(new ErofsError('invalid-value', 'directory has no "." entry', { offset: ino.offset }), 'warning', ent.path));
+  if (!sawDotDot) add(problem(new ErofsError('invalid-value', 'directory has no ".." entry', { offset: ino.offset }), 'warning', ent.path));
+  if (ino.nlink !== 2 + subdirs) {
+    add(problem(new ErofsError('invalid-value', `directory nlink ${ino.nlink} but it has ${subdirs} subdirectories (expected ${2 + subdirs})`, { offset: ino.offset }), 'warning', ent.path));
+  }
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}

@@ -1,0 +1,20 @@
+/**
+ * erofs-kit core: browser-safe entry. No node:* imports here or below (see ARCHITECTURE.md).
+ */
+export { ErofsError, isErofsError, hex, toSafeNumber } from './errors.js';
+export type { ErrorCode, ErrorInfo, ErofsErrorJSON, Format } from './errors.js';
+export { defineStruct, decode, encode, trace, fieldOf } from './layout/struct.js';
+export type { StructDef, Field, FieldDef, Span, Kind } from './layout/struct.js';
+export { MemorySource, BlobSource, SliceSource, BlockCache } from './io/source.js';
+export type { ByteSource, CacheOptions } from './io/source.js';
+export * as format from './erofs/format.js';
+export { COMPAT_FEATURES, INCOMPAT_FEATURES, featureNames, unsupportedIncompat } from './erofs/features.js';
+export type { FeatureInfo } from './erofs/features.js';
+export { crc32c } from './erofs/checksum.js';
+export { xxh32 } from './erofs/xxhash.js';
+export { ErofsImage, splitPath, isDotOrDotDot, textDecoder, textEncoder } from './erofs/image.js';
+export type { Inode, DirEntry, Extent, DeviceInfo, OpenOptions } from './erofs/image.js';
+export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrName } from './erofs/xattr.js';
+export type { Xattr, LongPrefix } from './erofs/xattr.js';
+export { walk, fsck } from './erofs/walk.js';
+export type { WalkEntry, FsckReport, FsckProblem } from './erofs/walk.js';

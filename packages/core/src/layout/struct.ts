@@ -1,0 +1,187 @@
+/**
+ * Declarative on-disk structure tables. A structure is declared once as an ordered list of
+ * fields; four generic functions run over any table: {@link decode}, {@link encode},
+ * {@link structSize} (via `def.size`) and {@link trace} (the byte span of every field).
+ * Nothing else in erofs-kit knows a field's offset.
+ */
+import { ErofsError, hex, type Format } from '../errors.js';
+
+/** Field kinds: little-endian unsigned integers, u64 as bigint, fixed-size byte arrays. */
+export type Kind = 'u8' | 'u16' | 'u32' | 'u64' | 'bytes';
+
+export interface FieldDef<N extends string = string, K extends Kind = Kind> {
+  readonly name: N;
+  readonly kind: K;
+  /** Byte length; required for `bytes`, implied for integers. */
+  readonly size?: number;
+  /** Dense doc comment, shown by the annotator and the language server. */
+  readonly doc: string;
+  /** True for reserved/padding fields (the annotator shows them as padding). */
+  readonly reserved?: boolean;
+}
+
+type ValueOf<K extends Kind> = K extends 'u64' ? bigint : K extends 'bytes' ? Uint8Array : number;
+
+export type Decoded<F extends readonly FieldDef[]> = {
+  -readonly [E in F[number] as E['name']]: ValueOf<E['kind']>;
+};
+
+export interface Field extends FieldDef {
+  readonly offset: number;
+  readonly size: number;
+}
+
+export interface StructDef<T> {
+  /** Name used in spans, errors and docs (the kernel's struct name). */
+  readonly name: string;
+  /** Where this table comes from (header and version it mirrors). */
+  readonly source: string;
+  readonly format: Format;
+  readonly size: number;
+  readonly fields: readonly Field[];
+  /** Phantom, for type inference only. */
+  readonly _type?: T;
+}
+
+const INT_SIZES: Record<Exclude<Kind, 'bytes'>, number> = { u8: 1, u16: 2, u32: 4, u64: 8 };
+
+/** Declares a structure; offsets are assigned in order, so the table reads like the C struct. */
+export function defineStruct<const F extends readonly FieldDef[]>(
+  name: string,
+  source: string,
+  fields: F,
+  format: Format = 'erofs',
+): StructDef<Decoded<F>> {
+  let offset = 0;
+  const laid: Field[] = [];
+  for (const f of fields) {
+    const size = f.kind === 'bytes' ? f.size : INT_SIZES[f.kind];
+    if (size === undefined || size <= 0) throw new Error(`${name}.${f.name}: bytes field needs a size`);
+    laid.push({ ...f, offset, size });
+    offset += size;
+  }
+  return { name, source, format, size: offset, fields: laid };
+}
+
+/** Field lookup by name (for spans of single fields in procedural code). */
+export function fieldOf<T>(def: StructDef<T>, name: keyof T & string): Field {
+  const f = def.fields.find((x) => x.name === name);
+  if (!f) throw new Error(`${def.name} has no field ${name}`);
+  return f;
+}
+
+/**
+ * Decodes `def` from `bytes` at `at`. `absOffset` is the structure's position in the image,
+ * used only for error messages.
+ */
+export function decode<T>(def: StructDef<T>, bytes: Uint8Array, at = 0, absOffset = at): T {
+  if (at < 0 || at + def.size > bytes.length) {
+    throw new ErofsError('truncated', `${def.name} needs ${def.size} bytes at ${hex(absOffset)}, only ${Math.max(0, bytes.length - at)} available`, {
+      offset: absOffset,
+      length: def.size,
+      format: def.format,
+    });
+  }
+  const dv = new DataView(bytes.buffer, bytes.byteOffset + at, def.size);
+  const out: Record<string, number | bigint | Uint8Array> = {};
+  for (const f of def.fields) {
+    switch (f.kind) {
+      case 'u8':
+        out[f.name] = dv.getUint8(f.offset);
+        break;
+      case 'u16':
+        out[f.name] = dv.getUint16(f.offset, true);
+        break;
+      case 'u32':
+        out[f.name] = dv.getUint32(f.offset, true);
+        break;
+      case 'u64':
+        out[f.name] = dv.getBigUint64(f.offset, true);
+        break;
+      case 'bytes':
+        out[f.name] = bytes.subarray(at + f.offset, at + f.offset + f.size);
+        break;
+    }
+  }
+  return out as T;
+}
+
+/** Encodes `value` into `out` at `at` (a fresh buffer when `out` is omitted). Missing fields are zero. */
+export function encode<T>(def: StructDef<T>, value: Partial<T>, out?: Uint8Array, at = 0): Uint8Array {
+  const buf = out ?? new Uint8Array(def.size);
+  if (at < 0 || at + def.size > buf.length) throw new RangeError(`${def.name}: no room to encode at ${at}`);
+  const dv = new DataView(buf.buffer, buf.byteOffset + at, def.size);
+  const v = value as Record<string, unknown>;
+  for (const f of def.fields) {
+    const x = v[f.name];
+    if (x === undefined) {
+      buf.fill(0, at + f.offset, at + f.offset + f.size);
+      continue;
+    }
+    switch (f.kind) {
+      case 'u8':
+        dv.setUint8(f.offset, checkInt(def, f, x, 0xff));
+        break;
+      case 'u16':
+        dv.setUint16(f.offset, checkInt(def, f, x, 0xffff), true);
+        break;
+      case 'u32':
+        dv.setUint32(f.offset, checkInt(def, f, x, 0xffffffff), true);
+        break;
+      case 'u64':
+        dv.setBigUint64(f.offset, BigInt.asUintN(64, x as bigint), true);
+        break;
+      case 'bytes': {
+        const b = x as Uint8Array;
+        if (b.length > f.size) throw new RangeError(`${def.name}.${f.name}: ${b.length} bytes do not fit in ${f.size}`);
+        buf.set(b, at + f.offset);
+        buf.fill(0, at + f.offset + b.length, at + f.offset + f.size);
+        break;
+      }
+    }
+  }
+  return buf;
+}
+
+function checkInt<T>(def: StructDef<T>, f: Field, x: unknown, max: number): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > max) {
+    throw new RangeError(`${def.name}.${f.name}: ${String(x)} out of range [0, ${max}]`);
+  }
+  return x;
+}
+
+/** One annotated byte range: what the annotator and the language server show. */
+export interface Span {
+  start: number;
+  end: number;
+  /** Dotted path, e.g. `superblock.blkszbits` or `inode[36].i_mode`. */
+  path: string;
+  /** Decoded value rendered for display. */
+  value: string;
+  doc: string;
+  kind: 'field' | 'padding' | 'data' | 'unknown';
+}
+
+/** Byte spans of every field of `def` decoded at image offset `base`. */
+export function trace<T>(def: StructDef<T>, value: T, base: number, path: string): Span[] {
+  const v = value as Record<string, unknown>;
+  return def.fields.map((f) => ({
+    start: base + f.offset,
+    end: base + f.offset + f.size,
+    path: `${path}.${f.name}`,
+    value: render(v[f.name]),
+    doc: f.doc,
+    kind: f.reserved ? 'padding' : 'field',
+  }));
+}
+
+function render(x: unknown): string {
+  if (x instanceof Uint8Array) {
+    let s = '';
+    for (const b of x) s += b.toString(16).padStart(2, '0');
+    return s;
+  }
+  if (typeof x === 'bigint') return x.toString();
+  if (typeof x === 'number') return x > 9 ? `${x} (${hex(x)})` : String(x);
+  return String(x);
+}
