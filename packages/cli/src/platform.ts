@@ -38,6 +38,9 @@ for i, line in enumerate(sys.stdin):
         elif op == "utime":
             t = r["s"] * 1000000000 + r["ns"]
             os.utime(p, ns=(t, t), follow_symlinks=False)
+            got = os.stat(p, follow_symlinks=False).st_mtime_ns
+            if got != t:
+                out.write(json.dumps({"i": i, "err": "the destination stored mtime %d.%09d instead" % divmod(got, 1000000000)}) + "\n")
     except OSError as e:
         out.write(json.dumps({"i": i, "err": "%s: %s" % (e.__class__.__name__, e.strerror or str(e))}) + "\n")
 `;

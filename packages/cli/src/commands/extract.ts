@@ -26,6 +26,11 @@ import { havePython, runOps, type PlatformOp } from '../platform.js';
 import { Progress } from '../progress.js';
 
 const S_IFMT = 0o170000;
+
+/** Node's utimes family takes a negative number as "now" and clamps Dates to 32 bits: times before 1970 are fixed by the python3 pass; this keeps the fallback close. */
+function fsTime(sec: number): number | Date {
+  return sec >= 0 ? sec : new Date(sec * 1000);
+}
 const SLASH = Buffer.from('/');
 
 interface Pending {
@@ -132,7 +137,7 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
       } else if (type === 0o120000) {
         symlinkSync(Buffer.from(await img.readlink(ino)), p);
         if (isRoot) lchownSync(p, ino.uid, ino.gid);
-        lutimesSync(p, ino.mtime, ino.mtime);
+        lutimesSync(p, fsTime(ino.mtime), fsTime(ino.mtime));
         stats.symlinks++;
       } else {
         specialNids.add(ino.nid);
@@ -157,12 +162,12 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
         stats.xattrs++;
       }
     }
-    if (ino.mtimeNsec !== 0 || specialNids.has(ino.nid)) timeOps.push({ op: 'utime', p, s: ino.mtime, ns: ino.mtimeNsec });
+    if (ino.mtimeNsec !== 0 || ino.mtime < 0 || specialNids.has(ino.nid)) timeOps.push({ op: 'utime', p, s: ino.mtime, ns: ino.mtimeNsec });
     if (onProgress && (++count & 1023) === 0) onProgress(stats);
   }
   const python = specials.length + xattrOps.length + timeOps.length > 0 && havePython();
   if (specials.length > 0) {
-    if (python) report(stats, runOps(specials), 'create');
+    if (python) report(stats, runOps(specials), 'create', root);
     else stats.warnings.push(`${specials.length} fifo/socket/device node(s) and their hard links not created: python3 is needed for mknod`);
   }
   // Directories last, children before parents, so their mtimes stick.
@@ -170,10 +175,10 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
     const { path, ino } = dirs[i]!;
     if (isRoot) lchownSync(path, ino.uid, ino.gid);
     chmodSync(path, ino.mode & 0o7777);
-    lutimesSync(path, ino.mtime, ino.mtime);
+    lutimesSync(path, fsTime(ino.mtime), fsTime(ino.mtime));
   }
   if (python) {
-    report(stats, runOps([...xattrOps, ...timeOps]), 'set');
+    report(stats, runOps([...xattrOps, ...timeOps]), 'set', root);
   } else if (xattrOps.length + timeOps.length > 0) {
     if (xattrOps.length) stats.warnings.push(`${xattrOps.length} xattr(s) not set: python3 is needed for setxattr`);
     if (timeOps.length) stats.warnings.push(`${timeOps.length} mtime(s) with nanoseconds rounded to microseconds: python3 is needed for exact times`);
@@ -181,10 +186,11 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
   return stats;
 }
 
-function report(stats: ExtractStats, failures: { op: PlatformOp; error: string }[], verb: string): void {
+function report(stats: ExtractStats, failures: { op: PlatformOp; error: string }[], verb: string, root: Buffer): void {
   for (const f of failures) {
-    const what = f.op.op === 'xattr' ? `xattr ${f.op.n}` : f.op.op;
-    stats.warnings.push(`${f.op.p.toString()}: could not ${verb} ${what}: ${f.error}`);
+    const what = f.op.op === 'xattr' ? `xattr ${f.op.n}` : f.op.op === 'utime' ? 'mtime' : f.op.op;
+    const inImage = f.op.p.subarray(root.length).toString() || '/';
+    stats.warnings.push(`${inImage}: could not ${verb} ${what}: ${f.error}`);
   }
 }
 
@@ -208,7 +214,7 @@ async function writeFile(img: ErofsImage, ino: Inode, p: Buffer, isRoot: boolean
     if (sparse) ftruncateSync(fd, ino.size);
     if (isRoot) fchownSync(fd, ino.uid, ino.gid);
     if (ino.mode & 0o7000) fchmodSync(fd, ino.mode & 0o7777);
-    futimesSync(fd, ino.mtime, ino.mtime);
+    futimesSync(fd, fsTime(ino.mtime), fsTime(ino.mtime));
   } finally {
     closeSync(fd);
   }

@@ -490,7 +490,7 @@ export class ErofsImage {
         blk = ci.startblk_lo;
         dev = ci.device_id & mask;
       } else {
-        blk = table[i * 4]! | (table[i * 4 + 1]! << 8) | (table[i * 4 + 2]! << 16) | (table[i * 4 + 3]! * 2 ** 24);
+        blk = (table[i * 4]! | (table[i * 4 + 1]! << 8) | (table[i * 4 + 2]! << 16)) + table[i * 4 + 3]! * 2 ** 24;
       }
       if (blk === EROFS_NULL_ADDR) {
         out.push({ logical, length, device: null, physical: 0, entryOffset: at });

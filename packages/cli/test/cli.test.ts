@@ -1,0 +1,173 @@
+/**
+ * The CLI as a user and a pipeline see it: help, exit codes, JSON output, error messages
+ * with offsets and codes, devices, and extraction that never leaves partial output.
+ */
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { CLI_BIN, runCli } from './support/cli.js';
+import { loadManifest, type Fixture } from './support/fixtures.js';
+
+const m = loadManifest();
+if (!m.ok) throw new Error(m.reason);
+const fixtures = m.fixtures;
+const plain = fixtures.find((f) => f.devices.length === 0 && !f.appended && /4k|default|basic/.test(f.name)) ?? fixtures[0]!;
+const tarIndex = fixtures.find((f) => f.devices.length > 0 && !f.appended && /tar/.test(f.name));
+const work = mkdtempSync(join(tmpdir(), 'erofs-kit-cli-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const COMMANDS = ['inspect', 'ls', 'stat', 'cat', 'extract', 'fsck'];
+const dev = (f: Fixture): string[] => f.devices.flatMap((d) => ['--device', d]);
+
+describe('usage', () => {
+  it('no arguments prints usage and exits 2', () => {
+    const r = runCli([]);
+    expect(r.status).toBe(2);
+    for (const c of COMMANDS) expect(r.stdout).toContain(c);
+  });
+  it.each(COMMANDS)('%s --help exits 0 and shows its usage', (c) => {
+    const r = runCli([c, '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`usage: erofs-kit ${c}`);
+  });
+  it('an unknown command or option is a usage error (2)', () => {
+    expect(runCli(['frobnicate']).status).toBe(2);
+    const r = runCli(['ls', plain.image, '--bogus']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/bogus/);
+  });
+  it('a missing IMAGE is a usage error', () => {
+    expect(runCli(['inspect']).status).toBe(2);
+  });
+});
+
+describe('read commands', () => {
+  it('inspect --json reports superblock, features with kernel versions, and counts', () => {
+    const r = runCli(['inspect', plain.image, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as Record<string, any>;
+    expect(j.blockSize).toBe(4096);
+    expect(j.featureCompat.features.map((f: any) => f.name)).toContain('mtime');
+    for (const f of [...j.featureCompat.features, ...j.featureIncompat.features]) expect(f.kernel).toMatch(/^\d+\.\d+$/);
+    expect(j.counts.inodes).toBeGreaterThan(1);
+    expect(j.counts.files).toBeGreaterThan(0);
+  });
+
+  it('ls -R --json lists every path once with stat fields', () => {
+    const r = runCli(['ls', plain.image, '-R', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const entries = JSON.parse(r.stdout) as { path: string; nid: number; type: string; mode: string }[];
+    expect(entries[0]!.path).toBe('/');
+    expect(new Set(entries.map((e) => e.path)).size).toBe(entries.length);
+    expect(entries.every((e) => /^[0-7]{4}$/.test(e.mode))).toBe(true);
+  });
+
+  it('ls -l of the root agrees with stat for each entry', () => {
+    const r = runCli(['ls', plain.image, '--json']);
+    const entries = JSON.parse(r.stdout) as { path: string; nid: number; size: number }[];
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries.slice(0, 5)) {
+      const s = JSON.parse(runCli(['stat', plain.image, e.path, '--json']).stdout) as { nid: number; size: number; offset: number };
+      expect(s.nid).toBe(e.nid);
+      expect(s.size).toBe(e.size);
+      expect(s.offset % 32).toBe(0);
+    }
+  });
+
+  it('cat writes the exact bytes of a file (checked against extract)', () => {
+    const files = (JSON.parse(runCli(['ls', plain.image, '-R', '--json']).stdout) as { path: string; type: string; size: number }[]).filter(
+      (e) => e.type === 'file' && e.size > 0,
+    );
+    const dest = join(work, 'cat-check');
+    expect(runCli(['extract', plain.image, dest]).status).toBe(0);
+    for (const f of files.slice(0, 10)) {
+      const r = spawnSync(process.execPath, [CLI_BIN, 'cat', plain.image, f.path], { maxBuffer: 1 << 26 });
+      expect(r.status).toBe(0);
+      const bytes = readFileSync(join(dest, f.path));
+      expect(bytes.length).toBe(f.size);
+      expect(r.stdout.equals(bytes), f.path).toBe(true);
+    }
+  });
+
+  it('a path that does not exist is not-found, exit 1', () => {
+    const r = runCli(['stat', plain.image, '/no/such/file']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/not-found/);
+  });
+
+  it('fsck passes a good image (exit 0) and --json says ok', () => {
+    const r = runCli(['fsck', plain.image, '--json']);
+    expect(r.status, r.stdout).toBe(0);
+    expect(JSON.parse(r.stdout).ok).toBe(true);
+  });
+});
+
+describe('bad input', () => {
+  it('a file that is not an image: bad-magic with the offset, exit 1, no stack trace', () => {
+    const f = join(work, 'not-an-image');
+    writeFileSync(f, Buffer.alloc(8192, 0x41));
+    for (const c of ['inspect', 'ls', 'fsck']) {
+      const r = runCli([c, f]);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/not-an-image:0x400: bad-magic/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+  it('a missing file is an io error naming it, exit 1', () => {
+    const r = runCli(['inspect', join(work, 'absent.erofs')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/absent\.erofs.*ENOENT/);
+  });
+  it('a flipped superblock byte: bad-checksum at 0x404', () => {
+    const b = readFileSync(plain.image);
+    b[1040] = b[1040]! ^ 1;
+    const f = join(work, 'flipped.erofs');
+    writeFileSync(f, b);
+    const r = runCli(['inspect', f]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('flipped.erofs:0x404: bad-checksum');
+  });
+  it.runIf(tarIndex)('a tar index without its tar: missing-device says how to pass it', () => {
+    const ls = JSON.parse(runCli(['ls', tarIndex!.image, '-R', '--json']).stdout) as { path: string; type: string; size: number }[];
+    const file = ls.find((e) => e.type === 'file' && e.size > 0)!;
+    const r = runCli(['cat', tarIndex!.image, file.path]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/missing-device: .*device 1.*--device FILE/);
+    const ok = runCli(['cat', tarIndex!.image, file.path, ...dev(tarIndex!)]);
+    expect(ok.status).toBe(0);
+  });
+});
+
+describe('extract', () => {
+  it('refuses a non-empty destination (exit 2) and leaves it untouched', () => {
+    const dest = join(work, 'nonempty');
+    mkdirSync(dest);
+    writeFileSync(join(dest, 'keep'), 'x');
+    const r = runCli(['extract', plain.image, dest]);
+    expect(r.status).toBe(2);
+    expect(readdirSync(dest)).toEqual(['keep']);
+  });
+
+  it('a corrupt image leaves no partial output behind', () => {
+    const b = readFileSync(plain.image);
+    const cut = join(work, 'cut.erofs');
+    writeFileSync(cut, b.subarray(0, Math.floor(b.length * 0.6)));
+    const dest = join(work, 'cut-out');
+    const r = runCli(['extract', cut, dest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/(truncated|out-of-bounds)/);
+    expect(existsSync(dest)).toBe(false);
+    expect(readdirSync(work).filter((n) => n.includes('erofs-kit-'))).toEqual([]);
+  });
+
+  it('--json reports what was written', () => {
+    const dest = join(work, 'json-out');
+    const r = runCli(['extract', plain.image, dest, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { files: number; directories: number };
+    expect(j.files).toBeGreaterThan(0);
+    expect(existsSync(dest)).toBe(true);
+  });
+});

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { decode, encode, trace, type StructDef } from '../src/layout/struct.js';
+import * as F from '../src/erofs/format.js';
+
+// Sizes mirror linux fs/erofs/erofs_fs.h (BUILD_BUG_ON checks in erofs_check_ondisk_layout_definitions).
+const TABLES: [StructDef<unknown>, number][] = [
+  [F.superBlock, 128],
+  [F.inodeCompact, 32],
+  [F.inodeExtended, 64],
+  [F.dirent, 12],
+  [F.xattrIbodyHeader, 12],
+  [F.xattrEntry, 4],
+  [F.chunkIndex, 8],
+  [F.blockMapEntry, 4],
+  [F.deviceSlot, 128],
+  [F.xattrLongPrefixLen, 2],
+];
+
+function arbitraryFor(def: StructDef<unknown>): fc.Arbitrary<Record<string, unknown>> {
+  const rec: Record<string, fc.Arbitrary<unknown>> = {};
+  for (const f of def.fields) {
+    switch (f.kind) {
+      case 'u8': rec[f.name] = fc.integer({ min: 0, max: 0xff }); break;
+      case 'u16': rec[f.name] = fc.integer({ min: 0, max: 0xffff }); break;
+      case 'u32': rec[f.name] = fc.integer({ min: 0, max: 0xffffffff }); break;
+      case 'u64': rec[f.name] = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }); break;
+      case 'bytes': rec[f.name] = fc.uint8Array({ minLength: f.size, maxLength: f.size }); break;
+    }
+  }
+  return fc.record(rec);
+}
+
+describe.each(TABLES)('%s', (def, size) => {
+  it(`is ${size} bytes, fields contiguous`, () => {
+    expect(def.size).toBe(size);
+    let at = 0;
+    for (const f of def.fields) {
+      expect(f.offset).toBe(at);
+      at += f.size;
+    }
+    expect(at).toBe(size);
+    expect(def.source).toMatch(/erofs_fs\.h/);
+  });
+
+  it('decode(encode(x)) = x', () => {
+    fc.assert(
+      fc.property(arbitraryFor(def), (x) => {
+        const bytes = encode(def, x as never);
+        expect(bytes.length).toBe(size);
+        expect(decode(def, bytes)).toEqual(x);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('trace covers every byte exactly once', () => {
+    const bytes = new Uint8Array(size).map((_, i) => i * 7);
+    const spans = trace(def, decode(def, bytes), 1000, def.name);
+    let at = 1000;
+    for (const s of spans) {
+      expect(s.start).toBe(at);
+      expect(s.end).toBeGreaterThan(s.start);
+      at = s.end;
+    }
+    expect(at).toBe(1000 + size);
+  });
+
+  it('refuses to decode past the end with a truncated error naming the offset', () => {
+    const short = new Uint8Array(size - 1);
+    expect(() => decode(def, short, 0, 0x400)).toThrowError(expect.objectContaining({ code: 'truncated', offset: 0x400 }) as Error);
+  });
+});
+
+describe('known field offsets (erofs-format.md §2, §3.2)', () => {
+  const off = (def: StructDef<unknown>, name: string): number => def.fields.find((f) => f.name === name)!.offset;
+  it.each([
+    [F.superBlock, 'blkszbits', 12],
+    [F.superBlock, 'rootnid_2b', 14],
+    [F.superBlock, 'meta_blkaddr', 40],
+    [F.superBlock, 'feature_incompat', 80],
+    [F.superBlock, 'devt_slotoff', 88],
+    [F.superBlock, 'packed_nid', 96],
+    [F.superBlock, 'rootnid_8b', 112],
+    [F.inodeCompact, 'i_u', 16],
+    [F.inodeExtended, 'i_mtime', 32],
+    [F.inodeExtended, 'i_nlink', 44],
+    [F.deviceSlot, 'blocks_lo', 64],
+    [F.deviceSlot, 'uniaddr_lo', 68],
+  ])('%s.%s at %i', (def, name, expected) => {
+    expect(off(def, name)).toBe(expected);
+  });
+});
