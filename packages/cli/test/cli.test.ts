@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { CLI_BIN, runCli } from './support/cli.js';
+import { ErofsImage, MemorySource, crc32c } from '@erofs-kit/core';
 import { loadManifest, type Fixture } from './support/fixtures.js';
 
 const m = loadManifest();
@@ -169,5 +170,76 @@ describe('extract', () => {
     const j = JSON.parse(r.stdout) as { files: number; directories: number };
     expect(j.files).toBeGreaterThan(0);
     expect(existsSync(dest)).toBe(true);
+  });
+});
+
+describe('extract never writes outside DEST, whatever the image says', () => {
+  /** A copy of the plain fixture with `patch` applied to the dirent named `name` in `dir`. */
+  async function patched(dir: string, name: string, patch: (b: Buffer, nameAt: number, direntAt: number, img: ErofsImage) => void): Promise<string> {
+    const b = readFileSync(plain.image);
+    const img = await ErofsImage.open(new MemorySource(new Uint8Array(b)));
+    const ents = await img.readdir(await img.lookup(dir));
+    const d = ents.find((e) => Buffer.from(e.name).toString() === name);
+    if (!d) throw new Error(`fixture has no ${dir}/${name}`);
+    const nameAt = b.indexOf(Buffer.from(name), d.offset);
+    patch(b, nameAt, d.offset, img);
+    // Recompute the superblock checksum so the patch itself is what the reader meets.
+    const area = Buffer.from(b.subarray(1024, 4096));
+    area.fill(0, 4, 8);
+    b.writeUInt32LE(crc32c(0xffffffff, area), 1028);
+    const f = join(work, `evil-${dir.replace(/\//g, '_')}-${name}-${Math.random().toString(36).slice(2)}.erofs`);
+    writeFileSync(f, b);
+    return f;
+  }
+
+  function extractFails(image: string, code: RegExp): void {
+    const box = mkdtempSync(join(work, 'box-'));
+    const dest = join(box, 'dest');
+    const r = runCli(['extract', image, dest]);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(code);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    // Nothing at all was left next to DEST, let alone above it.
+    expect(readdirSync(box)).toEqual([]);
+  }
+
+  it("a name containing '/' is unsafe-path", async () => {
+    const img = await patched('/', 'sizes', (b, at) => {
+      b[at + 2] = 0x2f; // "si/es"
+    });
+    extractFails(img, /unsafe-path/);
+  });
+
+  it('a name climbing out with ../ is refused', async () => {
+    const img = await patched('/', 'times', (b, at) => {
+      b.write('../t', at, 'latin1'); // "../ts"
+    });
+    extractFails(img, /unsafe-path/);
+  });
+
+  it('a directory entry pointing back to the root is a loop', async () => {
+    const img = await patched('/', 'sizes', (b, _at, direntAt, image) => {
+      b.writeBigUInt64LE(BigInt(image.rootNid), direntAt);
+    });
+    extractFails(img, /loop/);
+  });
+
+  it('a duplicated name is refused (a symlink and a directory of the same name could redirect writes)', async () => {
+    const img = await patched('/', 'times', (b, at) => {
+      b.write('types', at, 'latin1');
+    });
+    extractFails(img, /appears twice/);
+  });
+
+  it('a name starting with ".." is an ordinary name and stays inside DEST', async () => {
+    const img = await patched('/', 'empty', (b, at) => {
+      b.write('..', at, 'latin1'); // the name is now "..pty"
+    });
+    const box = mkdtempSync(join(work, 'box-'));
+    const r = runCli(['extract', img, join(box, 'dest')]);
+    // "..pty" is an ordinary (odd) name: it stays inside DEST.
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(box)).toEqual(['dest']);
+    expect(existsSync(join(box, 'dest', '..pty'))).toBe(true);
   });
 });

@@ -19,6 +19,12 @@ export interface WalkEntry {
   parentNid: number;
 }
 
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
 function checkName(name: Uint8Array, parentPath: string, d: DirEntry): void {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) {
     throw new ErofsError('unsafe-path', `directory ${parentPath || '/'}: entry name ${JSON.stringify(textDecoder.decode(name))} contains '/' or NUL or is empty`, {
@@ -48,9 +54,18 @@ export async function* walk(img: ErofsImage, opts: { start?: Inode; startPath?: 
       throw isErofsError(e) ? e.withPath(path || '/') : e;
     }
     const subdirs: { ino: Inode; parts: Uint8Array[]; path: string }[] = [];
+    const names = new Set<string>();
     for (const d of ents) {
       if (isDotOrDotDot(d.name)) continue;
       checkName(d.name, path, d);
+      const key = latin1(d.name);
+      if (names.has(key)) {
+        throw new ErofsError('invalid-value', `directory ${path || '/'}: entry ${JSON.stringify(textDecoder.decode(d.name))} appears twice`, {
+          offset: d.offset,
+          path: path || '/',
+        });
+      }
+      names.add(key);
       const childPath = path + '/' + textDecoder.decode(d.name);
       let child: Inode;
       try {
