@@ -146,11 +146,22 @@ export function typeName(mode: number): string {
 }
 
 /** UTC time with nanoseconds: `2020-09-13 12:26:40.123456789`. */
+let lastSec = NaN;
+let lastText = '';
 export function formatTime(sec: number, nsec: number): string {
+  // Trees share few distinct seconds: remember the last one formatted.
+  if (sec !== lastSec) {
+    lastSec = sec;
+    lastText = formatSeconds(sec);
+  }
+  return `${lastText}.${String(nsec).padStart(9, '0')}`;
+}
+
+function formatSeconds(sec: number): string {
   const d = new Date(sec * 1000);
-  if (Number.isNaN(d.getTime())) return `${sec}.${String(nsec).padStart(9, '0')}`;
+  if (Number.isNaN(d.getTime())) return String(sec);
   const iso = d.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${String(nsec).padStart(9, '0')}`;
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
 }
 
 export function hexBytes(b: Uint8Array): string {

@@ -88,8 +88,11 @@ export function hex(n: number | bigint): string {
 }
 
 /** Converts an on-disk u64 to a number, refusing values above 2^53. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_SAFE = -MAX_SAFE;
+
 export function toSafeNumber(v: bigint, what: string, offset?: number): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) {
+  if (v > MAX_SAFE || v < MIN_SAFE) {
     throw new ErofsError('too-large', `${what} ${v} exceeds 2^53`, offset === undefined ? {} : { offset });
   }
   return Number(v);

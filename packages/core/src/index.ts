@@ -16,5 +16,5 @@ export { ErofsImage, splitPath, isDotOrDotDot, textDecoder, textEncoder } from '
 export type { Inode, DirEntry, Extent, DeviceInfo, OpenOptions } from './erofs/image.js';
 export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrName } from './erofs/xattr.js';
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
-export { walk, fsck } from './erofs/walk.js';
-export type { WalkEntry, FsckReport, FsckProblem } from './erofs/walk.js';
+export { walk, walkBatches, fsck, WalkEntry } from './erofs/walk.js';
+export type { FsckReport, FsckProblem } from './erofs/walk.js';

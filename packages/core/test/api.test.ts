@@ -15,6 +15,7 @@ describe('public API', () => {
         "INCOMPAT_FEATURES",
         "MemorySource",
         "SliceSource",
+        "WalkEntry",
         "crc32c",
         "decode",
         "defineStruct",
@@ -39,6 +40,7 @@ describe('public API', () => {
         "trace",
         "unsupportedIncompat",
         "walk",
+        "walkBatches",
         "xxh32",
       ]
     `);

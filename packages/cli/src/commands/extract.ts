@@ -20,7 +20,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { ErofsError, isErofsError, walk, type ErofsImage, type Inode } from '@erofs-kit/core';
+import { ErofsError, isErofsError, walkBatches, type ErofsImage, type Inode } from '@erofs-kit/core';
 import { Out, UsageError, deviceOption, jsonOption, openImage, strs, warn, type Command } from '../util.js';
 import { havePython, runOps, type PlatformOp } from '../platform.js';
 import { Progress } from '../progress.js';
@@ -32,6 +32,8 @@ function fsTime(sec: number): number | Date {
   return sec >= 0 ? sec : new Date(sec * 1000);
 }
 const SLASH = Buffer.from('/');
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
 
 interface Pending {
   path: Buffer;
@@ -109,19 +111,16 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
   const timeOps: PlatformOp[] = [];
   const dirPaths = new Map<number, Buffer>();
   let count = 0;
-  for await (const e of walk(img)) {
+  for await (const batch of walkBatches(img)) for (const e of batch) {
     const ino = e.inode;
     let p: Buffer;
-    if (e.parts.length === 0) p = root;
-    else {
-      const parent = dirPaths.get(e.parentNid)!;
-      p = Buffer.concat([parent, SLASH, e.parts[e.parts.length - 1]!]);
-    }
+    if (e.name === undefined) p = root;
+    else p = Buffer.concat([dirPaths.get(e.parentNid)!, SLASH, e.name]);
     const type = ino.mode & S_IFMT;
     const seen = firstPath.get(ino.nid);
     try {
       if (type === 0o040000) {
-        if (e.parts.length > 0) mkdirSync(p, { mode: 0o700 });
+        if (e.name !== undefined) mkdirSync(p, { mode: 0o700 });
         dirPaths.set(ino.nid, p);
         dirs.push({ path: p, ino });
         stats.directories++;
@@ -154,7 +153,7 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new ErofsError('io', `cannot create ${e.path}: ${code}`, { format: 'io', path: e.path });
     }
-    firstPath.set(ino.nid, p);
+    if (ino.nlink > 1 && type !== 0o040000) firstPath.set(ino.nid, p);
     if (ino.xattrSize > 0) {
       for (const x of await img.xattrs(ino)) {
         if (!x.kernelVisible) continue;
@@ -212,7 +211,8 @@ async function writeFile(img: ErofsImage, ino: Inode, p: Buffer, isRoot: boolean
       }
     }
     if (sparse) ftruncateSync(fd, ino.size);
-    if (isRoot) fchownSync(fd, ino.uid, ino.gid);
+    // New files already belong to us: skip the syscall when the image agrees.
+    if (isRoot && (ino.uid !== EUID || ino.gid !== EGID)) fchownSync(fd, ino.uid, ino.gid);
     if (ino.mode & 0o7000) fchmodSync(fd, ino.mode & 0o7777);
     futimesSync(fd, fsTime(ino.mtime), fsTime(ino.mtime));
   } finally {

@@ -1,4 +1,4 @@
-import { COMPAT_FEATURES, INCOMPAT_FEATURES, hex, textDecoder, walk } from '@erofs-kit/core';
+import { COMPAT_FEATURES, INCOMPAT_FEATURES, hex, textDecoder, walkBatches } from '@erofs-kit/core';
 import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
 
 function features(mask: number, table: typeof COMPAT_FEATURES): { name: string; bit: string; kernel: string }[] {
@@ -35,7 +35,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
       const counts = { directories: 0, files: 0, symlinks: 0, charDevices: 0, blockDevices: 0, fifos: 0, sockets: 0, hardlinks: 0, xattrs: 0, fileBytes: 0 };
       const seen = new Set<number>();
       const layouts: Record<string, number> = {};
-      for await (const e of walk(img)) {
+      for await (const batch of walkBatches(img)) for (const e of batch) {
         const ino = e.inode;
         if (seen.has(ino.nid)) {
           counts.hardlinks++;

@@ -1,4 +1,4 @@
-import { ErofsError, isDotOrDotDot, textDecoder, walk, type ErofsImage, type Inode } from '@erofs-kit/core';
+import { ErofsError, isDotOrDotDot, textDecoder, walkBatches, type ErofsImage, type Inode } from '@erofs-kit/core';
 
 const S_IFMT_DIR = 0o040000;
 import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, typeName, type Command } from '../util.js';
@@ -72,8 +72,8 @@ export const ls: Command = {
         else out.line(name);
       };
       if (values.recursive) {
-        for await (const e of walk(img, { start, startPath: base === '/' ? '' : base })) {
-          await emit(e.path, e.path, e.inode);
+        for await (const batch of walkBatches(img, { start, startPath: base === '/' ? '' : base })) {
+          for (const e of batch) await emit(e.path, e.path, e.inode);
         }
       } else if ((start.mode & 0o170000) !== S_IFMT_DIR) {
         await emit(base, base, start);

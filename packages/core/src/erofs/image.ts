@@ -274,8 +274,10 @@ export class ErofsImage {
     if (off + 32 > this.cache.size) {
       throw new ErofsError('out-of-bounds', `nid ${nid} points to ${hex(off)}, past the end of the image (${this.cache.size} bytes)`, { offset: off, length: 32 });
     }
-    const first = await this.cache.read(off, 2);
-    const format = first[0]! | (first[1]! << 8);
+    // One read covers either inode size; served synchronously from the cache when possible.
+    const span = Math.min(64, this.cache.size - off);
+    const head = this.cache.tryReadSync(off, span) ?? (await this.cache.read(off, span));
+    const format = head[0]! | (head[1]! << 8);
     const compact = (format & 1) === 0;
     if (format & 0xffe0) {
       throw new ErofsError('invalid-value', `inode ${nid}: unsupported i_format ${hex(format)} (bits 5-15 must be 0)`, { offset: off, length: 2 });
@@ -289,10 +291,10 @@ export class ErofsImage {
     if (off + isize > this.cache.size) {
       throw new ErofsError('truncated', `inode ${nid} at ${hex(off)} runs past the end of the image`, { offset: off, length: isize });
     }
-    const raw = await this.cache.read(off, isize);
+    const raw = head;
     let mode: number, nlink: number, size: number, uid: number, gid: number, mtime: number, mtimeNsec: number, iu: number, icount: number;
     if (compact) {
-      const c = decode(inodeCompact, raw, 0, off);
+      const c = decode(inodeCompact, raw, 0, off, false);
       mode = c.i_mode;
       icount = c.i_xattr_icount;
       const isDir = (mode & S_IFMT) === S_IFDIR;
@@ -304,7 +306,7 @@ export class ErofsImage {
       mtimeNsec = this.sb.fixed_nsec;
       iu = c.i_u;
     } else {
-      const e = decode(inodeExtended, raw, 0, off);
+      const e = decode(inodeExtended, raw, 0, off, false);
       mode = e.i_mode;
       icount = e.i_xattr_icount;
       nlink = e.i_nlink;
@@ -559,7 +561,11 @@ export class ErofsImage {
     const dv = new DataView(block.buffer, block.byteOffset, block.byteLength);
     for (let i = 0; i < count; i++) {
       const p = i * 12;
-      const nid = dv.getBigUint64(p, true);
+      const nidHi = dv.getUint32(p + 4, true);
+      if (nidHi >= 0x200000) {
+        throw new ErofsError('too-large', `directory ${ino.nid}: dirent ${i} nid ${(BigInt(nidHi) << 32n) | BigInt(dv.getUint32(p, true))} exceeds 2^53`, { offset: at(p), length: 8 });
+      }
+      const nid = dv.getUint32(p, true) + nidHi * 2 ** 32;
       const nameoff = dv.getUint16(p + 8, true);
       const ft = block[p + 10]!;
       let end: number;
@@ -581,7 +587,7 @@ export class ErofsImage {
       if (ft > 7) {
         throw new ErofsError('invalid-value', `directory ${ino.nid}: dirent ${i} has file_type ${ft} out of range [0, 7]`, { offset: at(p + 10), length: 1 });
       }
-      out.push({ name: block.subarray(nameoff, end), nid: toSafeNumber(nid, 'dirent nid', at(p)), fileType: ft, offset: at(p) });
+      out.push({ name: block.subarray(nameoff, end), nid, fileType: ft, offset: at(p) });
     }
     return out;
   }

@@ -122,7 +122,20 @@ export class BlockCache {
     return Math.min(this.blockSize, this.size - start);
   }
 
+  private lastIdx = -1;
+  private lastBlock: Uint8Array | undefined;
+
   private getSync(idx: number): Uint8Array | undefined {
+    if (idx === this.lastIdx) return this.lastBlock;
+    const b = this.getSyncSlow(idx);
+    if (b) {
+      this.lastIdx = idx;
+      this.lastBlock = b;
+    }
+    return b;
+  }
+
+  private getSyncSlow(idx: number): Uint8Array | undefined {
     const b = this.blocks.get(idx);
     if (b) {
       // refresh LRU position

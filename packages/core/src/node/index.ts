@@ -25,7 +25,8 @@ export class FileSource implements ByteSource {
 
   readSync(offset: number, length: number): Uint8Array {
     if (this.fd === undefined) throw new ErofsError('io', `${this.name} is closed`, { format: 'io', path: this.name });
-    const buf = new Uint8Array(length);
+    // Every byte is overwritten below: skip zero-filling (this runs for every cached block).
+    const buf = Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
       const n = readSync(this.fd, buf, got, length - got, offset + got);
