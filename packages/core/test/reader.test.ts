@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ErofsImage, MemorySource, crc32c, decode, encode, format as F, fsck, isErofsError, walk, type Inode } from '../src/index.js';
+import { ErofsImage, MemorySource, crc32c, decode, encode, filterEnabled, format as F, fsck, getXattr, isErofsError, walk, type Inode } from '../src/index.js';
 import { bytesOf, manifest, type FixtureEntry } from './fixtures.js';
 
 const fixtures = manifest();
@@ -157,6 +157,23 @@ describe('corrupt input gives a coded error with an offset', () => {
     const e = await img.read(t.inode).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'missing-device' });
     expect(String((e as Error).message)).toMatch(/device 1 .*--device FILE/);
+  });
+
+  it('a name filter that hides a present xattr: getxattr misses it (as the kernel would) and fsck says so', async () => {
+    const b = bytesOf(plain4k.image);
+    const img = await open(b);
+    if (!filterEnabled(img)) throw new Error(`fixture ${plain4k.name} has no xattr filter`);
+    const t = await find(img, (i) => i.xattrSize > 0);
+    const [x] = (await img.xattrs(t.inode)).filter((a) => a.kernelVisible);
+    const at = t.inode.offset + t.inode.inodeSize;
+    encode(F.xattrIbodyHeader, { ...decode(F.xattrIbodyHeader, b, at), h_name_filter: 0xffffffff }, b, at);
+    fixChecksum(b);
+    const img2 = await open(b);
+    const ino = await img2.inode(t.inode.nid);
+    expect(await getXattr(img2, ino, x!.name)).toBeUndefined();
+    expect((await img2.xattrs(ino)).map((a) => a.name)).toContain(x!.name);
+    const report = await fsck(img2);
+    expect(report.problems.some((p) => p.path === t.path && /name filter/.test(p.message))).toBe(true);
   });
 
   it('truncated images never crash the checker', async () => {
