@@ -10,14 +10,15 @@ import { stat } from './commands/stat.js';
 import { cat } from './commands/cat.js';
 import { extract } from './commands/extract.js';
 import { fsck } from './commands/fsck.js';
+import { index } from './commands/index.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
-    'erofs-kit: inspect, list, read, extract and check EROFS images',
+    'erofs-kit: inspect, list, read, extract, check and build EROFS images',
     '',
     'usage: erofs-kit COMMAND [options]',
     '',

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'loop'
   | 'unsafe-path'
   | 'too-large'
+  | 'digest-mismatch'
   | 'io';
 
 export type Format = 'erofs' | 'tar' | 'io';

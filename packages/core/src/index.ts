@@ -18,3 +18,17 @@ export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrN
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
 export { walk, walkBatches, fsck, WalkEntry } from './erofs/walk.js';
 export type { FsckReport, FsckProblem } from './erofs/walk.js';
+export { writeImage, encodeDev } from './erofs/writer.js';
+export type { WriterOptions, WriteResult, ExtraDevice } from './erofs/writer.js';
+export { newDir, nameKey, keyBytes } from './tree/node.js';
+export type { TreeNode, FileData, DeviceRange, CopyRange } from './tree/node.js';
+export { readTar } from './tar/reader.js';
+export type { TarReadOptions, TarEnd } from './tar/reader.js';
+export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from './tar/entry.js';
+export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';
+export { indexTar, uuidFromDigest } from './tarindex/index.js';
+export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';
+export { sha256, sha512, defaultHash, toHex } from './digest/hash.js';
+export type { Hash, HashFactory, HashAlgorithm } from './digest/hash.js';
+export { FsVerityHasher, fsverityDigest, formatDigest } from './digest/fsverity.js';
+export type { FsVerityOptions } from './digest/fsverity.js';

@@ -56,3 +56,4 @@ export class FileSource implements ByteSource {
 export function openFile(path: string): FileSource {
   return new FileSource(path);
 }
+export * from './digest.js';

@@ -1,0 +1,287 @@
+import { closeSync, createReadStream, existsSync, openSync, readSync, renameSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { Decompress as ZstdDecompress } from 'fzstd';
+import { ErofsError, indexTar, type ByteSource, type TarIndexResult } from '@erofs-kit/core';
+import { FileSource, nodeSha256 } from '@erofs-kit/core/node';
+import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
+import { Progress } from '../progress.js';
+
+type Compression = 'none' | 'gzip' | 'zstd';
+
+function sniff(head: Uint8Array): Compression {
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return 'zstd';
+  return 'none';
+}
+
+/** Chunks of a Node readable (file or stdin), with the first bytes peeked for sniffing. */
+async function* nodeChunks(stream: NodeJS.ReadableStream): AsyncGenerator<Uint8Array> {
+  for await (const c of stream as AsyncIterable<Buffer>) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+}
+
+async function* zstdChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const out: Uint8Array[] = [];
+  const d = new ZstdDecompress((chunk) => {
+    out.push(chunk);
+  });
+  for await (const c of input) {
+    try {
+      d.push(c);
+    } catch (e) {
+      throw new ErofsError('invalid-value', `zstd stream is corrupt: ${(e as Error).message}`, { format: 'io' });
+    }
+    while (out.length) yield out.shift()!;
+  }
+  d.push(new Uint8Array(0), true);
+  while (out.length) yield out.shift()!;
+}
+
+async function* gunzipChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const gz = createGunzip();
+  const feed = (async () => {
+    for await (const c of input) if (!gz.write(c)) await new Promise((r) => gz.once('drain', r));
+    gz.end();
+  })();
+  feed.catch((e: unknown) => gz.destroy(e as Error));
+  try {
+    for await (const c of gz as AsyncIterable<Buffer>) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new ErofsError('invalid-value', `gzip stream is corrupt: ${(e as Error).message}`, { format: 'io' });
+    throw e;
+  }
+  await feed;
+}
+
+/** An async iterable that first yields `head`, then the rest of `rest`. */
+async function* prepend(head: Uint8Array, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  if (head.length) yield head;
+  yield* rest;
+}
+
+async function peek(stream: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Array; rest: AsyncIterator<Uint8Array> }> {
+  const it = stream[Symbol.asyncIterator]();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  while (n < 4) {
+    const r = await it.next();
+    if (r.done) break;
+    parts.push(r.value);
+    n += r.value.length;
+  }
+  const head = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    head.set(p, o);
+    o += p.length;
+  }
+  return { head, rest: it };
+}
+
+function parseUuid(s: string): Uint8Array {
+  const hex = s.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new UsageError(`--uuid ${s}: not a UUID`);
+  return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+}
+
+function parseTimestamp(s: string, what: string): { sec: number; nsec: number } {
+  if (!/^-?\d+(\.\d{1,9})?$/.test(s)) throw new UsageError(`${what} ${s}: expected seconds since the epoch`);
+  const [a, b = ''] = s.split('.');
+  const sec = Number(a);
+  if (sec < 0 || sec > 2 ** 63) throw new UsageError(`${what} ${s}: out of range`);
+  return { sec, nsec: Number(b.padEnd(9, '0')) };
+}
+
+/** Temp files that must vanish on any failure. */
+class Outputs {
+  private temps: string[] = [];
+  temp(final: string): string {
+    const t = `${final}.erofs-kit-${process.pid}.tmp`;
+    this.temps.push(t);
+    return t;
+  }
+  commit(temp: string, final: string): void {
+    renameSync(temp, final);
+    this.temps = this.temps.filter((t) => t !== temp);
+  }
+  cleanup(): void {
+    for (const t of this.temps) if (existsSync(t)) unlinkSync(t);
+    this.temps = [];
+  }
+}
+
+function writeAllSync(fd: number, b: Uint8Array): void {
+  let o = 0;
+  while (o < b.length) o += writeSync(fd, b, o, b.length - o);
+}
+
+/** Appends the whole file `from` to the open descriptor. */
+function appendFile(fd: number, from: string): void {
+  const src = openSync(from, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(src, buf, 0, buf.length, null);
+      if (n === 0) break;
+      writeAllSync(fd, buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(src);
+  }
+}
+
+export const index: Command = {
+  name: 'index',
+  summary: 'turn a layer tar into EROFS metadata that points into the untouched tar',
+  usage: 'erofs-kit index LAYER -o META.erofs [--tar-out FILE | --append] [--aufs] [--uuid UUID] [--timestamp SECONDS] [--verity] [--expect-diffid sha256:HEX] [--json]',
+  help: `LAYER is a tar file, a gzip- or zstd-compressed tar, or - for standard input. The output is an
+EROFS image with 512-byte blocks whose regular files are chunk-based inodes pointing at their data
+inside the tar, which the kernel reads as an extra device:
+  L=$(losetup -f --show layer.tar); mount -t erofs -o ro,device=$L META.erofs DIR
+  -o, --output FILE     the metadata image
+  --tar-out FILE        also write the uncompressed tar (needed for compressed input, unless --append)
+  --append              write one file holding the metadata followed by the tar (mountable on its own)
+  --aufs                .wh.NAME becomes an overlayfs whiteout, .wh..wh..opq an opaque directory
+  --uuid UUID           volume uuid (default: derived from the diffID)
+  --timestamp SECONDS   superblock build time (default: SOURCE_DATE_EPOCH, else the layer's most
+                        common mtime); file mtimes always come from the tar
+  --verity              also report the fs-verity digest (sha256, 4 KiB blocks) of the tar
+  --expect-diffid D     fail (exit 1, nothing written) unless the tar's sha256 is D
+  --json                print the result as JSON
+The same input and options always give the same bytes. Reports the tar's sha256 (its diffID).`,
+  options: {
+    ...jsonOption,
+    output: { type: 'string', short: 'o' },
+    'tar-out': { type: 'string' },
+    append: { type: 'boolean' },
+    aufs: { type: 'boolean' },
+    uuid: { type: 'string' },
+    timestamp: { type: 'string' },
+    verity: { type: 'boolean' },
+    'expect-diffid': { type: 'string' },
+  },
+  async run({ values, positionals }) {
+    const [layer] = positionals;
+    const output = values.output as string | undefined;
+    if (!output) throw new UsageError('index needs -o META.erofs');
+    const tarOut = values['tar-out'] as string | undefined;
+    const append = values.append === true;
+    const expect = values['expect-diffid'] as string | undefined;
+    if (expect !== undefined && !/^sha256:[0-9a-f]{64}$/.test(expect)) throw new UsageError(`--expect-diffid ${expect}: expected sha256:<64 hex digits>`);
+    const uuid = values.uuid !== undefined ? parseUuid(values.uuid as string) : undefined;
+    const sde = process.env.SOURCE_DATE_EPOCH;
+    const timestamp =
+      values.timestamp !== undefined ? parseTimestamp(values.timestamp as string, '--timestamp') : sde ? parseTimestamp(sde, 'SOURCE_DATE_EPOCH') : undefined;
+
+    const outputs = new Outputs();
+    const progress = new Progress(!values.json);
+    let source: FileSource | undefined;
+    let tarFd: number | undefined;
+    let tarTemp: string | undefined;
+    try {
+      // Open the input and find out whether it is compressed.
+      let input: AsyncIterable<Uint8Array> | ByteSource;
+      let compression: Compression;
+      let seekablePath: string | undefined;
+      if (layer === '-') {
+        const { head, rest } = await peek(nodeChunks(process.stdin));
+        compression = sniff(head);
+        input = prepend(head, { [Symbol.asyncIterator]: () => rest });
+      } else {
+        source = new FileSource(layer!);
+        const head = source.size >= 4 ? source.readSync(0, 4) : new Uint8Array(0);
+        compression = sniff(head);
+        if (compression === 'none') {
+          input = source;
+          seekablePath = layer;
+        } else {
+          await source.close();
+          source = undefined;
+          input = nodeChunks(createReadStream(layer!, { highWaterMark: 1 << 20 }));
+        }
+      }
+      if (compression === 'gzip') input = gunzipChunks(input as AsyncIterable<Uint8Array>);
+      else if (compression === 'zstd') input = zstdChunks(input as AsyncIterable<Uint8Array>);
+      if (!seekablePath && !tarOut && !append) {
+        throw new UsageError(`${layer === '-' ? 'standard input' : layer} is ${compression === 'none' ? 'a stream' : `${compression}-compressed`}: the image's data lives in the uncompressed tar, so pass --tar-out FILE or --append`);
+      }
+      // Where the uncompressed tar goes during the pass (when it is not already a file).
+      if (tarOut) tarTemp = outputs.temp(tarOut);
+      else if (append && !seekablePath) tarTemp = outputs.temp(output + '.tar');
+      if (tarTemp) tarFd = openSync(tarTemp, 'wx', 0o644);
+      let seen = 0;
+      const result: TarIndexResult = await indexTar(input, {
+        aufs: values.aufs === true,
+        hash: nodeSha256,
+        ...(uuid ? { uuid } : {}),
+        ...(timestamp ? { timestamp } : {}),
+        ...(values.verity ? { verity: { hash: nodeSha256 } } : {}),
+        tap: (chunk) => {
+          if (tarFd !== undefined) writeAllSync(tarFd, chunk);
+          seen += chunk.length;
+          progress.update(`indexed ${(seen / 1048576).toFixed(0)} MiB`);
+        },
+      });
+      progress.done();
+      if (tarFd !== undefined) {
+        closeSync(tarFd);
+        tarFd = undefined;
+      }
+      if (expect !== undefined && result.diffId !== expect) {
+        throw new ErofsError('digest-mismatch', `the tar's sha256 is ${result.diffId}, expected ${expect}`, { format: 'tar', path: layer! });
+      }
+      // Write the image (and the appended tar) to a temp file, then rename into place.
+      const imgTemp = outputs.temp(output);
+      const fd = openSync(imgTemp, 'wx', 0o644);
+      try {
+        writeAllSync(fd, result.image);
+        if (append) appendFile(fd, seekablePath ?? tarTemp!);
+      } finally {
+        closeSync(fd);
+      }
+      if (tarOut) outputs.commit(tarTemp!, tarOut);
+      outputs.commit(imgTemp, output);
+      outputs.cleanup();
+      for (const w of result.warnings.slice(0, 20)) warn(`${w.path ?? ''}${w.path ? ': ' : ''}${w.message}`);
+      if (result.warnings.length > 20) warn(`${result.warnings.length - 20} more warnings`);
+      const out = new Out();
+      const info = {
+        image: output,
+        imageBytes: result.image.length,
+        ...(append ? { appended: true, fileBytes: fstatSafe(output) } : {}),
+        ...(tarOut ? { tar: tarOut } : {}),
+        diffId: result.diffId,
+        ...(result.verity ? { verity: result.verity } : {}),
+        tarBytes: result.tarBytes,
+        deviceBlocks: result.deviceBlocks,
+        entries: result.entries,
+        inodes: result.inodes,
+        warnings: result.warnings,
+      };
+      if (values.json) out.line(JSON.stringify(info, null, 2));
+      else {
+        out.line(`${output}: ${result.image.length} bytes of metadata, ${result.inodes} inodes from ${result.entries} tar entries${append ? ', tar appended' : ''}`);
+        out.line(`diffID ${result.diffId}`);
+        if (result.verity) out.line(`fs-verity ${result.verity}`);
+      }
+      out.flush();
+      return 0;
+    } catch (e) {
+      progress.done();
+      if (tarFd !== undefined) closeSync(tarFd);
+      outputs.cleanup();
+      throw e;
+    } finally {
+      await source?.close();
+    }
+  },
+};
+
+function fstatSafe(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
+  }
+}
+

@@ -1,0 +1,98 @@
+/**
+ * Tar index: one streaming pass over a layer tar yields an EROFS metadata image (512-byte
+ * blocks) whose regular files are chunk-based inodes pointing into the untouched tar (extra
+ * device 1, or the same bytes appended after the metadata), together with the tar's sha256
+ * (its diffID) and optionally its fs-verity digest.
+ */
+import type { ByteSource } from '../io/source.js';
+import { readTar, type TarEnd } from '../tar/reader.js';
+import type { TarWarning } from '../tar/entry.js';
+import { writeImage } from '../erofs/writer.js';
+import { sha256, toHex, type HashFactory } from '../digest/hash.js';
+import { FsVerityHasher, formatDigest, type FsVerityOptions } from '../digest/fsverity.js';
+import { TarTreeBuilder, sparseInPlace } from './tree.js';
+
+export interface TarIndexOptions {
+  /** `.wh.` entries become overlayfs whiteouts (as `mkfs.erofs --aufs`). */
+  aufs?: boolean;
+  /** Volume uuid; default: derived from the diffID, so the same tar gives the same image. */
+  uuid?: Uint8Array;
+  /** Superblock build time; default: the most common mtime in the layer (most inodes compact). */
+  timestamp?: { sec: number; nsec: number };
+  /** SHA-256 backend for the diffID (node:crypto from the Node entry is faster). */
+  hash?: HashFactory;
+  /** Also compute the fs-verity digest of the tar with these parameters. */
+  verity?: FsVerityOptions;
+  /** Sees every byte of the tar once, in order (for writing it out during the same pass). */
+  tap?: (chunk: Uint8Array) => void;
+  onWarning?: (w: TarWarning) => void;
+}
+
+export interface TarIndexResult {
+  /** The metadata image. */
+  image: Uint8Array;
+  /** `sha256:<hex>` of every byte of the input tar. */
+  diffId: string;
+  /** `sha256:<hex>` fs-verity digest of the tar, when asked. */
+  verity?: string;
+  /** Bytes of tar read (trailer and trailing data included). */
+  tarBytes: number;
+  /** Blocks of device 1 the image refers to (tar content up to the end-of-archive marker). */
+  deviceBlocks: number;
+  entries: number;
+  inodes: number;
+  warnings: TarWarning[];
+}
+
+/** A UUID (version 8, RFC 9562 custom) taken from the first 16 bytes of a digest. */
+export function uuidFromDigest(d: Uint8Array): Uint8Array {
+  const u = d.slice(0, 16);
+  u[6] = (u[6]! & 0x0f) | 0x80;
+  u[8] = (u[8]! & 0x3f) | 0x80;
+  return u;
+}
+
+export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, opts: TarIndexOptions = {}): Promise<TarIndexResult> {
+  const warnings: TarWarning[] = [];
+  const onWarning = (w: TarWarning): void => {
+    warnings.push(w);
+    opts.onWarning?.(w);
+  };
+  const hasher = (opts.hash ?? sha256)();
+  const verity = opts.verity ? new FsVerityHasher(opts.verity) : undefined;
+  const extra = opts.tap;
+  const tap = (chunk: Uint8Array): void => {
+    hasher.update(chunk);
+    verity?.update(chunk);
+    extra?.(chunk);
+  };
+  const builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning });
+  const gen = readTar(input, { tap, wantData: (e) => !sparseInPlace(e), onWarning });
+  let entries = 0;
+  let r = await gen.next();
+  while (!r.done) {
+    builder.add(r.value.entry, r.value.data);
+    entries++;
+    r = await gen.next();
+  }
+  const end: TarEnd = r.value;
+  const digest = hasher.digest();
+  const deviceBlocks = Math.ceil(end.endOffset / 512);
+  const written = writeImage(builder.root, {
+    blkszbits: 9,
+    devices: [{ blocks: deviceBlocks }],
+    uuid: opts.uuid ?? uuidFromDigest(digest),
+    ...(opts.timestamp ? { epoch: opts.timestamp } : {}),
+  });
+  const result: TarIndexResult = {
+    image: written.image,
+    diffId: `sha256:${toHex(digest)}`,
+    tarBytes: end.totalBytes,
+    deviceBlocks,
+    entries,
+    inodes: written.inodes,
+    warnings,
+  };
+  if (verity) result.verity = formatDigest(verity.digest(), verity.algorithm);
+  return result;
+}

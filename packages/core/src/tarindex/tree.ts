@@ -1,0 +1,264 @@
+/**
+ * Tar semantics as a container runtime applies a layer: entries become one tree, later
+ * entries replace earlier ones, hard links share one inode, missing parents are created,
+ * and (with `aufs`) `.wh.` whiteouts become overlayfs whiteouts.
+ */
+import { ErofsError, hex } from '../errors.js';
+import type { TarEntry, TarWarning } from '../tar/entry.js';
+import { splitXattrName } from '../erofs/xattr.js';
+import {
+  S_IFBLK,
+  S_IFCHR,
+  S_IFDIR,
+  S_IFIFO,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  nameKey,
+  newDir,
+  type FileData,
+  type TreeNode,
+} from '../tree/node.js';
+
+const td = new TextDecoder('utf-8', { fatal: false });
+const WH_PREFIX = '.wh.';
+const WH_OPAQUE = '.wh..wh..opq';
+
+export interface TreeBuilderOptions {
+  /** Turn `.wh.NAME` into overlayfs whiteouts and `.wh..wh..opq` into an opaque directory. */
+  aufs?: boolean;
+  onWarning?: (w: TarWarning) => void;
+}
+
+const TYPE_BITS: Record<string, number> = {
+  file: S_IFREG,
+  symlink: S_IFLNK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+  directory: S_IFDIR,
+  fifo: S_IFIFO,
+};
+
+/** Whether a sparse entry's segments can be referenced in place in 512-byte chunks. */
+export function sparseInPlace(e: TarEntry, bs = 512): boolean {
+  if (!e.sparse) return true;
+  for (const s of e.sparse) {
+    if (s.length === 0) continue;
+    if (s.offset % bs !== 0 || s.tarOffset % bs !== 0) return false;
+    if (s.offset + s.length !== e.size && s.length % bs !== 0) return false;
+  }
+  return true;
+}
+
+export class TarTreeBuilder {
+  readonly root: TreeNode;
+  private rootSeen = false;
+  private strippedSlash = 0;
+  private readonly opts: TreeBuilderOptions;
+
+  constructor(opts: TreeBuilderOptions = {}) {
+    this.opts = opts;
+    this.root = newDir();
+  }
+
+  private warn(w: TarWarning): void {
+    this.opts.onWarning?.(w);
+  }
+
+  /**
+   * Splits a raw tar path into components: `./` prefixes and `.` components vanish, `..`
+   * climbs (never above the root), a leading `/` is stripped with a warning.
+   */
+  private components(raw: Uint8Array, e: TarEntry, what = 'path'): Uint8Array[] {
+    if (raw.length > 0 && raw[0] === 0x2f) {
+      if (this.strippedSlash++ === 0) {
+        this.warn({ code: 'stripped-leading-slash', message: `removing leading '/' from member names (first: ${td.decode(raw)})`, offset: e.headerOffset, path: td.decode(raw) });
+      }
+    }
+    const out: Uint8Array[] = [];
+    let s = 0;
+    for (let i = 0; i <= raw.length; i++) {
+      if (i === raw.length || raw[i] === 0x2f) {
+        const part = raw.subarray(s, i);
+        s = i + 1;
+        if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) continue;
+        if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) {
+          if (out.length === 0) {
+            throw new ErofsError('unsafe-path', `${what} ${JSON.stringify(td.decode(raw))} climbs above the root with '..'`, {
+              offset: e.headerOffset,
+              path: td.decode(e.path),
+              format: 'tar',
+            });
+          }
+          out.pop();
+          continue;
+        }
+        if (part.includes(0)) {
+          throw new ErofsError('invalid-value', `${what} ${JSON.stringify(td.decode(raw))} contains a NUL byte`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+        }
+        if (part.length > 255) {
+          throw new ErofsError('invalid-value', `${what} component of ${part.length} bytes exceeds 255`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+        }
+        out.push(part);
+      }
+    }
+    return out;
+  }
+
+  /** The directory at `parts`, creating missing ones; refuses to go below a non-directory. */
+  private dirAt(parts: Uint8Array[], e: TarEntry): TreeNode {
+    let cur = this.root;
+    let walked = '';
+    for (const part of parts) {
+      walked += '/' + td.decode(part);
+      const key = nameKey(part);
+      let next = cur.children!.get(key);
+      if (!next) {
+        // A parent the archive did not list: as tar does, an ordinary 0755 root-owned directory.
+        next = newDir({ mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec });
+        cur.children!.set(key, next);
+      } else if ((next.mode & S_IFMT) !== S_IFDIR) {
+        const kind = (next.mode & S_IFMT) === S_IFLNK ? 'a symlink' : 'a non-directory';
+        throw new ErofsError('unsafe-path', `${td.decode(e.path)}: member below ${kind} (${walked})`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+      }
+      cur = next;
+    }
+    return cur;
+  }
+
+  private lookup(parts: Uint8Array[]): TreeNode | undefined {
+    let cur: TreeNode | undefined = this.root;
+    for (const p of parts) {
+      if (!cur || (cur.mode & S_IFMT) !== S_IFDIR) return undefined;
+      cur = cur.children!.get(nameKey(p));
+    }
+    return cur;
+  }
+
+  private xattrsOf(e: TarEntry): Map<string, Uint8Array> {
+    const out = new Map<string, Uint8Array>();
+    for (const [name, value] of e.xattrs) {
+      if (splitXattrName(name).index === 0) {
+        this.warn({ code: 'unknown-pax-record', message: `xattr ${name} dropped: EROFS has no prefix for it`, offset: e.headerOffset, path: td.decode(e.path) });
+        continue;
+      }
+      out.set(name, value);
+    }
+    return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  /** Applies one entry. `data` is the entry's stored bytes when it had to be read (sparse copies). */
+  add(e: TarEntry, data?: Uint8Array): void {
+    const parts = this.components(e.path, e);
+    const path = td.decode(e.path);
+    if (parts.length === 0) {
+      if (e.type !== 'directory') {
+        throw new ErofsError('invalid-value', `${JSON.stringify(path)}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path, format: 'tar' });
+      }
+      this.setAttrs(this.root, e);
+      this.rootSeen = true;
+      return;
+    }
+    const parent = this.dirAt(parts.slice(0, -1), e);
+    let name = parts[parts.length - 1]!;
+    const nameStr = td.decode(name);
+    if (this.opts.aufs && nameStr.startsWith(WH_PREFIX)) {
+      if (nameStr === WH_OPAQUE) {
+        parent.xattrs.set('trusted.overlay.opaque', new Uint8Array([0x79]));
+        return;
+      }
+      name = name.subarray(WH_PREFIX.length);
+      if (name.length === 0) throw new ErofsError('invalid-value', `${path}: whiteout without a name`, { offset: e.headerOffset, path, format: 'tar' });
+      const wh: TreeNode = { mode: S_IFCHR, uid: e.uid, gid: e.gid, mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: new Map() };
+      this.replace(parent, nameKey(name), wh);
+      if (!parent.xattrs.has('trusted.overlay.origin')) parent.xattrs.set('trusted.overlay.origin', new Uint8Array(0));
+      return;
+    }
+    const key = nameKey(name);
+    const existing = parent.children!.get(key);
+    if (e.type === 'hardlink') {
+      const tparts = this.components(e.linkpath, e, 'hard link target');
+      const target = this.lookup(tparts);
+      if (!target) {
+        throw new ErofsError('not-found', `${path}: hard link to ${JSON.stringify(td.decode(e.linkpath))}, which is not an earlier member`, { offset: e.headerOffset, path, format: 'tar' });
+      }
+      if ((target.mode & S_IFMT) === S_IFDIR) {
+        throw new ErofsError('invalid-value', `${path}: hard link to a directory (${td.decode(e.linkpath)})`, { offset: e.headerOffset, path, format: 'tar' });
+      }
+      if (target !== existing) this.replace(parent, key, target);
+      return;
+    }
+    if (e.type === 'directory') {
+      if (existing && (existing.mode & S_IFMT) === S_IFDIR) {
+        this.setAttrs(existing, e);
+        return;
+      }
+      const dir = newDir();
+      this.setAttrs(dir, e);
+      this.replace(parent, key, dir);
+      return;
+    }
+    const type = TYPE_BITS[e.type];
+    if (type === undefined) throw new ErofsError('unsupported-feature', `${path}: tar entry type ${e.type}`, { offset: e.headerOffset, path, format: 'tar' });
+    const node: TreeNode = {
+      mode: type | (e.mode & 0o7777),
+      uid: e.uid,
+      gid: e.gid,
+      mtime: e.mtime.sec,
+      mtimeNsec: e.mtime.nsec,
+      size: 0,
+      rdevMajor: 0,
+      rdevMinor: 0,
+      xattrs: this.xattrsOf(e),
+    };
+    if (e.type === 'symlink') {
+      if (e.linkpath.length === 0) throw new ErofsError('invalid-value', `${path}: symlink with an empty target`, { offset: e.headerOffset, path, format: 'tar' });
+      node.target = e.linkpath.slice();
+      node.size = e.linkpath.length;
+    } else if (e.type === 'chardev' || e.type === 'blockdev') {
+      node.rdevMajor = e.devmajor;
+      node.rdevMinor = e.devminor;
+    } else if (e.type === 'file') {
+      node.size = e.size;
+      node.data = this.fileData(e, data);
+    }
+    this.replace(parent, key, node);
+  }
+
+  private fileData(e: TarEntry, data: Uint8Array | undefined): FileData {
+    if (e.size === 0) return { kind: 'empty' };
+    if (!e.sparse) {
+      if (e.dataOffset % 512 !== 0) throw new ErofsError('invalid-value', `data at ${hex(e.dataOffset)} is not 512-byte aligned`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+      return { kind: 'device', device: 1, ranges: [{ logical: 0, length: e.size, offset: e.dataOffset }] };
+    }
+    const segs = e.sparse.filter((s) => s.length > 0);
+    if (segs.length === 0) return { kind: 'copy', ranges: [] };
+    if (sparseInPlace(e)) return { kind: 'device', device: 1, ranges: segs.map((s) => ({ logical: s.offset, length: s.length, offset: s.tarOffset })) };
+    if (!data) throw new Error(`internal: sparse entry ${td.decode(e.path)} needs its data to be copied`);
+    return {
+      kind: 'copy',
+      ranges: segs.map((s) => ({ logical: s.offset, bytes: data.subarray(s.tarOffset - e.dataOffset, s.tarOffset - e.dataOffset + s.length) })),
+    };
+  }
+
+  private setAttrs(n: TreeNode, e: TarEntry): void {
+    n.mode = S_IFDIR | (e.mode & 0o7777);
+    n.uid = e.uid;
+    n.gid = e.gid;
+    n.mtime = e.mtime.sec;
+    n.mtimeNsec = e.mtime.nsec;
+    const keep = new Map([...n.xattrs].filter(([k]) => k.startsWith('trusted.overlay.')));
+    n.xattrs = new Map([...this.xattrsOf(e), ...keep]);
+  }
+
+  /** Puts `node` at parent/key; whatever was there (a whole subtree for a directory) goes. */
+  private replace(parent: TreeNode, key: string, node: TreeNode): void {
+    parent.children!.delete(key);
+    parent.children!.set(key, node);
+  }
+
+  /** Whether the archive had an entry for the root itself. */
+  get hasRootEntry(): boolean {
+    return this.rootSeen;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The in-memory tree that image writers lay out: one object per inode (hard links are the
+ * same object under several names), built by the tar-index builder now and by the directory
+ * and composefs builders later.
+ */
+
+/** Where a regular file's bytes come from. */
+export type FileData =
+  /** No data (size 0). */
+  | { kind: 'empty' }
+  /**
+   * Chunks on an extra device (the layer tar): logical ranges, each `length` bytes at byte
+   * `offset` of device `device` (1-based). Ranges not covered are holes.
+   */
+  | { kind: 'device'; device: number; ranges: DeviceRange[] }
+  /** Bytes copied into the image itself (sparse files that cannot be referenced in place). */
+  | { kind: 'copy'; ranges: CopyRange[] };
+
+export interface DeviceRange {
+  logical: number;
+  length: number;
+  /** Byte offset on the device (a multiple of the block size). */
+  offset: number;
+}
+
+export interface CopyRange {
+  logical: number;
+  bytes: Uint8Array;
+}
+
+export interface TreeNode {
+  /** Full st_mode: file type and permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  mtimeNsec: number;
+  /** Regular files: logical size; symlinks: target length; others 0 (directories are sized by the writer). */
+  size: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  xattrs: Map<string, Uint8Array>;
+  /** Symlink target bytes. */
+  target?: Uint8Array;
+  data?: FileData;
+  /** Directories: children by name (key = name bytes as a latin1 string, to keep bytes exact). */
+  children?: Map<string, TreeNode>;
+}
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+export const S_IFSOCK = 0o140000;
+
+export function isDir(n: TreeNode): boolean {
+  return (n.mode & S_IFMT) === S_IFDIR;
+}
+
+/** Latin-1 key of name bytes: a lossless string form for Map keys. */
+export function nameKey(name: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < name.length; i += 4096) s += String.fromCharCode(...name.subarray(i, i + 4096));
+  return s;
+}
+
+export function keyBytes(key: string): Uint8Array {
+  const b = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) b[i] = key.charCodeAt(i);
+  return b;
+}
+
+export function newDir(attrs: Partial<TreeNode> = {}): TreeNode {
+  return {
+    mode: S_IFDIR | 0o755,
+    uid: 0,
+    gid: 0,
+    mtime: 0,
+    mtimeNsec: 0,
+    size: 0,
+    rdevMajor: 0,
+    rdevMinor: 0,
+    xattrs: new Map(),
+    children: new Map(),
+    ...attrs,
+  };
+}
