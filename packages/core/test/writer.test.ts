@@ -16,7 +16,7 @@ const xattrArb = fc.dictionary(
   { maxKeys: 3 },
 );
 
-const attrsArb = fc.record({
+const attrsArb: fc.Arbitrary<Attrs> = fc.record({
   uid: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
   gid: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
   mtime: fc.oneof(fc.constant(1700000000), fc.integer({ min: -(2 ** 40), max: 2 ** 40 })),
@@ -24,6 +24,15 @@ const attrsArb = fc.record({
   perm: fc.integer({ min: 0, max: 0o7777 }),
   xattrs: xattrArb,
 });
+
+interface Attrs {
+  uid: number;
+  gid: number;
+  mtime: number;
+  mtimeNsec: number;
+  perm: number;
+  xattrs: Record<string, Uint8Array>;
+}
 
 type Leaf = { kind: 'file'; bytes: Uint8Array; holeAt: number } | { kind: 'link'; target: Uint8Array } | { kind: 'dev'; major: number; minor: number; chr: boolean } | { kind: 'fifo' };
 const leafArb: fc.Arbitrary<Leaf> = fc.oneof(
@@ -34,8 +43,8 @@ const leafArb: fc.Arbitrary<Leaf> = fc.oneof(
 );
 
 interface Spec {
-  dirs: { name: Uint8Array; parent: number; attrs: fc.Infer<typeof attrsArb> }[];
-  leaves: { name: Uint8Array; parent: number; leaf: Leaf; attrs: fc.Infer<typeof attrsArb>; linkTo: number }[];
+  dirs: { name: Uint8Array; parent: number; attrs: Attrs }[];
+  leaves: { name: Uint8Array; parent: number; leaf: Leaf; attrs: Attrs; linkTo: number }[];
 }
 
 const specArb: fc.Arbitrary<Spec> = fc.record({
@@ -48,7 +57,7 @@ function build(spec: Spec): TreeNode {
   const dirs: TreeNode[] = [root];
   for (const d of spec.dirs) {
     const parent = dirs[d.parent % dirs.length]!;
-    const node = newDir({ mode: 0o040000 | d.attrs.perm, uid: d.attrs.uid, gid: d.attrs.gid, mtime: d.attrs.mtime, mtimeNsec: d.attrs.mtimeNsec, xattrs: new Map(Object.entries(d.attrs.xattrs)) });
+    const node = newDir({ mode: 0o040000 | d.attrs.perm, uid: d.attrs.uid, gid: d.attrs.gid, mtime: d.attrs.mtime, mtimeNsec: d.attrs.mtimeNsec, xattrs: new Map<string, Uint8Array>(Object.entries(d.attrs.xattrs)) });
     if (!parent.children!.has(nameKey(d.name))) {
       parent.children!.set(nameKey(d.name), node);
       dirs.push(node);
@@ -63,7 +72,7 @@ function build(spec: Spec): TreeNode {
       parent.children!.set(key, leaves[l.linkTo]!); // hard link
       continue;
     }
-    const base = { uid: l.attrs.uid, gid: l.attrs.gid, mtime: l.attrs.mtime, mtimeNsec: l.attrs.mtimeNsec, rdevMajor: 0, rdevMinor: 0, xattrs: new Map(Object.entries(l.attrs.xattrs)) };
+    const base = { uid: l.attrs.uid, gid: l.attrs.gid, mtime: l.attrs.mtime, mtimeNsec: l.attrs.mtimeNsec, rdevMajor: 0, rdevMinor: 0, xattrs: new Map<string, Uint8Array>(Object.entries(l.attrs.xattrs)) };
     let node: TreeNode;
     const lf = l.leaf;
     if (lf.kind === 'file') {

@@ -1,0 +1,561 @@
+/**
+ * The tar reader the tar-index writer stands on: it reads v7, ustar, GNU (long names,
+ * base-256 numbers, old sparse files) and pax (x/g headers, GNU sparse 0.0/0.1/1.0, xattrs)
+ * archives from a stream or a seekable source, and reports for every entry the exact byte
+ * offsets of its headers, its data and each sparse data segment. Paths are raw bytes, not
+ * normalized. Decisions and their reasons: docs/adr/0006-tar-reader.md.
+ *
+ * Errors are ErofsErrors with `format: 'tar'`; `offset` is the header block the problem
+ * belongs to (the 'x'/'g'/'L'/'K' header for a bad record, the entry's own header for its
+ * fields and its data), and `path` is set once the entry's path is known.
+ */
+import { ErofsError, hex, type ErrorCode } from '../errors.js';
+import type { ByteSource } from '../io/source.js';
+import { decode } from '../layout/struct.js';
+import type { SparseSegment, TarEntry, TarEntryType, TarTime, TarWarning } from './entry.js';
+import {
+  BLOCK,
+  SPARSES_IN_OLDGNU_HEADER,
+  SPARSES_IN_SPARSE_HEADER,
+  TYPE,
+  chksumField,
+  dialectOf,
+  gnuHeader,
+  gnuSparse,
+  gnuSparseHeader,
+  headerSums,
+  isZeroBlock,
+  ustarHeader,
+  v7Header,
+  type Dialect,
+  type GnuHeader,
+  type UstarHeader,
+  type V7Header,
+} from './format.js';
+import { isByteSource, SeekInput, StreamInput, type TarInput } from './input.js';
+import { copyBytes, cstring, headerNumber } from './numbers.js';
+import { MAX_SPARSE_SEGMENTS, applyRecords, cloneAttrs, emptyAttrs, hasSparse, parsePaxRecords, type PaxAttrs } from './pax.js';
+
+export interface TarReadOptions {
+  /** Called with every byte of the archive, in order, exactly once (sha256 diffID / fs-verity of the tar). */
+  tap?: (chunk: Uint8Array) => void;
+  /** Return true to receive an entry's stored data bytes (data = the storedSize bytes at dataOffset). */
+  wantData?: (e: TarEntry) => boolean;
+  onWarning?: (w: TarWarning) => void;
+}
+
+export interface TarEnd {
+  /** offset of the end-of-archive marker (or of EOF when missing) = bytes of archive content */
+  endOffset: number;
+  /** every byte read from the input, trailer and trailing data included */
+  totalBytes: number;
+}
+
+/** Cap on the data of one pax header or GNU long name / long link record. */
+export const MAX_EXTENSION_SIZE = 1 << 20;
+
+/**
+ * Reads a tar archive. `input` is either a stream of chunks (any sizes; consumed strictly in
+ * order, holding at most one entry's wanted data plus a bounded buffer) or a seekable
+ * {@link ByteSource} (read in windows of up to 1 MiB; without `tap`, data that is not wanted
+ * is jumped over). Yields one item per logical entry, `data` only when `wantData` said so.
+ * Returns where the archive content ends and how many bytes the input held.
+ */
+export async function* readTar(
+  input: AsyncIterable<Uint8Array> | ByteSource,
+  opts: TarReadOptions = {},
+): AsyncGenerator<{ entry: TarEntry; data?: Uint8Array }, TarEnd> {
+  const inp: TarInput = isByteSource(input) ? new SeekInput(input, opts.tap) : new StreamInput(input, opts.tap);
+  const reader = new Reader(inp, opts);
+  let complete = false;
+  try {
+    for (;;) {
+      const item = await reader.next();
+      if (!item) break;
+      yield item;
+    }
+    const end = await reader.end();
+    complete = true;
+    return end;
+  } finally {
+    if (!complete) await inp.close();
+  }
+}
+
+const utf8 = new TextDecoder('utf-8');
+
+type AnyHeader = V7Header | UstarHeader | GnuHeader;
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p.subarray(0, Math.min(p.length, total - o)), o);
+    o += p.length;
+    if (o >= total) break;
+  }
+  return out;
+}
+
+/** Field bytes for a message: printable ASCII as is, the rest as \xNN, NULs at the end dropped. */
+function shown(field: Uint8Array): string {
+  let end = field.length;
+  while (end > 0 && field[end - 1] === 0) end--;
+  let s = '';
+  for (let i = 0; i < Math.min(end, 40); i++) {
+    const c = field[i] as number;
+    s += c >= 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`;
+  }
+  return end > 40 ? s + '...' : s;
+}
+
+function compressionHint(b: Uint8Array): string {
+  if (b[0] === 0x1f && b[1] === 0x8b) return ' (it is gzip-compressed: decompress it first)';
+  if (b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return ' (it is zstd-compressed: decompress it first)';
+  if (b[0] === 0xfd && b[1] === 0x37 && b[2] === 0x7a && b[3] === 0x58 && b[4] === 0x5a) return ' (it is xz-compressed: decompress it first)';
+  if (b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68) return ' (it is bzip2-compressed: decompress it first)';
+  return '';
+}
+
+class Reader {
+  private readonly globals: PaxAttrs = emptyAttrs();
+  private globalsSeen = false;
+  private result: TarEnd | undefined;
+
+  constructor(
+    private readonly inp: TarInput,
+    private readonly opts: TarReadOptions,
+  ) {}
+
+  private fail(code: ErrorCode, message: string, offset: number, path?: Uint8Array): never {
+    const info: { offset: number; format: 'tar'; path?: string } = { offset, format: 'tar' };
+    if (path) info.path = utf8.decode(path);
+    throw new ErofsError(code, message, info);
+  }
+
+  private warn(code: TarWarning['code'], message: string, offset: number, path?: Uint8Array): void {
+    if (!this.opts.onWarning) return;
+    const w: TarWarning = { code, message, offset };
+    if (path) w.path = utf8.decode(path);
+    this.opts.onWarning(w);
+  }
+
+  /** A numeric header field; `signed` allows negative (base-256) values. */
+  private num(field: Uint8Array, name: string, at: number, path: Uint8Array | undefined, signed = false): number {
+    const v = headerNumber(field);
+    if (typeof v === 'number') {
+      if (v < 0 && !signed) this.fail('invalid-value', `header at ${hex(at)}: ${name} ${v} is negative`, at, path);
+      return v;
+    }
+    if (v === 'too-large') this.fail('too-large', `header at ${hex(at)}: ${name} "${shown(field)}" exceeds 2^53`, at, path);
+    this.fail('invalid-value', `header at ${hex(at)}: ${name} field "${shown(field)}" is ${v}`, at, path);
+  }
+
+  async end(): Promise<TarEnd> {
+    if (!this.result) throw new Error('readTar: end() before the last entry');
+    return this.result;
+  }
+
+  /** Reads the data of an extension header (`size` bytes, then the padding). Valid until the next read. */
+  private async extensionData(h: AnyHeader, at: number, what: string): Promise<Uint8Array> {
+    const size = this.num(h.size, 'size', at, undefined);
+    if (size > MAX_EXTENSION_SIZE) {
+      this.fail('too-large', `${what} at ${hex(at)} has ${size} bytes of data, more than the ${MAX_EXTENSION_SIZE} allowed`, at);
+    }
+    const padded = Math.ceil(size / BLOCK) * BLOCK;
+    const data = await this.inp.read(padded);
+    if (data.length < size) {
+      this.fail('truncated', `${what} at ${hex(at)}: ${size} bytes of data expected, the input ends after ${data.length}`, at);
+    }
+    return data.subarray(0, size);
+  }
+
+  async next(): Promise<{ entry: TarEntry; data?: Uint8Array } | undefined> {
+    if (this.result) return undefined;
+    const inp = this.inp;
+    let first = -1; // the entry's first extension header
+    let local: PaxAttrs | undefined;
+    let longName: Uint8Array | undefined;
+    let longLink: Uint8Array | undefined;
+    for (;;) {
+      const at = inp.pos;
+      const blk = inp.tryRead(BLOCK) ?? (await inp.read(BLOCK));
+      if (blk.length < BLOCK || isZeroBlock(blk)) {
+        await this.finish(at, blk, first);
+        return undefined;
+      }
+      const chkField = chksumField(blk);
+      const chk = headerNumber(chkField);
+      const sums = headerSums(blk);
+      if (chk !== sums.unsigned && chk !== sums.signed) {
+        if (at === 0) {
+          this.fail('bad-magic', `not a tar archive: the first block is neither a tar header nor zeros${compressionHint(blk)}`, 0);
+        }
+        this.fail(
+          'bad-checksum',
+          `header at ${hex(at)}: checksum field "${shown(chkField)}" does not match the header (sum ${sums.unsigned}, signed ${sums.signed})`,
+          at,
+        );
+      }
+      const dialect = dialectOf(blk);
+      const h: AnyHeader =
+        dialect === 'ustar' ? decode(ustarHeader, blk, 0, at, false) : dialect === 'gnu' ? decode(gnuHeader, blk, 0, at, false) : decode(v7Header, blk, 0, at, false);
+      const flag = h.typeflag;
+      if (flag === TYPE.XHD || flag === TYPE.SOLARIS_XHD || flag === TYPE.XGL) {
+        const global = flag === TYPE.XGL;
+        const data = await this.extensionData(h, at, global ? 'pax global header' : 'pax header');
+        const records = parsePaxRecords(data, at + BLOCK, at);
+        const warn = (w: TarWarning): void => this.opts.onWarning?.(w);
+        if (global) {
+          applyRecords(this.globals, records, at, warn);
+          this.globalsSeen = true;
+        } else {
+          if (first < 0) first = at;
+          local ??= cloneAttrs(this.globals);
+          applyRecords(local, records, at, warn);
+        }
+        continue;
+      }
+      if (flag === TYPE.GNU_LONGNAME || flag === TYPE.GNU_LONGLINK) {
+        const data = await this.extensionData(h, at, flag === TYPE.GNU_LONGNAME ? 'GNU long name' : 'GNU long link name');
+        const value = copyBytes(cstring(data));
+        if (flag === TYPE.GNU_LONGNAME) longName = value;
+        else longLink = value;
+        if (first < 0) first = at;
+        continue;
+      }
+      return this.entry(h, dialect, at, first >= 0 ? first : at, local, longName, longLink);
+    }
+  }
+
+  private async entry(
+    h: AnyHeader,
+    dialect: Dialect,
+    at: number,
+    headerOffset: number,
+    local: PaxAttrs | undefined,
+    longName: Uint8Array | undefined,
+    longLink: Uint8Array | undefined,
+  ): Promise<{ entry: TarEntry; data?: Uint8Array }> {
+    const inp = this.inp;
+    const attrs = local ?? (this.globalsSeen ? this.globals : undefined);
+    const flag = h.typeflag;
+
+    let path: Uint8Array;
+    if (attrs?.sparseName) path = attrs.sparseName;
+    else if (attrs?.path) path = attrs.path;
+    else if (longName) path = longName;
+    else if (dialect === 'ustar' && (h as UstarHeader).prefix[0] !== 0) {
+      const prefix = cstring((h as UstarHeader).prefix);
+      const name = cstring(h.name);
+      path = new Uint8Array(prefix.length + 1 + name.length);
+      path.set(prefix);
+      path[prefix.length] = 0x2f;
+      path.set(name, prefix.length + 1);
+    } else path = copyBytes(cstring(h.name));
+    const linkpath = attrs?.linkpath ?? longLink ?? copyBytes(cstring(h.linkname));
+
+    let type: TarEntryType;
+    switch (flag) {
+      case TYPE.AREG:
+      case TYPE.REG:
+      case TYPE.CONT:
+      case TYPE.GNU_SPARSE:
+        type = 'file';
+        break;
+      case TYPE.LNK:
+        type = 'hardlink';
+        break;
+      case TYPE.SYM:
+        type = 'symlink';
+        break;
+      case TYPE.CHR:
+        type = 'chardev';
+        break;
+      case TYPE.BLK:
+        type = 'blockdev';
+        break;
+      case TYPE.DIR:
+      case TYPE.GNU_DUMPDIR:
+        type = 'directory';
+        break;
+      case TYPE.FIFO:
+        type = 'fifo';
+        break;
+      case TYPE.GNU_MULTIVOL:
+        this.fail('unsupported-feature', `header at ${hex(at)}: GNU multivolume continuation ('M') entries are not supported`, at, path);
+      default:
+        type = 'file';
+        this.warn(
+          'unknown-type',
+          `header at ${hex(at)}: unknown type flag ${flag >= 0x20 && flag < 0x7f ? `'${String.fromCharCode(flag)}'` : hex(flag)}, read as a regular file (as GNU tar does)`,
+          at,
+          path,
+        );
+    }
+    // Old tars marked directories only by a trailing slash.
+    if ((flag === TYPE.AREG || (flag === TYPE.REG && dialect === 'v7')) && path[path.length - 1] === 0x2f) type = 'directory';
+
+    const storedSize = attrs?.size ?? this.num(h.size, 'size', at, path);
+    const modeField = this.num(h.mode, 'mode', at, path);
+    const uid = attrs?.uid ?? this.num(h.uid, 'uid', at, path);
+    const gid = attrs?.gid ?? this.num(h.gid, 'gid', at, path);
+    const mtime: TarTime = attrs?.mtime ?? { sec: this.num(h.mtime, 'mtime', at, path, true), nsec: 0 };
+    let uname = attrs?.uname;
+    let gname = attrs?.gname;
+    let devmajor = attrs?.devmajor;
+    let devminor = attrs?.devminor;
+    if (dialect !== 'v7') {
+      const u = h as UstarHeader | GnuHeader;
+      uname ??= utf8.decode(cstring(u.uname));
+      gname ??= utf8.decode(cstring(u.gname));
+      if (type === 'chardev' || type === 'blockdev') {
+        devmajor ??= this.num(u.devmajor, 'devmajor', at, path);
+        devminor ??= this.num(u.devminor, 'devminor', at, path);
+      } else {
+        // Not a device: writers leave these blank or zero; a value that does not parse is no error.
+        const ma = headerNumber(u.devmajor);
+        const mi = headerNumber(u.devminor);
+        devmajor ??= typeof ma === 'number' && ma >= 0 ? ma : 0;
+        devminor ??= typeof mi === 'number' && mi >= 0 ? mi : 0;
+      }
+    }
+
+    // Old GNU sparse: the map is in the header and in extension blocks after it.
+    let pairs: number[] | undefined;
+    let realSize: number | undefined;
+    if (flag === TYPE.GNU_SPARSE) {
+      if (dialect !== 'gnu') {
+        this.fail('unsupported-feature', `header at ${hex(at)}: sparse ('S') entry without the GNU magic (star's sparse format is not supported)`, at, path);
+      }
+      const g = h as GnuHeader;
+      pairs = [];
+      let open = this.sparseDescriptors(g.sp, SPARSES_IN_OLDGNU_HEADER, pairs, at, path);
+      let extended = g.isextended !== 0;
+      while (extended) {
+        const ext = inp.pos;
+        const blk = inp.tryRead(BLOCK) ?? (await inp.read(BLOCK));
+        if (blk.length < BLOCK) this.fail('truncated', `sparse extension block at ${hex(ext)} of the entry at ${hex(at)}: the input ends`, at, path);
+        const sh = decode(gnuSparseHeader, blk, 0, ext, false);
+        if (open) open = this.sparseDescriptors(sh.sp, SPARSES_IN_SPARSE_HEADER, pairs, ext, path);
+        extended = sh.isextended !== 0;
+      }
+      realSize = this.num(g.realsize, 'realsize', at, path);
+    }
+    const dataOffset = inp.pos;
+    if (inp.size !== undefined && dataOffset + storedSize > inp.size) {
+      this.fail(
+        'truncated',
+        `header at ${hex(at)}: ${storedSize} bytes of data at ${hex(dataOffset)} run past the end of the input (${inp.size} bytes)`,
+        at,
+        path,
+      );
+    }
+
+    // pax sparse (GNU formats 0.0, 0.1, 1.0): the 1.0 map is at the start of the data.
+    let consumed = 0;
+    let mapBlocks: Uint8Array[] | undefined;
+    let base = dataOffset;
+    if (!pairs && type === 'file' && attrs && hasSparse(attrs)) {
+      const major = attrs.sparseMajor;
+      const minor = attrs.sparseMinor;
+      let version: '0.0' | '0.1' | '1.0';
+      if (major === undefined && minor === undefined) version = attrs.sparseMap ? '0.1' : '0.0';
+      else if (major === 1 && (minor ?? 0) === 0) version = '1.0';
+      else if (major === 0 && minor === 1) version = '0.1';
+      else if (major === 0 && (minor ?? 0) === 0) version = '0.0';
+      else {
+        this.fail('unsupported-feature', `header at ${hex(at)}: GNU sparse format ${major ?? '?'}.${minor ?? '?'} is not supported`, at, path);
+      }
+      if (version === '1.0') {
+        const keep = this.opts.wantData !== undefined;
+        const m = await this.sparseMap10(at, dataOffset, storedSize, path, keep);
+        pairs = m.pairs;
+        consumed = m.bytes;
+        base = dataOffset + m.bytes;
+        if (keep) mapBlocks = m.blocks;
+      } else if (version === '0.1') {
+        if (!attrs.sparseMap) this.fail('invalid-value', `header at ${hex(at)}: GNU sparse 0.1 entry without GNU.sparse.map`, at, path);
+        pairs = attrs.sparseMap;
+      } else {
+        const offs = attrs.sparseOffsets;
+        const lens = attrs.sparseNumbytes;
+        if (offs.length !== lens.length) {
+          this.fail('invalid-value', `header at ${hex(at)}: ${offs.length} GNU.sparse.offset records but ${lens.length} GNU.sparse.numbytes`, at, path);
+        }
+        pairs = [];
+        for (let i = 0; i < offs.length; i++) pairs.push(offs[i] as number, lens[i] as number);
+      }
+      if (version !== '1.0' && attrs.sparseNumblocks !== undefined && attrs.sparseNumblocks !== pairs.length / 2) {
+        this.fail('invalid-value', `header at ${hex(at)}: GNU.sparse.numblocks ${attrs.sparseNumblocks} but the map has ${pairs.length / 2} segments`, at, path);
+      }
+      realSize = attrs.sparseRealSize;
+    }
+
+    let sparse: SparseSegment[] | undefined;
+    let size = storedSize;
+    if (pairs) {
+      const laid = this.layoutSparse(pairs, base, storedSize - consumed, realSize, at, path);
+      sparse = laid.segments;
+      size = laid.size;
+    }
+
+    const entry: TarEntry = {
+      headerOffset,
+      mainHeaderOffset: at,
+      dataOffset,
+      storedSize,
+      type,
+      path,
+      linkpath,
+      mode: modeField & 0o7777,
+      uid,
+      gid,
+      uname: uname ?? '',
+      gname: gname ?? '',
+      mtime,
+      size,
+      devmajor: devmajor ?? 0,
+      devminor: devminor ?? 0,
+      sparse,
+      xattrs: attrs ? new Map(attrs.xattrs) : new Map(),
+      format: attrs && dialect === 'ustar' ? 'pax' : dialect, // pax = a ustar header with x/g records (entry.ts)
+    };
+
+    const rest = storedSize - consumed;
+    let data: Uint8Array | undefined;
+    if (this.opts.wantData?.(entry)) {
+      const tail = await inp.readOwned(rest);
+      if (tail.length < rest) this.dataTruncated(entry, consumed + tail.length);
+      data = mapBlocks ? concat([...mapBlocks, tail], storedSize) : tail;
+    } else {
+      const skipped = await inp.skip(rest);
+      if (skipped < rest) this.dataTruncated(entry, consumed + skipped);
+    }
+    await inp.skip((BLOCK - (storedSize % BLOCK)) % BLOCK); // padding: a short tail is reported at the end
+    return data ? { entry, data } : { entry };
+  }
+
+  private dataTruncated(e: TarEntry, got: number): never {
+    this.fail(
+      'truncated',
+      `header at ${hex(e.mainHeaderOffset)}: ${e.storedSize} bytes of data at ${hex(e.dataOffset)} expected, the input ends after ${got}`,
+      e.mainHeaderOffset,
+      e.path,
+    );
+  }
+
+  /** Appends the descriptors of a `struct sparse` array; false once an empty one ends the list. */
+  private sparseDescriptors(sp: Uint8Array, count: number, pairs: number[], at: number, path: Uint8Array): boolean {
+    for (let i = 0; i < count; i++) {
+      const d = decode(gnuSparse, sp, i * gnuSparse.size, at, false);
+      if (d.numbytes[0] === 0) return false;
+      if (pairs.length >= 2 * MAX_SPARSE_SEGMENTS) this.fail('too-large', `sparse map at ${hex(at)} has more than ${MAX_SPARSE_SEGMENTS} segments`, at, path);
+      pairs.push(this.num(d.offset, `sparse[${pairs.length / 2}].offset`, at, path), this.num(d.numbytes, `sparse[${pairs.length / 2}].numbytes`, at, path));
+    }
+    return true;
+  }
+
+  /**
+   * GNU sparse 1.0: decimal numbers, one per line — the segment count, then offset and length
+   * of each segment — padded with NULs to a block boundary, at the start of the stored data.
+   */
+  private async sparseMap10(
+    at: number,
+    dataOffset: number,
+    storedSize: number,
+    path: Uint8Array,
+    keep: boolean,
+  ): Promise<{ pairs: number[]; bytes: number; blocks: Uint8Array[] }> {
+    const nums: number[] = [];
+    const blocks: Uint8Array[] = [];
+    let count = -1;
+    let cur = 0;
+    let digits = 0;
+    let bytes = 0;
+    const bad = (why: string): never => this.fail('invalid-value', `GNU sparse 1.0 map at ${hex(dataOffset)} (header at ${hex(at)}): ${why}`, at, path);
+    for (;;) {
+      if (bytes + BLOCK > storedSize) bad(`the map runs past the ${storedSize} stored bytes`);
+      const blk = this.inp.tryRead(BLOCK) ?? (await this.inp.read(BLOCK));
+      if (blk.length < BLOCK) this.fail('truncated', `GNU sparse 1.0 map at ${hex(dataOffset + bytes)}: the input ends`, at, path);
+      if (keep) blocks.push(copyBytes(blk));
+      bytes += BLOCK;
+      for (let i = 0; i < BLOCK; i++) {
+        const c = blk[i] as number;
+        if (c >= 0x30 && c <= 0x39) {
+          cur = cur * 10 + (c - 0x30);
+          if (++digits > 16 || !Number.isSafeInteger(cur)) bad('a number exceeds 2^53');
+        } else if (c === 0x0a && digits > 0) {
+          nums.push(cur);
+          cur = 0;
+          digits = 0;
+          if (nums.length === 1) {
+            count = nums[0] as number;
+            if (count > MAX_SPARSE_SEGMENTS) this.fail('too-large', `GNU sparse 1.0 map at ${hex(dataOffset)}: ${count} segments, more than ${MAX_SPARSE_SEGMENTS}`, at, path);
+          }
+          if (nums.length === 1 + 2 * count) return { pairs: nums.slice(1), bytes, blocks };
+        } else {
+          bad(`unexpected byte 0x${c.toString(16)} at ${hex(dataOffset + bytes - BLOCK + i)}`);
+        }
+      }
+    }
+  }
+
+  /** Checks a sparse map (offset, length pairs) and places its segments in the stored data at `base`. */
+  private layoutSparse(
+    pairs: number[],
+    base: number,
+    available: number,
+    realSize: number | undefined,
+    at: number,
+    path: Uint8Array,
+  ): { segments: SparseSegment[]; size: number } {
+    const segments: SparseSegment[] = [];
+    let end = 0;
+    let stored = 0;
+    for (let i = 0; i < pairs.length; i += 2) {
+      const offset = pairs[i] as number;
+      const length = pairs[i + 1] as number;
+      if (offset < end) this.fail('invalid-value', `header at ${hex(at)}: sparse segment ${i / 2} at ${offset} overlaps or precedes the one before (ending at ${end})`, at, path);
+      end = offset + length;
+      if (!Number.isSafeInteger(end)) this.fail('too-large', `header at ${hex(at)}: sparse segment ${i / 2} ends beyond 2^53`, at, path);
+      if (length > 0) segments.push({ offset, length, tarOffset: base + stored });
+      stored += length;
+    }
+    if (stored > available) {
+      this.fail('invalid-value', `header at ${hex(at)}: the sparse map describes ${stored} stored bytes, only ${available} are stored`, at, path);
+    }
+    const size = realSize ?? end;
+    if (size < end) this.fail('invalid-value', `header at ${hex(at)}: sparse real size ${size} is less than the end of the last segment (${end})`, at, path);
+    return { segments, size };
+  }
+
+  /** The end of the archive: `blk` is the zero (or short) block read at `at`. */
+  private async finish(at: number, blk: Uint8Array, first: number): Promise<void> {
+    const inp = this.inp;
+    if (first >= 0) {
+      if (blk.length === 0) this.fail('truncated', `extension header at ${hex(first)} is not followed by an entry: the input ends at ${hex(at)}`, first);
+      if (isZeroBlock(blk)) this.fail('invalid-value', `extension header at ${hex(first)} is followed by the end-of-archive marker at ${hex(at)}, not by an entry`, first);
+    }
+    let nonZeroAt: number | undefined;
+    if (blk.length === 0) {
+      this.warn('missing-end-marker', `the archive ends at ${hex(at)} without an end-of-archive marker`, at);
+    } else if (blk.length < BLOCK) {
+      if (!isZeroBlock(blk)) this.fail('truncated', `header at ${hex(at)}: only ${blk.length} of ${BLOCK} bytes before the end of the input`, at);
+      this.warn('missing-end-marker', `the archive ends at ${hex(at + blk.length)} inside a zero block, without a complete end-of-archive marker`, at);
+    } else {
+      const second = await inp.read(BLOCK);
+      if (second.length < BLOCK || !isZeroBlock(second)) {
+        this.warn('lone-zero-block', `a single zero block at ${hex(at)} ends the archive (the end-of-archive marker is two)`, at);
+        const i = second.findIndex((b) => b !== 0);
+        if (i >= 0) nonZeroAt = at + BLOCK + i;
+      }
+    }
+    const drained = await inp.drain();
+    nonZeroAt ??= drained.nonZeroAt;
+    if (nonZeroAt !== undefined) {
+      this.warn('trailing-data', `data after the end of the archive (first non-zero byte at ${hex(nonZeroAt)}) is ignored`, nonZeroAt);
+    }
+    this.result = { endOffset: at, totalBytes: drained.total };
+  }
+}

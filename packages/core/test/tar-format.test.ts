@@ -1,0 +1,126 @@
+/** The tar header tables (src/tar/format.ts): sizes and offsets as in GNU tar's src/tar.h, round trips, spans. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { decode, encode, fieldOf, trace, type StructDef } from '../src/layout/struct.js';
+import { headerNumber, base64Decode, urlDecode, paxDecimal } from '../src/tar/numbers.js';
+import * as T from '../src/tar/format.js';
+import { base256, octal } from './tar-corpus/craft.js';
+
+const TABLES: [StructDef<unknown>, number][] = [
+  [T.v7Header, 512],
+  [T.ustarHeader, 512],
+  [T.gnuHeader, 512],
+  [T.gnuSparse, 24],
+  [T.gnuSparseHeader, 512],
+];
+
+describe.each(TABLES)('%s', (def, size) => {
+  it(`is ${size} bytes, fields contiguous, format tar, cites tar.h`, () => {
+    expect(def.size).toBe(size);
+    let at = 0;
+    for (const f of def.fields) {
+      expect(f.offset).toBe(at);
+      at += f.size;
+    }
+    expect(def.format).toBe('tar');
+    expect(def.source).toMatch(/tar\.h/);
+  });
+  it('decode(encode(x)) = x', () => {
+    const rec: Record<string, fc.Arbitrary<unknown>> = {};
+    for (const f of def.fields) rec[f.name] = f.kind === 'u8' ? fc.integer({ min: 0, max: 255 }) : fc.uint8Array({ minLength: f.size, maxLength: f.size });
+    fc.assert(
+      fc.property(fc.record(rec), (x) => {
+        expect(decode(def, encode(def, x as never))).toEqual(x);
+      }),
+      { numRuns: 100 },
+    );
+  });
+  it('trace covers every byte exactly once', () => {
+    const spans = trace(def, decode(def, new Uint8Array(size)), 512, def.name);
+    let at = 512;
+    for (const s of spans) {
+      expect(s.start).toBe(at);
+      at = s.end;
+    }
+    expect(at).toBe(512 + size);
+  });
+});
+
+describe('known offsets (GNU tar src/tar.h comments)', () => {
+  it.each([
+    [T.ustarHeader, 'mode', 100],
+    [T.ustarHeader, 'size', 124],
+    [T.ustarHeader, 'chksum', 148],
+    [T.ustarHeader, 'typeflag', 156],
+    [T.ustarHeader, 'linkname', 157],
+    [T.ustarHeader, 'magic', 257],
+    [T.ustarHeader, 'uname', 265],
+    [T.ustarHeader, 'devmajor', 329],
+    [T.ustarHeader, 'prefix', 345],
+    [T.gnuHeader, 'atime', 345],
+    [T.gnuHeader, 'offset', 369],
+    [T.gnuHeader, 'sp', 386],
+    [T.gnuHeader, 'isextended', 482],
+    [T.gnuHeader, 'realsize', 483],
+    [T.gnuSparseHeader, 'isextended', 504],
+  ] as const)('%s.%s at %i', (def, name, at) => {
+    expect(fieldOf(def as StructDef<Record<string, unknown>>, name).offset).toBe(at);
+  });
+  it('sp arrays hold 4 and 21 struct sparse', () => {
+    expect(fieldOf(T.gnuHeader, 'sp').size).toBe(T.SPARSES_IN_OLDGNU_HEADER * T.gnuSparse.size);
+    expect(fieldOf(T.gnuSparseHeader, 'sp').size).toBe(T.SPARSES_IN_SPARSE_HEADER * T.gnuSparse.size);
+  });
+});
+
+describe('numbers', () => {
+  const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+  it.each([
+    ['0000644\0', 0o644],
+    ['   644 \0', 0o644],
+    ['644', 0o644],
+    ['\0\0\0\0\0\0\0\0', 0],
+    ['        ', 0],
+    ['12\0garbage', 0o12],
+    ['12 34x', 0o12], // GNU tar stops at the first space or NUL and ignores the rest
+    ['77777777777\0', 0o77777777777],
+    ['777777777777', 0o777777777777], // 12 digits, no terminator (POSIX allows it)
+  ])('octal %j = %d', (s, n) => {
+    expect(headerNumber(enc(s))).toBe(n);
+  });
+  it.each(['1234x', '0o644', '-12', '8', '+1'])('octal %j is not a number', (s) => {
+    expect(typeof headerNumber(enc(s))).toBe('string');
+  });
+  it('base-256: positive, negative, 2^53 limit', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom(8, 12), (n, w) => {
+        if (w === 8 && (n >= 2 ** 62 || n < -(2 ** 62))) return;
+        expect(headerNumber(base256(n, w))).toBe(n);
+      }),
+    );
+    expect(headerNumber(base256(2n ** 53n, 12))).toBe('too-large');
+    expect(headerNumber(base256(-(2n ** 60n), 12))).toBe('too-large');
+    expect(headerNumber(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(-1);
+  });
+  it('octal round trip', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0o77777777777 }), (n) => {
+        expect(headerNumber(octal(n, 12))).toBe(n);
+      }),
+    );
+  });
+  it('pax decimals, base64, URL decoding', () => {
+    expect(paxDecimal(enc('0012'))).toBe(12);
+    expect(paxDecimal(enc('99999999999999999'))).toBe('too-large');
+    expect(paxDecimal(enc('1 '))).toBe('not a decimal number');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 50 }), (b) => {
+        const s = Buffer.from(b).toString('base64');
+        expect([...base64Decode(enc(s))!]).toEqual([...b]);
+        expect([...base64Decode(enc(s.replace(/=+$/, '')))!]).toEqual([...b]);
+      }),
+    );
+    expect(base64Decode(enc('a'))).toBeUndefined();
+    expect(base64Decode(enc('ab$d'))).toBeUndefined();
+    expect(new TextDecoder().decode(urlDecode(enc('a%3Db%25%zz%4')))).toBe('a=b%%zz%4');
+  });
+});
