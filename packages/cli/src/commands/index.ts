@@ -1,7 +1,7 @@
 import { closeSync, createReadStream, existsSync, openSync, readSync, renameSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
-import { ErofsError, indexTar, type ByteSource, type TarIndexResult } from '@erofs-kit/core';
+import { ErofsError, hex, indexTar, type ByteSource, type TarIndexResult } from '@erofs-kit/core';
 import { FileSource, nodeSha256 } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
@@ -38,15 +38,24 @@ async function* zstdChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uin
 
 async function* gunzipChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const gz = createGunzip();
+  let fed = 0;
   const feed = (async () => {
-    for await (const c of input) if (!gz.write(c)) await new Promise((r) => gz.once('drain', r));
+    for await (const c of input) {
+      fed += c.length;
+      if (!gz.write(c)) await new Promise((r) => gz.once('drain', r));
+    }
     gz.end();
   })();
   feed.catch((e: unknown) => gz.destroy(e as Error));
   try {
     for await (const c of gz as AsyncIterable<Buffer>) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code?.startsWith('Z_')) throw new ErofsError('invalid-value', `gzip stream is corrupt: ${(e as Error).message}`, { format: 'io' });
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code.startsWith('Z_')) {
+      // zlib reports no position: name the compressed bytes read so far (the error lies before).
+      const what = code === 'Z_BUF_ERROR' ? 'truncated' : 'invalid-value';
+      throw new ErofsError(what, `gzip stream is ${what === 'truncated' ? 'truncated' : 'corrupt'} at or before compressed byte ${hex(fed)}: ${(e as Error).message}`, { format: 'io', offset: fed });
+    }
     throw e;
   }
   await feed;
@@ -132,7 +141,7 @@ function appendFile(fd: number, from: string): void {
 export const index: Command = {
   name: 'index',
   summary: 'turn a layer tar into EROFS metadata that points into the untouched tar',
-  usage: 'erofs-kit index LAYER -o META.erofs [--tar-out FILE | --append] [--aufs] [--uuid UUID] [--timestamp SECONDS] [--verity] [--expect-diffid sha256:HEX] [--json]',
+  usage: 'erofs-kit index LAYER -o META.erofs [--tar-out FILE] [--append] [--aufs] [--uuid UUID] [--timestamp SECONDS] [--verity] [--expect-diffid sha256:HEX] [--json]',
   help: `LAYER is a tar file, a gzip- or zstd-compressed tar, or - for standard input. The output is an
 EROFS image with 512-byte blocks whose regular files are chunk-based inodes pointing at their data
 inside the tar, which the kernel reads as an extra device:
@@ -200,7 +209,10 @@ The same input and options always give the same bytes. Reports the tar's sha256 
         }
       }
       if (compression === 'gzip') input = gunzipChunks(input as AsyncIterable<Uint8Array>);
-      else if (compression === 'zstd') input = zstdChunks(input as AsyncIterable<Uint8Array>);
+      else if (compression === 'zstd') {
+        input = zstdChunks(input as AsyncIterable<Uint8Array>);
+        warn('zstd content checksums are not verified yet: pass --expect-diffid to detect a corrupt stream');
+      }
       if (!seekablePath && !tarOut && !append) {
         throw new UsageError(`${layer === '-' ? 'standard input' : layer} is ${compression === 'none' ? 'a stream' : `${compression}-compressed`}: the image's data lives in the uncompressed tar, so pass --tar-out FILE or --append`);
       }

@@ -93,6 +93,7 @@ interface Slot {
 }
 
 const XATTR_MAX_VALUE = 65535;
+const EMPTY = new Uint8Array(0);
 
 function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
@@ -169,12 +170,17 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   const order: TreeNode[] = [];
   const parentOf = new Map<TreeNode, TreeNode>();
   const seen = new Set<TreeNode>();
-  const pathOf = new Map<TreeNode, string>();
+  const nameOf = new Map<TreeNode, Uint8Array>();
   const td = new TextDecoder();
+  /** Display path of a node, for error messages only (built on demand). */
+  const pathOf = (n: TreeNode): string => {
+    const parts: string[] = [];
+    for (let c = n; c !== root; c = parentOf.get(c)!) parts.push(td.decode(nameOf.get(c)));
+    return '/' + parts.reverse().join('/');
+  };
   order.push(root);
   seen.add(root);
   parentOf.set(root, root);
-  pathOf.set(root, '/');
   const entriesOf = new Map<TreeNode, [Uint8Array, TreeNode][]>();
   /** Names referring to each node: the link count of non-directories (hard links). */
   const refs = new Map<TreeNode, number>();
@@ -190,9 +196,9 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
         seen.add(child);
         order.push(child);
         parentOf.set(child, n);
-        pathOf.set(child, (pathOf.get(n) === '/' ? '' : pathOf.get(n)) + '/' + td.decode(name));
+        nameOf.set(child, name);
       } else if ((child.mode & S_IFMT) === S_IFDIR) {
-        throw new ErofsError('invalid-value', `${pathOf.get(n)}: directory reached twice (hard-linked directory)`, { path: pathOf.get(n)! });
+        throw new ErofsError('invalid-value', `${pathOf(n)}: directory reached twice (hard-linked directory)`, { path: pathOf(n) });
       }
     }
     ents.sort((a, b) => compareBytes(a[0], b[0]));
@@ -220,9 +226,8 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   const slotOf = new Map<TreeNode, Slot>();
   for (let i = 0; i < order.length; i++) {
     const node = order[i]!;
-    const where = pathOf.get(node)!;
     const type = node.mode & S_IFMT;
-    const xattrs = xattrBody(node, filter, where);
+    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathOf(node)) : EMPTY;
     let size = 0;
     let layout: number = DataLayout.FLAT_PLAIN;
     const slot: Slot = { node, ino: i + 1, compact: false, isize: 64, xattrs, layout, size, nlink: 1, offset: 0, nid: 0, startblk: EROFS_NULL_ADDR, copyStart: 0 };
@@ -238,7 +243,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       nlink = 2 + entriesOf.get(node)!.filter(([, c]) => (c.mode & S_IFMT) === S_IFDIR).length;
     } else if (type === S_IFLNK) {
       size = node.target?.length ?? 0;
-      if (size === 0 || size > 4095) throw new ErofsError('invalid-value', `${where}: symlink target of ${size} bytes (must be 1..4095)`, { path: where });
+      if (size === 0 || size > 4095) throw new ErofsError('invalid-value', `${pathOf(node)}: symlink target of ${size} bytes (must be 1..4095)`, { path: pathOf(node) });
     } else if (type === S_IFREG) {
       size = node.size;
     }
@@ -261,7 +266,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       }
     } else if (type === S_IFREG && size > 0) {
       layout = DataLayout.CHUNK_BASED;
-      chunkPlan(slot, bs, bits, where, devices.length);
+      chunkPlan(slot, bs, bits, () => pathOf(node), devices.length);
     }
     slot.layout = layout;
     slots.push(slot);
@@ -353,26 +358,28 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
 }
 
 /** Decides the chunk size and chunk table of a regular file. */
-function chunkPlan(slot: Slot, bs: number, bits: number, where: string, ndev: number): void {
+function chunkPlan(slot: Slot, bs: number, bits: number, whereFn: () => string, ndev: number): void {
+  let whereText: string | undefined;
+  const whereOf = (): string => (whereText ??= whereFn());
   const node = slot.node;
   const size = slot.size;
   const data = node.data ?? { kind: 'empty' as const };
   // Block-aligned pieces: [logical, length, device, byte offset] or copied blocks.
   const maxBits = bits + 31;
   if (data.kind === 'device') {
-    if (data.device < 1 || data.device > ndev) throw new ErofsError('invalid-value', `${where}: data on device ${data.device}, but the image has ${ndev} extra device(s)`, { path: where });
+    if (data.device < 1 || data.device > ndev) throw new ErofsError('invalid-value', `${whereOf()}: data on device ${data.device}, but the image has ${ndev} extra device(s)`, { path: whereOf() });
     // The largest chunk size that every range boundary respects.
     let cbits = Math.min(maxBits, Math.max(bits, Math.ceil(Math.log2(size))));
     for (const r of data.ranges) {
-      if (r.offset % bs !== 0) throw new ErofsError('invalid-value', `${where}: data at byte ${r.offset} is not ${bs}-byte aligned`, { path: where });
+      if (r.offset % bs !== 0) throw new ErofsError('invalid-value', `${whereOf()}: data at byte ${r.offset} is not ${bs}-byte aligned`, { path: whereOf() });
       while (cbits > bits && (r.logical % 2 ** cbits !== 0 || (r.logical + r.length !== size && (r.logical + r.length) % 2 ** cbits !== 0))) cbits--;
       if (r.logical % bs !== 0 || (r.logical + r.length !== size && (r.logical + r.length) % bs !== 0)) {
-        throw new ErofsError('invalid-value', `${where}: data range at logical ${r.logical} is not block-aligned; it must be copied`, { path: where });
+        throw new ErofsError('invalid-value', `${whereOf()}: data range at logical ${r.logical} is not block-aligned; it must be copied`, { path: whereOf() });
       }
     }
     const cs = 2 ** cbits;
     const count = Math.ceil(size / cs);
-    if (count > 1 << 26) throw new ErofsError('too-large', `${where}: ${count} chunks needed for a ${size}-byte file`, { path: where });
+    if (count > 1 << 26) throw new ErofsError('too-large', `${whereOf()}: ${count} chunks needed for a ${size}-byte file`, { path: whereOf() });
     const chunks: Slot['chunks'] = new Array(count).fill(null);
     for (const r of data.ranges) {
       for (let o = 0; o < r.length; o += cs) {
@@ -403,7 +410,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, where: string, ndev: nu
       }
     }
     const count = Math.ceil(size / bs);
-    if (count > 1 << 26) throw new ErofsError('too-large', `${where}: ${count} chunks needed for a ${size}-byte file`, { path: where });
+    if (count > 1 << 26) throw new ErofsError('too-large', `${whereOf()}: ${count} chunks needed for a ${size}-byte file`, { path: whereOf() });
     const chunks: Slot['chunks'] = new Array(count).fill(null);
     const copies: Uint8Array[] = [];
     for (const b of [...blocks.keys()].sort((x, y) => x - y)) {
@@ -415,7 +422,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, where: string, ndev: nu
     slot.copies = copies;
     return;
   }
-  throw new ErofsError('invalid-value', `${where}: ${size}-byte file without data`, { path: where });
+  throw new ErofsError('invalid-value', `${whereOf()}: ${size}-byte file without data`, { path: whereOf() });
 }
 
 function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, nidOf: (n: TreeNode) => number): void {

@@ -113,7 +113,7 @@ export function decode<T>(def: StructDef<T>, bytes: Uint8Array, at = 0, absOffse
 type Reader = (dv: DataView, bytes: Uint8Array, at: number) => unknown;
 let useGenerated = true;
 
-/** Test hook: turn generated decoders off to exercise the generic path (as under a strict CSP). */
+/** Test hook: turn generated decoders and encoders off to exercise the generic paths (as under a strict CSP). */
 export function setGeneratedDecoders(on: boolean): void {
   useGenerated = on;
 }
@@ -154,10 +154,55 @@ function generate<T>(def: StructDef<T>, reserved: boolean): Reader | null {
   }
 }
 
+type Writer = (buf: Uint8Array, at: number, v: Record<string, unknown>) => boolean;
+const encoderCache = new WeakMap<StructDef<unknown>, Writer | null>();
+
+/**
+ * An encoder generated from the table for integer-only structures (inodes, dirents, chunk
+ * indexes): it writes little-endian bytes directly when every value is an in-range integer
+ * and returns false otherwise, leaving the generic path to report the problem.
+ */
+function compiledEncoder<T>(def: StructDef<T>): Writer | null {
+  if (encoderCache.has(def as StructDef<unknown>)) return encoderCache.get(def as StructDef<unknown>)!;
+  let w: Writer | null = null;
+  if (def.fields.every((f) => f.kind !== 'bytes' || f.reserved)) {
+    const body: string[] = [];
+    for (const f of def.fields) {
+      const o = f.offset;
+      const key = JSON.stringify(f.name);
+      if (f.kind === 'bytes') {
+        body.push(`{ const x = v[${key}]; if (x === undefined) buf.fill(0, at + ${o}, at + ${o + f.size}); else return false; }`);
+        continue;
+      }
+      if (f.kind === 'u64') {
+        body.push(`{ let x = v[${key}]; if (x === undefined) x = 0n; if (typeof x !== 'bigint') return false; x = BigInt.asUintN(64, x);`);
+        body.push(`  const lo = Number(x & 0xffffffffn), hi = Number(x >> 32n);`);
+        body.push(`  buf[at+${o}] = lo; buf[at+${o + 1}] = lo >>> 8; buf[at+${o + 2}] = lo >>> 16; buf[at+${o + 3}] = lo >>> 24;`);
+        body.push(`  buf[at+${o + 4}] = hi; buf[at+${o + 5}] = hi >>> 8; buf[at+${o + 6}] = hi >>> 16; buf[at+${o + 7}] = hi >>> 24; }`);
+        continue;
+      }
+      const max = f.kind === 'u8' ? 0xff : f.kind === 'u16' ? 0xffff : 0xffffffff;
+      body.push(`{ let x = v[${key}]; if (x === undefined) x = 0; if (typeof x !== 'number' || !(x >= 0 && x <= ${max}) || x !== Math.floor(x)) return false;`);
+      for (let i = 0; i < f.size; i++) body.push(`  buf[at+${o + i}] = ${i === 0 ? 'x' : `x >>> ${8 * i}`};`);
+      body.push('}');
+    }
+    body.push('return true;');
+    try {
+      w = new Function('buf', 'at', 'v', body.join('\n')) as Writer;
+    } catch {
+      w = null;
+    }
+  }
+  encoderCache.set(def as StructDef<unknown>, w);
+  return w;
+}
+
 /** Encodes `value` into `out` at `at` (a fresh buffer when `out` is omitted). Missing fields are zero. */
 export function encode<T>(def: StructDef<T>, value: Partial<T>, out?: Uint8Array, at = 0): Uint8Array {
   const buf = out ?? new Uint8Array(def.size);
   if (at < 0 || at + def.size > buf.length) throw new RangeError(`${def.name}: no room to encode at ${at}`);
+  const fast = useGenerated ? compiledEncoder(def) : null;
+  if (fast && fast(buf, at, value as Record<string, unknown>)) return buf;
   const dv = new DataView(buf.buffer, buf.byteOffset + at, def.size);
   const v = value as Record<string, unknown>;
   for (const f of def.fields) {

@@ -541,7 +541,12 @@ class Reader {
     if (blk.length === 0) {
       this.warn('missing-end-marker', `the archive ends at ${hex(at)} without an end-of-archive marker`, at);
     } else if (blk.length < BLOCK) {
-      if (!isZeroBlock(blk)) this.fail('truncated', `header at ${hex(at)}: only ${blk.length} of ${BLOCK} bytes before the end of the input`, at);
+      if (!isZeroBlock(blk)) {
+        // A short file that never looked like a tar is not a truncated one.
+        const ustar = blk.length >= 262 && String.fromCharCode(...blk.subarray(257, 262)) === 'ustar';
+        if (at === 0 && !ustar) this.fail('bad-magic', `not a tar archive: ${blk.length} bytes, less than one 512-byte header${compressionHint(blk)}`, 0);
+        this.fail('truncated', `header at ${hex(at)}: only ${blk.length} of ${BLOCK} bytes before the end of the input`, at);
+      }
       this.warn('missing-end-marker', `the archive ends at ${hex(at + blk.length)} inside a zero block, without a complete end-of-archive marker`, at);
     } else {
       const second = await inp.read(BLOCK);

@@ -46,7 +46,9 @@ export interface TarIndexResult {
 
 /** A UUID (version 8, RFC 9562 custom) taken from the first 16 bytes of a digest. */
 export function uuidFromDigest(d: Uint8Array): Uint8Array {
-  const u = d.slice(0, 16);
+  // A copy: `slice` of a Node Buffer would be a view and the bits below would alter the digest.
+  const u = new Uint8Array(16);
+  u.set(d.subarray(0, 16));
   u[6] = (u[6]! & 0x0f) | 0x80;
   u[8] = (u[8]! & 0x3f) | 0x80;
   return u;

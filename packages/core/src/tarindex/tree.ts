@@ -105,8 +105,29 @@ export class TarTreeBuilder {
     return out;
   }
 
+  /** Last directory resolved by {@link dirAt}: tars list a directory's members together. */
+  private lastDir: { parts: Uint8Array[]; node: TreeNode } | undefined;
+
+  private sameParts(a: Uint8Array[], b: Uint8Array[]): boolean {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      if (x.length !== y.length) return false;
+      for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
+    }
+    return true;
+  }
+
   /** The directory at `parts`, creating missing ones; refuses to go below a non-directory. */
   private dirAt(parts: Uint8Array[], e: TarEntry): TreeNode {
+    if (this.lastDir && this.sameParts(this.lastDir.parts, parts)) return this.lastDir.node;
+    const node = this.resolveDir(parts, e);
+    this.lastDir = { parts, node };
+    return node;
+  }
+
+  private resolveDir(parts: Uint8Array[], e: TarEntry): TreeNode {
     let cur = this.root;
     let walked = '';
     for (const part of parts) {
@@ -136,6 +157,7 @@ export class TarTreeBuilder {
   }
 
   private xattrsOf(e: TarEntry): Map<string, Uint8Array> {
+    if (e.xattrs.size === 0) return new Map();
     const out = new Map<string, Uint8Array>();
     for (const [name, value] of e.xattrs) {
       if (splitXattrName(name).index === 0) {
@@ -253,6 +275,9 @@ export class TarTreeBuilder {
 
   /** Puts `node` at parent/key; whatever was there (a whole subtree for a directory) goes. */
   private replace(parent: TreeNode, key: string, node: TreeNode): void {
+    const old = parent.children!.get(key);
+    // Replacing a directory can orphan the cached one (or one of its ancestors' paths).
+    if (old && (old.mode & S_IFMT) === S_IFDIR) this.lastDir = undefined;
     parent.children!.delete(key);
     parent.children!.set(key, node);
   }
