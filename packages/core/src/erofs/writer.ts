@@ -87,8 +87,8 @@ interface Slot {
   nid: number;
   startblk: number;
   copyStart: number;
-  /** Directory entries: [name, child slot index]. */
-  entries?: [Uint8Array, TreeNode][];
+  /** Directory entries, `.` and `..` included, sorted: [name as a latin1 key, child]. */
+  entries?: [string, TreeNode][];
   parent?: TreeNode;
 }
 
@@ -103,6 +103,11 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
+}
+
+/** Byte order of names held as latin1 keys: UTF-16 code unit order equals byte order there. */
+function compareKeys(a: [string, TreeNode], b: [string, TreeNode]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
 /** Linux new_encode_dev. */
@@ -142,7 +147,7 @@ function xattrBody(node: TreeNode, filter: boolean, where: string): Uint8Array {
 }
 
 /** Packs sorted dirents into blocks; returns the directory's bytes and the name offsets. */
-function packDirents(entries: [Uint8Array, TreeNode][], bs: number): { bytes: Uint8Array; blocks: { start: number; count: number; used: number }[] } {
+function packDirents(entries: [string, TreeNode][], bs: number): { bytes: Uint8Array; blocks: { start: number; count: number; used: number }[] } {
   const blocks: { start: number; count: number; used: number }[] = [];
   let cur = { start: 0, count: 0, used: 0 };
   for (let i = 0; i < entries.length; i++) {
@@ -170,38 +175,36 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   const order: TreeNode[] = [];
   const parentOf = new Map<TreeNode, TreeNode>();
   const seen = new Set<TreeNode>();
-  const nameOf = new Map<TreeNode, Uint8Array>();
+  const nameOf = new Map<TreeNode, string>();
   const td = new TextDecoder();
   /** Display path of a node, for error messages only (built on demand). */
   const pathOf = (n: TreeNode): string => {
     const parts: string[] = [];
-    for (let c = n; c !== root; c = parentOf.get(c)!) parts.push(td.decode(nameOf.get(c)));
+    for (let c = n; c !== root; c = parentOf.get(c)!) parts.push(td.decode(keyBytes(nameOf.get(c)!)));
     return '/' + parts.reverse().join('/');
   };
   order.push(root);
   seen.add(root);
   parentOf.set(root, root);
-  const entriesOf = new Map<TreeNode, [Uint8Array, TreeNode][]>();
+  const entriesOf = new Map<TreeNode, [string, TreeNode][]>();
   /** Names referring to each node: the link count of non-directories (hard links). */
   const refs = new Map<TreeNode, number>();
   for (let i = 0; i < order.length; i++) {
     const n = order[i]!;
     if ((n.mode & S_IFMT) !== S_IFDIR) continue;
-    const ents: [Uint8Array, TreeNode][] = [];
+    const ents: [string, TreeNode][] = [];
     for (const [key, child] of n.children ?? []) {
-      const name = keyBytes(key);
-      ents.push([name, child]);
+      ents.push([key, child]);
       refs.set(child, (refs.get(child) ?? 0) + 1);
       if (!seen.has(child)) {
         seen.add(child);
         order.push(child);
         parentOf.set(child, n);
-        nameOf.set(child, name);
+        nameOf.set(child, key);
       } else if ((child.mode & S_IFMT) === S_IFDIR) {
         throw new ErofsError('invalid-value', `${pathOf(n)}: directory reached twice (hard-linked directory)`, { path: pathOf(n) });
       }
     }
-    ents.sort((a, b) => compareBytes(a[0], b[0]));
     entriesOf.set(n, ents);
   }
 
@@ -234,13 +237,15 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     let nlink = refs.get(node) ?? 1;
     if (type === S_IFDIR) {
       const parent = parentOf.get(node)!;
-      const ents: [Uint8Array, TreeNode][] = [[new Uint8Array([0x2e]), node], [new Uint8Array([0x2e, 0x2e]), parent], ...entriesOf.get(node)!];
-      ents.sort((a, b) => compareBytes(a[0], b[0]));
+      const children = entriesOf.get(node)!;
+      const ents: [string, TreeNode][] = [['.', node], ['..', parent], ...children];
+      ents.sort(compareKeys);
       slot.entries = ents;
       const packed = packDirents(ents, bs);
       slot.dirBytes = packed.bytes;
       size = packed.bytes.length;
-      nlink = 2 + entriesOf.get(node)!.filter(([, c]) => (c.mode & S_IFMT) === S_IFDIR).length;
+      nlink = 2;
+      for (const [, c] of children) if ((c.mode & S_IFMT) === S_IFDIR) nlink++;
     } else if (type === S_IFLNK) {
       size = node.target?.length ?? 0;
       if (size === 0 || size > 4095) throw new ErofsError('invalid-value', `${pathOf(node)}: symlink target of ${size} bytes (must be 1..4095)`, { path: pathOf(node) });
@@ -498,7 +503,7 @@ function fillDirents(s: Slot, bs: number, nidOf: (n: TreeNode) => number): void 
     for (let k = 0; k < count; k++) {
       const [name, child] = ents[i + k]!;
       encode(dirent, { nid: BigInt(nidOf(child)), nameoff, file_type: fileTypeOfMode(child.mode), reserved: 0 }, out, blockStart + k * dirent.size);
-      out.set(name, blockStart + nameoff);
+      for (let c = 0; c < name.length; c++) out[blockStart + nameoff + c] = name.charCodeAt(c);
       nameoff += name.length;
     }
     i += count;

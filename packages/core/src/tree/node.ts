@@ -62,9 +62,11 @@ export function isDir(n: TreeNode): boolean {
 
 /** Latin-1 key of name bytes: a lossless string form for Map keys. */
 export function nameKey(name: Uint8Array): string {
-  // Names are short (≤ 255 bytes): a plain loop beats spreading a subarray into fromCharCode.
+  // Names are short (≤ 255 bytes): one call builds a flat string (a += loop builds a rope
+  // that every later comparison has to flatten).
+  if (name.length <= 4096) return String.fromCharCode.apply(null, name as unknown as number[]);
   let s = '';
-  for (let i = 0; i < name.length; i++) s += String.fromCharCode(name[i]!);
+  for (let i = 0; i < name.length; i += 4096) s += String.fromCharCode.apply(null, name.subarray(i, i + 4096) as unknown as number[]);
   return s;
 }
 
