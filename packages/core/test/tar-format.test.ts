@@ -5,6 +5,7 @@ import { decode, encode, fieldOf, trace, type StructDef } from '../src/layout/st
 import { headerNumber, base64Decode, urlDecode, paxDecimal } from '../src/tar/numbers.js';
 import * as T from '../src/tar/format.js';
 import { base256, octal } from './tar-corpus/craft.js';
+import { aclTextToXattr } from '../src/tar/acl.js';
 
 const TABLES: [StructDef<unknown>, number][] = [
   [T.v7Header, 512],
@@ -122,5 +123,21 @@ describe('numbers', () => {
     expect(base64Decode(enc('a'))).toBeUndefined();
     expect(base64Decode(enc('ab$d'))).toBeUndefined();
     expect(new TextDecoder().decode(urlDecode(enc('a%3Db%25%zz%4')))).toBe('a=b%%zz%4');
+  });
+});
+
+
+describe('SCHILY.acl text to the posix_acl xattr', () => {
+  const entry = (tag: number, perm: number, id: number): number[] => [tag, 0, perm, 0, id & 0xff, (id >>> 8) & 0xff, (id >>> 16) & 0xff, id >>> 24];
+  it('converts a named-user ACL as star/bsdtar write it (sorted by tag, ids kept)', () => {
+    const v = aclTextToXattr('user::rw-,group::r--,other::r--,user:alice:rwx:1001,mask::rwx');
+    expect(v).toEqual(
+      new Uint8Array([2, 0, 0, 0, ...entry(1, 6, 0xffffffff), ...entry(2, 7, 1001), ...entry(4, 4, 0xffffffff), ...entry(0x10, 7, 0xffffffff), ...entry(0x20, 4, 0xffffffff)]),
+    );
+  });
+  it('refuses what it cannot convert, with a reason', () => {
+    expect(aclTextToXattr('user:alice:rwx')).toMatch(/without a numeric id/);
+    expect(aclTextToXattr('bogus')).toMatch(/not tag:qualifier:perms/);
+    expect(aclTextToXattr('')).toMatch(/empty/);
   });
 });

@@ -414,6 +414,14 @@ function chunkPlan(slot: Slot, bs: number, bits: number, whereFn: () => string, 
         done += n;
       }
     }
+    if (blocks.size === 0) {
+      // Nothing stored: one hole chunk covers the whole file.
+      const cbits = Math.min(maxBits, Math.max(bits, Math.ceil(Math.log2(size))));
+      slot.chunks = new Array(Math.ceil(size / 2 ** cbits)).fill(null);
+      slot.chunkbits = cbits;
+      slot.copies = [];
+      return;
+    }
     const count = Math.ceil(size / bs);
     if (count > 1 << 26) throw new ErofsError('too-large', `${whereOf()}: ${count} chunks needed for a ${size}-byte file`, { path: whereOf() });
     const chunks: Slot['chunks'] = new Array(count).fill(null);

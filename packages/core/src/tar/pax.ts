@@ -8,6 +8,7 @@
 import { ErofsError, hex } from '../errors.js';
 import type { TarTime, TarWarning } from './entry.js';
 import { base64Decode, copyBytes, paxDecimal, paxTime, urlDecode } from './numbers.js';
+import { aclTextToXattr } from './acl.js';
 
 export interface PaxRecord {
   key: string;
@@ -100,6 +101,8 @@ export interface PaxAttrs {
   sparseNumbytes: number[];
   /** Bytes of records applied, for the {@link MAX_ATTR_BYTES} cap. */
   bytes: number;
+  /** ACL xattrs that came from SCHILY.acl text (an xattr record for the same name replaces them). */
+  aclFromText: Set<string>;
 }
 
 export function emptyAttrs(): PaxAttrs {
@@ -124,6 +127,7 @@ export function emptyAttrs(): PaxAttrs {
     sparseOffsets: [],
     sparseNumbytes: [],
     bytes: 0,
+    aclFromText: new Set(),
   };
 }
 
@@ -131,6 +135,7 @@ export function cloneAttrs(a: PaxAttrs): PaxAttrs {
   return {
     ...a,
     xattrs: new Map(a.xattrs),
+    aclFromText: new Set(a.aclFromText),
     sparseMap: a.sparseMap?.slice(),
     sparseOffsets: a.sparseOffsets.slice(),
     sparseNumbytes: a.sparseNumbytes.slice(),
@@ -270,6 +275,7 @@ function applyRecord(a: PaxAttrs, r: PaxRecord, headerAt: number, warn: (w: TarW
     const name = key.slice('SCHILY.xattr.'.length);
     if (name.length === 0) throw bad(`pax record ${key} at ${hex(r.at)}: empty xattr name`, headerAt);
     a.xattrs.set(name, value);
+    a.aclFromText.delete(name);
     return;
   }
   if (key.startsWith('LIBARCHIVE.xattr.')) {
@@ -279,6 +285,19 @@ function applyRecord(a: PaxAttrs, r: PaxRecord, headerAt: number, warn: (w: TarW
     const v = base64Decode(value);
     if (!v) throw bad(`pax record ${key} at ${hex(r.at)}: value is not base64`, headerAt);
     a.xattrs.set(name, v);
+    return;
+  }
+  if (key === 'SCHILY.acl.access' || key === 'SCHILY.acl.default') {
+    const name = key === 'SCHILY.acl.access' ? 'system.posix_acl_access' : 'system.posix_acl_default';
+    // An xattr record for the same ACL (GNU tar writes both) wins, whatever the order.
+    if (a.xattrs.has(name) && !a.aclFromText.has(name)) return;
+    const v = aclTextToXattr(utf8.decode(value));
+    if (typeof v === 'string') {
+      warn({ code: 'unknown-pax-record', message: `pax record ${key} at ${hex(r.at)} ignored: ${v}`, offset: headerAt });
+      return;
+    }
+    a.xattrs.set(name, v);
+    a.aclFromText.add(name);
     return;
   }
   if (QUIET.has(key)) return;

@@ -224,6 +224,17 @@ class Reader {
         if (first < 0) first = at;
         continue;
       }
+      if (flag === TYPE.GNU_VOLHDR && dialect === 'gnu') {
+        // A volume label names the archive, not a member: GNU tar does not extract it.
+        const size = this.num(h.size, 'size', at, undefined);
+        await inp.skip(Math.ceil(size / BLOCK) * BLOCK);
+        this.warn('unknown-type', `header at ${hex(at)}: GNU volume label ${JSON.stringify(utf8.decode(cstring(h.name)))} skipped`, at);
+        first = -1;
+        local = undefined;
+        longName = undefined;
+        longLink = undefined;
+        continue;
+      }
       return this.entry(h, dialect, at, first >= 0 ? first : at, local, longName, longLink);
     }
   }
