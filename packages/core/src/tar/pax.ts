@@ -292,6 +292,9 @@ function applyRecord(a: PaxAttrs, r: PaxRecord, headerAt: number, warn: (w: TarW
     // An xattr record for the same ACL (GNU tar writes both) wins, whatever the order.
     if (a.xattrs.has(name) && !a.aclFromText.has(name)) return;
     const v = aclTextToXattr(utf8.decode(value));
+    // An access ACL of only owner, group and other says no more than the mode bits: Linux
+    // stores no xattr for it (and reports none), so neither do we.
+    if (v instanceof Uint8Array && name === 'system.posix_acl_access' && v.length === 4 + 3 * 8) return;
     if (typeof v === 'string') {
       warn({ code: 'unknown-pax-record', message: `pax record ${key} at ${hex(r.at)} ignored: ${v}`, offset: headerAt });
       return;

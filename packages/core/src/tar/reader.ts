@@ -224,7 +224,7 @@ class Reader {
         if (first < 0) first = at;
         continue;
       }
-      if (flag === TYPE.GNU_VOLHDR && dialect === 'gnu') {
+      if (flag === TYPE.GNU_VOLHDR) {
         // A volume label names the archive, not a member: GNU tar does not extract it.
         const size = this.num(h.size, 'size', at, undefined);
         await inp.skip(Math.ceil(size / BLOCK) * BLOCK);
