@@ -1,5 +1,6 @@
-import { hex, textDecoder } from '@erofs-kit/core';
-import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, showValue, hexBytes, typeName, type Command } from '../util.js';
+import { hex } from '@erofs-kit/core';
+import { entryJSON } from './ls.js';
+import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, showValue, hexBytes, type Command } from '../util.js';
 
 export const stat: Command = {
   name: 'stat',
@@ -18,8 +19,6 @@ chunk map with devices, inline tail position) and every xattr (shared or inline)
       const ino = await img.lookup(path);
       const extents = await img.extents(ino);
       const xattrs = await img.xattrs(ino);
-      const isLink = (ino.mode & 0o170000) === 0o120000;
-      const target = isLink ? textDecoder.decode(await img.readlink(ino)) : undefined;
       const bs = img.blockSize;
       const map = extents.map((e) => ({
         logical: e.logical,
@@ -31,23 +30,12 @@ chunk map with devices, inline tail position) and every xattr (shared or inline)
         ...(e.entryOffset !== undefined ? { entryOffset: e.entryOffset } : {}),
       }));
       const info = {
-        path,
-        nid: ino.nid,
+        ...(await entryJSON(img, path, ino)),
         offset: ino.offset,
         inodeFormat: ino.compact ? 'compact' : 'extended',
         inodeBytes: ino.inodeSize,
         iFormat: hex(ino.format),
         layout: ino.layoutName,
-        type: typeName(ino.mode),
-        mode: (ino.mode & 0o7777).toString(8).padStart(4, '0'),
-        nlink: ino.nlink,
-        uid: ino.uid,
-        gid: ino.gid,
-        size: ino.size,
-        mtime: ino.mtime,
-        mtimeNsec: ino.mtimeNsec,
-        ...(ino.rdev ? { rdev: ino.rdev } : {}),
-        ...(target !== undefined ? { target } : {}),
         xattrBytes: ino.xattrSize,
         iU: hex(ino.iu),
         ...(ino.layout === 4 ? { chunkSize: bs * 2 ** (ino.iu & 0x1f), chunkFormat: ino.iu & 0x20 ? 'indexes' : 'block map' } : {}),
@@ -66,7 +54,7 @@ chunk map with devices, inline tail position) and every xattr (shared or inline)
         out.line(`owner     uid ${ino.uid}, gid ${ino.gid}`);
         out.line(`mtime     ${ino.mtime}.${String(ino.mtimeNsec).padStart(9, '0')} (${formatTime(ino.mtime, ino.mtimeNsec)} UTC)`);
         if (ino.rdev) out.line(`rdev      ${ino.rdev.major}:${ino.rdev.minor}`);
-        if (target !== undefined) out.line(`target    ${target}`);
+        if (info.target !== undefined) out.line(`target    ${info.target}`);
         if (map.length) {
           out.line('data map');
           for (const m of map) {

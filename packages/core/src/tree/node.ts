@@ -47,14 +47,8 @@ export interface TreeNode {
   children?: Map<string, TreeNode>;
 }
 
-export const S_IFMT = 0o170000;
-export const S_IFDIR = 0o040000;
-export const S_IFREG = 0o100000;
-export const S_IFLNK = 0o120000;
-export const S_IFCHR = 0o020000;
-export const S_IFBLK = 0o060000;
-export const S_IFIFO = 0o010000;
-export const S_IFSOCK = 0o140000;
+import { S_IFDIR, S_IFMT } from '../erofs/format.js';
+export { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../erofs/format.js';
 
 export function isDir(n: TreeNode): boolean {
   return (n.mode & S_IFMT) === S_IFDIR;
