@@ -5,9 +5,12 @@
  * without python3 the caller degrades with a warning.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 export type PlatformOp =
   | { op: 'mknod'; p: Buffer; mode: number; major: number; minor: number; uid?: number; gid?: number }
+  /** A directory's final owner (when uid is given), mode and mtime, after everything inside it exists. */
+  | { op: 'dir'; p: Buffer; mode: number; s: number; ns: number; uid?: number; gid?: number }
   | { op: 'link'; from: Buffer; p: Buffer }
   | { op: 'xattr'; p: Buffer; n: string; v: Uint8Array }
   | { op: 'utime'; p: Buffer; s: number; ns: number };
@@ -31,6 +34,12 @@ for i, line in enumerate(sys.stdin):
             if "uid" in r:
                 os.chown(p, r["uid"], r["gid"], follow_symlinks=False)
                 os.chmod(p, r["mode"] & 0o7777)
+        elif op == "dir":
+            if "uid" in r:
+                os.chown(p, r["uid"], r["gid"], follow_symlinks=False)
+            os.chmod(p, r["mode"] & 0o7777)
+            t = r["s"] * 1000000000 + r["ns"]
+            os.utime(p, ns=(t, t))
         elif op == "link":
             os.link(bytes.fromhex(r["from"]), p, follow_symlinks=False)
         elif op == "xattr":
@@ -45,16 +54,15 @@ for i, line in enumerate(sys.stdin):
         out.write(json.dumps({"i": i, "err": "%s: %s" % (e.__class__.__name__, e.strerror or str(e))}) + "\n")
 `;
 
-let pythonChecked: boolean | undefined;
-export function havePython(): boolean {
-  if (pythonChecked === undefined) {
-    const r = spawnSync('python3', ['-c', 'import os; print(1)'], { encoding: 'utf8' });
-    pythonChecked = r.status === 0;
-  }
-  return pythonChecked;
-}
+/**
+ * The interpreter: the system's own binary when there is one (version-manager shims such as
+ * pyenv's cost hundreds of milliseconds per start), else whatever `python3` is on PATH.
+ */
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
-/** Runs ops in order; returns the ones that failed. Throws when python3 cannot be started. */
+export class NoPython extends Error {}
+
+/** Runs ops in order, in one python3 process; returns the ones that failed. Throws NoPython when it cannot start. */
 export function runOps(ops: PlatformOp[]): OpFailure[] {
   if (ops.length === 0) return [];
   const lines: string[] = [];
@@ -62,6 +70,9 @@ export function runOps(ops: PlatformOp[]): OpFailure[] {
     switch (o.op) {
       case 'mknod':
         lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), mode: o.mode, major: o.major, minor: o.minor, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) }));
+        break;
+      case 'dir':
+        lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), mode: o.mode, s: o.s, ns: o.ns, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) }));
         break;
       case 'link':
         lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), from: o.from.toString('hex') }));
@@ -74,7 +85,8 @@ export function runOps(ops: PlatformOp[]): OpFailure[] {
         break;
     }
   }
-  const r = spawnSync('python3', ['-c', SCRIPT], { input: lines.join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(PYTHON, ['-c', SCRIPT], { input: lines.join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 30 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new NoPython('python3 not found');
   if (r.error || r.status !== 0) {
     throw new Error(`python3 helper failed: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
   }

@@ -22,7 +22,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErofsError, isErofsError, walkBatches, type ErofsImage, type Inode } from '@erofs-kit/core';
 import { Out, UsageError, deviceOption, jsonOption, openImage, strs, warn, type Command } from '../util.js';
-import { havePython, runOps, type PlatformOp } from '../platform.js';
+import { NoPython, runOps, type PlatformOp } from '../platform.js';
 import { Progress } from '../progress.js';
 
 const S_IFMT = 0o170000;
@@ -161,35 +161,50 @@ async function extractInto(img: ErofsImage, root: Buffer, onProgress?: (s: Extra
         stats.xattrs++;
       }
     }
-    if (ino.mtimeNsec !== 0 || ino.mtime < 0 || specialNids.has(ino.nid)) timeOps.push({ op: 'utime', p, s: ino.mtime, ns: ino.mtimeNsec });
+    const isDir = type === 0o040000;
+    if (!isDir && (ino.mtimeNsec !== 0 || ino.mtime < 0 || specialNids.has(ino.nid))) timeOps.push({ op: 'utime', p, s: ino.mtime, ns: ino.mtimeNsec });
     if (onProgress && (++count & 1023) === 0) onProgress(stats);
   }
-  const python = specials.length + xattrOps.length + timeOps.length > 0 && havePython();
-  if (specials.length > 0) {
-    if (python) report(stats, runOps(specials), 'create', root);
-    else stats.warnings.push(`${specials.length} fifo/socket/device node(s) and their hard links not created: python3 is needed for mknod`);
+  // Directories last, children before parents, so their mtimes stick. When python3 is
+  // needed anyway (special files, xattrs, exact times), one batch does everything that is
+  // left, in this order: special files, directories, xattrs (after chown, which would clear
+  // security.capability), file times.
+  const needPython = specials.length + xattrOps.length + timeOps.length > 0 || dirs.some((d) => d.ino.mtimeNsec !== 0 || d.ino.mtime < 0);
+  let python = needPython;
+  if (needPython) {
+    const dirOps: PlatformOp[] = [];
+    for (let i = dirs.length - 1; i >= 0; i--) {
+      const { path, ino } = dirs[i]!;
+      dirOps.push({ op: 'dir', p: path, mode: ino.mode, s: ino.mtime, ns: ino.mtimeNsec, ...(isRoot ? { uid: ino.uid, gid: ino.gid } : {}) });
+    }
+    try {
+      const failures = runOps([...specials, ...dirOps, ...xattrOps, ...timeOps]);
+      report(stats, failures, root);
+    } catch (e) {
+      if (!(e instanceof NoPython)) throw e;
+      python = false;
+    }
   }
-  // Directories last, children before parents, so their mtimes stick.
-  for (let i = dirs.length - 1; i >= 0; i--) {
-    const { path, ino } = dirs[i]!;
-    if (isRoot) lchownSync(path, ino.uid, ino.gid);
-    chmodSync(path, ino.mode & 0o7777);
-    lutimesSync(path, fsTime(ino.mtime), fsTime(ino.mtime));
-  }
-  if (python) {
-    report(stats, runOps([...xattrOps, ...timeOps]), 'set', root);
-  } else if (xattrOps.length + timeOps.length > 0) {
+  if (!python) {
+    for (let i = dirs.length - 1; i >= 0; i--) {
+      const { path, ino } = dirs[i]!;
+      if (isRoot) lchownSync(path, ino.uid, ino.gid);
+      chmodSync(path, ino.mode & 0o7777);
+      lutimesSync(path, fsTime(ino.mtime), fsTime(ino.mtime));
+    }
+    if (specials.length) stats.warnings.push(`${specials.length} fifo/socket/device node(s) and their hard links not created: python3 is needed for mknod`);
     if (xattrOps.length) stats.warnings.push(`${xattrOps.length} xattr(s) not set: python3 is needed for setxattr`);
     if (timeOps.length) stats.warnings.push(`${timeOps.length} mtime(s) with nanoseconds rounded to microseconds: python3 is needed for exact times`);
   }
   return stats;
 }
 
-function report(stats: ExtractStats, failures: { op: PlatformOp; error: string }[], verb: string, root: Buffer): void {
+function report(stats: ExtractStats, failures: { op: PlatformOp; error: string }[], root: Buffer): void {
   for (const f of failures) {
-    const what = f.op.op === 'xattr' ? `xattr ${f.op.n}` : f.op.op === 'utime' ? 'mtime' : f.op.op;
-    const inImage = f.op.p.subarray(root.length).toString() || '/';
-    stats.warnings.push(`${inImage}: could not ${verb} ${what}: ${f.error}`);
+    const o = f.op;
+    const what = o.op === 'xattr' ? `set xattr ${o.n}` : o.op === 'utime' ? 'set mtime' : o.op === 'dir' ? 'set directory owner, mode and mtime' : `create ${o.op === 'mknod' ? 'special file' : 'hard link'}`;
+    const inImage = o.p.subarray(root.length).toString() || '/';
+    stats.warnings.push(`${inImage}: could not ${what}: ${f.error}`);
   }
 }
 
