@@ -16,7 +16,7 @@
  *
  * Judges (root, erofs, losetup, python3, mkfs.erofs18, fsck.erofs18) missing → skipped with
  * the reason printed; under CI → failure. A tar whose tool is missing is skipped likewise
- * (under CI a failure when the tool is a Debian package; node-tar is never available).
+ * (under CI a failure when the tool is a Debian package or the node-tar dev dependency).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';

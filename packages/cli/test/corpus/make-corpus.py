@@ -72,7 +72,7 @@ PLAN = [
     ("oci-whiteouts-plain", False, "gnu", "the oci-whiteouts tar indexed without --aufs"),
     ("oci-python-whiteouts", True, "python", "Python tarfile OCI layer: no root entry, whiteouts in implicit directories, --aufs"),
     ("synthetic-layer", False, "gnu", "GNU tar --format=posix of a synthetic layer of a few MB"),
-    ("node-tar", False, "node-tar", "node-tar (npm tar)"),
+    ("node-tar", False, "node-tar", "node-tar (npm tar 7, the CLI package's dev dependency; ustar tree)"),
 ]
 
 # Tars that hold everything about their source tree: the tar model must equal the source tree
@@ -87,8 +87,11 @@ TOOLS = {
     "python": ([sys.executable, "-c", "import tarfile"], None),
     "busybox": (["busybox", "tar", "--help"], "busybox"),
     "git": (["git", "--version"], "git"),
-    "node-tar": (None, None),
+    "node-tar": (["node", "-e", "require('tar')"], None),
 }
+
+# node-tar is the project's own dev dependency: resolve it from packages/cli.
+CLI_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 # ---------------------------------------------------------------------------------- helpers
 
@@ -518,7 +521,7 @@ def tool_present(tool):
     if probe is None:
         return False
     try:
-        return subprocess.run(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+        return subprocess.run(probe, cwd=CLI_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
     except OSError:
         return False
 
@@ -540,7 +543,7 @@ def ensure_tool(tool, log):
 
 def missing_reason(tool):
     if tool == "node-tar":
-        return "node-tar (the npm package `tar`) is not installed in this environment; not an apt package, so never installed here"
+        return "node-tar (the npm package `tar`, a dev dependency of packages/cli) cannot be loaded: run npm ci"
     pkg = TOOLS[tool][1]
     return "%s not found%s" % (TOOLS[tool][0][0], " (Debian package %s; could not be installed)" % pkg if pkg else "")
 
@@ -563,7 +566,7 @@ def build(out):
         if tool not in present:
             present[tool] = ensure_tool(tool, log)
         if not present[tool]:
-            skipped.append({"name": name, "reason": missing_reason(tool), "installable": TOOLS[tool][1] is not None})
+            skipped.append({"name": name, "reason": missing_reason(tool), "installable": TOOLS[tool][1] is not None or tool == "node-tar"})
             log("SKIPPED %s: %s" % (name, missing_reason(tool)))
             continue
         f = os.path.join(out, name + ".tar")
@@ -684,6 +687,11 @@ def build(out):
                 source = ""
             elif name == "py-ustar":
                 py_tar(f, src["ustar"], tarfile.USTAR_FORMAT)
+                source = src["ustar"]
+            elif name == "node-tar":
+                js = ("require('tar').c({ file: process.argv[1], cwd: process.argv[2], sync: true, portable: false, noMtime: false }, ['.'])")
+                # node-tar handles names as strings: the ustar tree has no non-UTF-8 names.
+                run(["node", "-e", js, f, src["ustar"]], cwd=CLI_DIR)
                 source = src["ustar"]
             elif name == "busybox":
                 run(["busybox", "tar", "-c", "-f", f, "-C", src["ustar"], "."])
