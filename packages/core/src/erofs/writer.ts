@@ -72,24 +72,23 @@ interface Slot {
   /** Logical data size written in i_size. */
   size: number;
   /** Directory content (whole, all blocks). */
-  dirBytes?: Uint8Array;
+  dirBytes: Uint8Array | undefined;
   /** Inline tail bytes (dirs, symlinks). */
-  tail?: Uint8Array;
+  tail: Uint8Array | undefined;
   /** Full blocks of data to place in the data area (dirs, symlinks, copied file data). */
-  blockData?: Uint8Array;
+  blockData: Uint8Array | undefined;
   /** Chunk table entries (CHUNK_BASED): device id and block address per chunk, or null hole. */
-  chunks?: ({ device: number; blkaddr: number; copyIndex?: number } | null)[];
-  chunkbits?: number;
+  chunks: ({ device: number; blkaddr: number; copyIndex?: number } | null)[] | undefined;
+  chunkbits: number | undefined;
   /** Copied file data blocks (CHUNK_BASED with device 0), in order of copyIndex. */
-  copies?: Uint8Array[];
+  copies: Uint8Array[] | undefined;
   nlink: number;
   offset: number;
   nid: number;
   startblk: number;
   copyStart: number;
   /** Directory entries, `.` and `..` included, sorted: [name as a latin1 key, child]. */
-  entries?: [string, TreeNode][];
-  parent?: TreeNode;
+  entries: [string, TreeNode][] | undefined;
 }
 
 const XATTR_MAX_VALUE = 65535;
@@ -233,7 +232,28 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     const xattrs = node.xattrs.size ? xattrBody(node, filter, pathOf(node)) : EMPTY;
     let size = 0;
     let layout: number = DataLayout.FLAT_PLAIN;
-    const slot: Slot = { node, ino: i + 1, compact: false, isize: 64, xattrs, layout, size, nlink: 1, offset: 0, nid: 0, startblk: EROFS_NULL_ADDR, copyStart: 0 };
+    // Every field set here, so all slots share one shape (the writer's hot loops read them).
+    const slot: Slot = {
+      node,
+      ino: i + 1,
+      compact: false,
+      isize: 64,
+      xattrs,
+      layout,
+      size,
+      dirBytes: undefined,
+      tail: undefined,
+      blockData: undefined,
+      chunks: undefined,
+      chunkbits: undefined,
+      copies: undefined,
+      nlink: 1,
+      offset: 0,
+      nid: 0,
+      startblk: EROFS_NULL_ADDR,
+      copyStart: 0,
+      entries: undefined,
+    };
     let nlink = refs.get(node) ?? 1;
     if (type === S_IFDIR) {
       const parent = parentOf.get(node)!;
