@@ -289,6 +289,11 @@ describe('warnings and the end of the archive', () => {
       ['unknown-type', 1024, undefined],
     ]);
   });
+  it('pax keys named like object properties are ordinary unknown keys', async () => {
+    const r = await seek(archive(pax([['constructor', 'x'], ['__proto__', 'y'], ['toString', 'z']]), member({ name: 'f' })));
+    expect(r.entries.map((e) => text(e.path))).toEqual(['f']);
+    expect(r.warnings.map((w) => w.message.split(' ')[2])).toEqual(['constructor', '__proto__', 'toString']);
+  });
   it('unknown pax records: a warning only for those that change meaning', async () => {
     const x = pax([
       ['futurekey', '1'],

@@ -199,31 +199,36 @@ function decimal(r: PaxRecord, headerAt: number): number {
   throw bad(`pax record ${r.key}="${shown}" at ${hex(r.at)}: ${v === 'too-large' ? 'exceeds 2^53' : 'not a decimal number'}`, headerAt, v === 'too-large' ? 'too-large' : 'invalid-value');
 }
 
+/** pax keys that set one attribute: [attribute, how the value reads]. */
+const SIMPLE_KEYS: ReadonlyMap<string, readonly [keyof PaxAttrs, 'bytes' | 'text' | 'decimal']> = new Map(Object.entries({
+  path: ['path', 'bytes'],
+  linkpath: ['linkpath', 'bytes'],
+  size: ['size', 'decimal'],
+  uid: ['uid', 'decimal'],
+  gid: ['gid', 'decimal'],
+  uname: ['uname', 'text'],
+  gname: ['gname', 'text'],
+  'SCHILY.devmajor': ['devmajor', 'decimal'],
+  'SCHILY.devminor': ['devminor', 'decimal'],
+  'GNU.sparse.name': ['sparseName', 'bytes'],
+  'GNU.sparse.size': ['sparseRealSize', 'decimal'],
+  'GNU.sparse.realsize': ['sparseRealSize', 'decimal'],
+  'GNU.sparse.major': ['sparseMajor', 'decimal'],
+  'GNU.sparse.minor': ['sparseMinor', 'decimal'],
+} as const));
+
 function applyRecord(a: PaxAttrs, r: PaxRecord, headerAt: number, warn: (w: TarWarning) => void): void {
   const { key, value } = r;
   const empty = value.length === 0;
+  // Records that set one attribute, by how their value reads (an empty value unsets it).
+  const field = SIMPLE_KEYS.get(key);
+  if (field) {
+    const [name, kind] = field;
+    const v = empty ? undefined : kind === 'decimal' ? decimal(r, headerAt) : kind === 'text' ? utf8.decode(value) : value;
+    (a as unknown as Record<string, unknown>)[name] = v;
+    return;
+  }
   switch (key) {
-    case 'path':
-      a.path = empty ? undefined : value;
-      return;
-    case 'linkpath':
-      a.linkpath = empty ? undefined : value;
-      return;
-    case 'size':
-      a.size = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'uid':
-      a.uid = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'gid':
-      a.gid = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'uname':
-      a.uname = empty ? undefined : utf8.decode(value);
-      return;
-    case 'gname':
-      a.gname = empty ? undefined : utf8.decode(value);
-      return;
     case 'mtime': {
       if (empty) {
         a.mtime = undefined;
@@ -236,25 +241,6 @@ function applyRecord(a: PaxAttrs, r: PaxRecord, headerAt: number, warn: (w: TarW
       a.mtime = t;
       return;
     }
-    case 'SCHILY.devmajor':
-      a.devmajor = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'SCHILY.devminor':
-      a.devminor = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'GNU.sparse.name':
-      a.sparseName = empty ? undefined : value;
-      return;
-    case 'GNU.sparse.size':
-    case 'GNU.sparse.realsize':
-      a.sparseRealSize = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'GNU.sparse.major':
-      a.sparseMajor = empty ? undefined : decimal(r, headerAt);
-      return;
-    case 'GNU.sparse.minor':
-      a.sparseMinor = empty ? undefined : decimal(r, headerAt);
-      return;
     case 'GNU.sparse.numblocks':
       a.sparseNumblocks = empty ? undefined : decimal(r, headerAt);
       if (a.sparseNumblocks !== undefined && a.sparseNumblocks > MAX_SPARSE_SEGMENTS) {
