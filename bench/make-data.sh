@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Builds the benchmark's input data outside the git tree.
+#
+#   sudo bash bench/make-data.sh [WORK_DIR]        (default /var/tmp/erofs-kit-bench,
+#                                                  or $EROFS_BENCH_WORK)
+#   FORCE=1 sudo bash bench/make-data.sh          rebuild the small-file tree, the images
+#                                                  and the tar
+#                                                  (the debootstrap tree is always kept)
+#
+# Produces in WORK_DIR:
+#   rootfs/          Debian bookworm, debootstrap --variant=minbase (cached)
+#   rootfs.erofs     its EROFS image: 4 KiB blocks, uncompressed
+#   small/           200,000 entries of deterministic small files (bench/gen-small-tree.mjs)
+#   small.erofs      its EROFS image: 4 KiB blocks, uncompressed
+#   *.erofs.log      mkfs output (a progress line per file)
+#   files.tar        small/ as a pax tar
+#   meta.erofs       tar-index image of files.tar (mkfs.erofs --tar=i); needs files.tar
+#                    as its extra device when read
+#
+# Needs root (debootstrap), debootstrap, mkfs.erofs18 (erofs-utils 1.8.6), GNU tar, node.
+set -euo pipefail
+umask 022
+
+WORK=${1:-${EROFS_BENCH_WORK:-/var/tmp/erofs-kit-bench}}
+SMALL_FILES=${SMALL_FILES:-200000}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+FORCE=${FORCE:-0}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+MKFS=${MKFS_EROFS:-mkfs.erofs18}
+
+need() { command -v "$1" >/dev/null || { echo "missing: $1 ($2)" >&2; exit 1; }; }
+need "$MKFS" "run tools/install-erofs-utils.sh"
+need debootstrap "apt-get install -y debootstrap"
+need node "Node.js 20+"
+tar --version | head -1 | grep -q GNU || { echo "GNU tar is needed" >&2; exit 1; }
+if [[ $(id -u) -ne 0 ]]; then echo "run as root (debootstrap, device nodes)" >&2; exit 1; fi
+
+mkdir -p "$WORK"
+cd "$WORK"
+log() { printf '\n== %s\n' "$*"; }
+
+# (a) Debian rootfs ---------------------------------------------------------------
+# debootstrap writes into rootfs.partial and the directory is renamed only on
+# success, so an interrupted run is never mistaken for a finished one.
+if [[ -d rootfs ]]; then
+  log "rootfs/ present, skipping debootstrap"
+else
+  log "debootstrap --variant=minbase bookworm (a few minutes)"
+  rm -rf rootfs.partial
+  debootstrap --variant=minbase bookworm rootfs.partial "$MIRROR"
+  # drop the downloaded .debs: they are not part of an installed system
+  rm -f rootfs.partial/var/cache/apt/archives/*.deb
+  mv rootfs.partial rootfs
+  rm -f rootfs.erofs
+fi
+
+# $1 image, $2.. mkfs arguments after the image
+build_image() {
+  local img=$1; shift
+  if [[ -f $img && $FORCE != 1 ]]; then
+    log "$img present, skipping"
+    return
+  fi
+  log "$MKFS $img $*"
+  rm -f "$img.tmp"
+  # mkfs prints a progress line per file on stdout: keep it out of the terminal
+  "$MKFS" "$img.tmp" "$@" >"$img.log"
+  tail -n 20 "$img.log" | grep -v '^Processing' || true
+  mv "$img.tmp" "$img"
+}
+
+build_image rootfs.erofs -b4096 rootfs/
+
+# (b) many small files ------------------------------------------------------------
+if [[ -d small && $FORCE != 1 ]]; then
+  log "small/ present, skipping"
+else
+  log "generating $SMALL_FILES small files"
+  rm -rf small small.partial
+  node "$HERE/gen-small-tree.mjs" small.partial "$SMALL_FILES"
+  mv small.partial small
+  rm -f small.erofs files.tar meta.erofs
+fi
+
+build_image small.erofs -b4096 small/
+
+if [[ -f files.tar && $FORCE != 1 ]]; then
+  log "files.tar present, skipping"
+else
+  log "tar --format=pax small/ -> files.tar"
+  rm -f files.tar.tmp meta.erofs
+  # sorted, numeric ids and no atime/ctime records, so the archive is reproducible
+  tar --format=pax --sort=name --numeric-owner --owner=0 --group=0 \
+    --pax-option=delete=atime,delete=ctime -C small -cf files.tar.tmp .
+  mv files.tar.tmp files.tar
+fi
+
+build_image meta.erofs --tar=i files.tar
+
+# sizes ----------------------------------------------------------------------------
+log "sizes in $WORK"
+count() { find "$1" | wc -l; }
+printf '%-14s %10s %10s\n' "item" "size" "entries"
+printf '%-14s %10s %10s\n' "rootfs/" "$(du -sh --apparent-size rootfs | cut -f1)" "$(count rootfs)"
+printf '%-14s %10s %10s\n' "small/" "$(du -sh --apparent-size small | cut -f1)" "$(count small)"
+for f in rootfs.erofs small.erofs files.tar meta.erofs; do
+  printf '%-14s %10s\n' "$f" "$(du -h --apparent-size "$f" | cut -f1)"
+done
