@@ -115,7 +115,15 @@ export function isBadInput(e: unknown): e is ErofsError {
 const TYPE_CHARS: Record<number, string> = { 0o140000: 's', 0o120000: 'l', 0o100000: '-', 0o060000: 'b', 0o040000: 'd', 0o020000: 'c', 0o010000: 'p' };
 
 /** `drwxr-sr-t`-style mode string, as ls -l prints it. */
+const modeStrings = new Map<number, string>();
+
 export function modeString(mode: number): string {
+  let s = modeStrings.get(mode);
+  if (s === undefined) modeStrings.set(mode, (s = buildModeString(mode)));
+  return s;
+}
+
+function buildModeString(mode: number): string {
   const t = TYPE_CHARS[mode & 0o170000] ?? '?';
   const r = (b: number, c: string): string => (mode & b ? c : '-');
   const x = (bit: number, special: number, on: string, off: string): string => {

@@ -18,7 +18,8 @@ export interface EntryJSON {
   rdev?: { major: number; minor: number };
 }
 
-export async function entryJSON(img: ErofsImage, path: string, ino: Inode): Promise<EntryJSON> {
+/** The stat fields of an entry; symlink targets are added by {@link entryJSON}. */
+function entryFields(path: string, ino: Inode): EntryJSON {
   const e: EntryJSON = {
     path,
     nid: ino.nid,
@@ -31,8 +32,13 @@ export async function entryJSON(img: ErofsImage, path: string, ino: Inode): Prom
     mtime: ino.mtime,
     mtimeNsec: ino.mtimeNsec,
   };
-  if ((ino.mode & 0o170000) === 0o120000) e.target = textDecoder.decode(await img.readlink(ino));
   if (ino.rdev) e.rdev = ino.rdev;
+  return e;
+}
+
+export async function entryJSON(img: ErofsImage, path: string, ino: Inode): Promise<EntryJSON> {
+  const e = entryFields(path, ino);
+  if ((ino.mode & 0o170000) === 0o120000) e.target = textDecoder.decode(await img.readlink(ino));
   return e;
 }
 
@@ -66,14 +72,26 @@ export const ls: Command = {
       const start = await img.lookup(path);
       const base = '/' + path.split('/').filter(Boolean).join('/');
       const json: EntryJSON[] = [];
-      const emit = async (p: string, name: string, ino: Inode): Promise<void> => {
-        if (values.json) json.push(await entryJSON(img, p, ino));
-        else if (values.long) out.line(longLine(await entryJSON(img, p, ino), ino, name));
-        else out.line(name);
+      const sink = (e: EntryJSON, ino: Inode, name: string): void => {
+        if (values.json) json.push(e);
+        else out.line(longLine(e, ino, name));
+      };
+      // Only symlinks need another read (their target): everything else is emitted without an await.
+      const emit = (p: string, name: string, ino: Inode): Promise<void> | undefined => {
+        if (!values.json && !values.long) {
+          out.line(name);
+          return undefined;
+        }
+        if ((ino.mode & 0o170000) === 0o120000) return entryJSON(img, p, ino).then((e) => sink(e, ino, name));
+        sink(entryFields(p, ino), ino, name);
+        return undefined;
       };
       if (values.recursive) {
         for await (const batch of walkBatches(img, { start, startPath: base === '/' ? '' : base })) {
-          for (const e of batch) await emit(e.path, e.path, e.inode);
+          for (const e of batch) {
+            const pending = emit(e.path, e.path, e.inode);
+            if (pending) await pending;
+          }
         }
       } else if ((start.mode & 0o170000) !== S_IFMT_DIR) {
         await emit(base, base, start);
