@@ -1,10 +1,9 @@
 import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ErofsImage, isErofsError, hex, type ErofsError, type ByteSource } from '@erofs-kit/core';
+import { ErofsImage, hex, type ErofsError, type ByteSource } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 
 /** Exit codes: 0 ok, 1 the input is bad, 2 usage error, 3 internal error. */
-export const EXIT_OK = 0;
 export const EXIT_BAD = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERNAL = 3;
@@ -106,10 +105,6 @@ export async function openImage(path: string, devices: string[] = []): Promise<O
     for (const s of sources) await s.close();
     throw e;
   }
-}
-
-export function isBadInput(e: unknown): e is ErofsError {
-  return isErofsError(e);
 }
 
 const TYPE_CHARS: Record<number, string> = { 0o140000: 's', 0o120000: 'l', 0o100000: '-', 0o060000: 'b', 0o040000: 'd', 0o020000: 'c', 0o010000: 'p' };

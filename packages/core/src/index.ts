@@ -8,15 +8,15 @@ export type { StructDef, Field, FieldDef, Span, Kind } from './layout/struct.js'
 export { MemorySource, BlobSource, SliceSource, BlockCache } from './io/source.js';
 export type { ByteSource, CacheOptions } from './io/source.js';
 export * as format from './erofs/format.js';
-export { COMPAT_FEATURES, INCOMPAT_FEATURES, featureNames, unsupportedIncompat } from './erofs/features.js';
-export type { FeatureInfo } from './erofs/features.js';
+export { COMPAT_FEATURES, INCOMPAT_FEATURES, featureNames, featuresSet, unsupportedIncompat } from './erofs/features.js';
+export type { FeatureInfo, FeatureSet } from './erofs/features.js';
 export { crc32c } from './erofs/checksum.js';
 export { xxh32 } from './erofs/xxhash.js';
 export { ErofsImage, splitPath, isDotOrDotDot, textDecoder, textEncoder } from './erofs/image.js';
 export type { Inode, DirEntry, Extent, DeviceInfo, OpenOptions } from './erofs/image.js';
 export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrName } from './erofs/xattr.js';
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
-export { walk, walkBatches, fsck, WalkEntry } from './erofs/walk.js';
+export { walk, walkBatches, fsck, checkName, WalkEntry } from './erofs/walk.js';
 export type { FsckReport, FsckProblem } from './erofs/walk.js';
 export { writeImage, encodeDev } from './erofs/writer.js';
 export type { WriterOptions, WriteResult, ExtraDevice } from './erofs/writer.js';

@@ -1,4 +1,4 @@
-import { ErofsError, splitPath, textDecoder, type ErofsImage, type Inode } from '@erofs-kit/core';
+import { ErofsError, splitPath, textDecoder, textEncoder, type ErofsImage, type Inode } from '@erofs-kit/core';
 import { Out, deviceOption, openImage, strs, UsageError, type Command } from '../util.js';
 
 /** Resolves PATH inside the image, following symlinks (at most 40) like open(2) would. */
@@ -15,7 +15,7 @@ export async function resolveFollow(img: ErofsImage, path: string): Promise<Inod
       continue;
     }
     if ((cur.mode & 0o170000) !== 0o040000) throw new ErofsError('not-a-directory', `${path}: a component is not a directory`, { path });
-    const d = await img.lookupIn(cur, new TextEncoder().encode(name));
+    const d = await img.lookupIn(cur, textEncoder.encode(name));
     if (!d) throw new ErofsError('not-found', `${path}: no such file or directory`, { path });
     const ino = await img.inode(d.nid);
     if ((ino.mode & 0o170000) === 0o120000) {

@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, createReadStream, existsSync, openSync, readSync, renameSync, unlinkSync, writeSync, fstatSync } from 'node:fs';
+import { accessSync, closeSync, constants, createReadStream, statSync, existsSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter, join } from 'node:path';
@@ -341,7 +341,7 @@ The same input and options always give the same bytes. Reports the tar's sha256 
       const info = {
         image: output,
         imageBytes: result.image.length,
-        ...(append ? { appended: true, fileBytes: fstatSafe(output) } : {}),
+        ...(append ? { appended: true, fileBytes: statSync(output).size } : {}),
         ...(tarOut ? { tar: tarOut } : {}),
         diffId: result.diffId,
         ...(result.verity ? { verity: result.verity } : {}),
@@ -369,13 +369,4 @@ The same input and options always give the same bytes. Reports the tar's sha256 
     }
   },
 };
-
-function fstatSafe(path: string): number {
-  const fd = openSync(path, 'r');
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
-  }
-}
 

@@ -1,18 +1,5 @@
-import { COMPAT_FEATURES, INCOMPAT_FEATURES, hex, textDecoder, walkBatches } from '@erofs-kit/core';
+import { COMPAT_FEATURES, INCOMPAT_FEATURES, featuresSet, hex, textDecoder, walkBatches } from '@erofs-kit/core';
 import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
-
-function features(mask: number, table: typeof COMPAT_FEATURES): { name: string; bit: string; kernel: string }[] {
-  const out: { name: string; bit: string; kernel: string }[] = [];
-  let rest = mask >>> 0;
-  for (const f of table) {
-    if (rest & f.bit) {
-      out.push({ name: f.name, bit: hex(f.bit), kernel: f.kernel });
-      rest &= ~f.bit;
-    }
-  }
-  for (let b = 0; b < 32; b++) if (rest & (1 << b)) out.push({ name: 'unknown', bit: hex((1 << b) >>> 0), kernel: '?' });
-  return out;
-}
 
 function uuidString(b: Uint8Array): string {
   const h = hexBytes(b);
@@ -63,8 +50,8 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
         superblockBytes: img.sbSize,
         checksum: hex(sb.checksum),
         checksumVerified: img.checksumOk === true,
-        featureCompat: { mask: hex(sb.feature_compat), features: features(sb.feature_compat, COMPAT_FEATURES) },
-        featureIncompat: { mask: hex(sb.feature_incompat), features: features(sb.feature_incompat, INCOMPAT_FEATURES) },
+        featureCompat: { mask: hex(sb.feature_compat), features: featuresSet(sb.feature_compat, COMPAT_FEATURES) },
+        featureIncompat: { mask: hex(sb.feature_incompat), features: featuresSet(sb.feature_incompat, INCOMPAT_FEATURES) },
         minimumKernel: minimumKernel(sb.feature_incompat),
         rootNid: img.rootNid,
         inos: Number(sb.inos),

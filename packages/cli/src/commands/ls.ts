@@ -1,4 +1,4 @@
-import { ErofsError, isDotOrDotDot, textDecoder, walkBatches, type ErofsImage, type Inode } from '@erofs-kit/core';
+import { checkName, isDotOrDotDot, textDecoder, walkBatches, type ErofsImage, type Inode } from '@erofs-kit/core';
 
 const S_IFMT_DIR = 0o040000;
 import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, typeName, type Command } from '../util.js';
@@ -98,10 +98,8 @@ export const ls: Command = {
       } else {
         for (const d of await img.readdir(start, base)) {
           if (isDotOrDotDot(d.name) && !values.all) continue;
+          if (!isDotOrDotDot(d.name)) checkName(d.name, base === '/' ? '' : base, d);
           const name = textDecoder.decode(d.name);
-          if (!isDotOrDotDot(d.name) && (d.name.includes(0x2f) || d.name.length === 0)) {
-            throw new ErofsError('unsafe-path', `directory ${base}: entry name ${JSON.stringify(name)} contains '/' or is empty`, { offset: d.offset, path: base });
-          }
           const p = base === '/' ? '/' + name : base + '/' + name;
           await emit(p, name, await img.inode(d.nid));
         }

@@ -26,7 +26,7 @@ chunk map with devices, inline tail position) and every xattr (shared or inline)
         device: e.device,
         physical: e.device === null ? null : e.physical,
         block: e.device === null ? null : Math.floor(e.physical / bs),
-        inline: e.device === 0 && e.physical === ino.inlineBase && e.physical % bs !== 0 ? true : e.device === 0 && ino.layout === 2 && e.physical === ino.inlineBase,
+        inline: e.device === 0 && e.physical === ino.inlineBase,
         ...(e.entryOffset !== undefined ? { entryOffset: e.entryOffset } : {}),
       }));
       const info = {

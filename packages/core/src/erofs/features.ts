@@ -48,18 +48,36 @@ export const INCOMPAT_FEATURES: readonly FeatureInfo[] = [
   { bit: 0x100, name: 'metabox', kernel: '6.17', supported: false, doc: 'metadata stored in a metabox inode' },
 ];
 
-/** Names of the bits set in `mask`; unknown bits are named `unknown(0x...)`. */
-export function featureNames(mask: number, table: readonly FeatureInfo[]): string[] {
-  const out: string[] = [];
+export interface FeatureSet {
+  name: string;
+  /** The bit, as `0x...`. */
+  bit: string;
+  /** First kernel that mounts it; `?` for bits nobody defines. */
+  kernel: string;
+}
+
+/** The bits set in `mask`, known ones first; unknown bits are named `unknown(0x...)`. */
+export function featuresSet(mask: number, table: readonly FeatureInfo[]): FeatureSet[] {
+  const out: FeatureSet[] = [];
   let rest = mask >>> 0;
   for (const f of table) {
     if (rest & f.bit) {
-      out.push(f.name);
+      out.push({ name: f.name, bit: `0x${f.bit.toString(16)}`, kernel: f.kernel });
       rest &= ~f.bit;
     }
   }
-  for (let b = 0; b < 32; b++) if (rest & (1 << b)) out.push(`unknown(0x${((1 << b) >>> 0).toString(16)})`);
+  for (let b = 0; b < 32; b++) {
+    if (rest & (1 << b)) {
+      const bit = `0x${((1 << b) >>> 0).toString(16)}`;
+      out.push({ name: `unknown(${bit})`, bit, kernel: '?' });
+    }
+  }
   return out;
+}
+
+/** Names of the bits set in `mask`; unknown bits are named `unknown(0x...)`. */
+export function featureNames(mask: number, table: readonly FeatureInfo[]): string[] {
+  return featuresSet(mask, table).map((f) => f.name);
 }
 
 /** Incompat bits this reader cannot handle. */

@@ -78,7 +78,8 @@ function duplicate(d: DirEntry, path: string): ErofsError {
   });
 }
 
-function checkName(name: Uint8Array, parentPath: string, d: DirEntry): void {
+/** Refuses an entry name that could not be a path component: empty, or holding '/' or NUL. */
+export function checkName(name: Uint8Array, parentPath: string, d: DirEntry): void {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) {
     throw new ErofsError('unsafe-path', `directory ${parentPath || '/'}: entry name ${JSON.stringify(textDecoder.decode(name))} contains '/' or NUL or is empty`, {
       offset: d.offset,

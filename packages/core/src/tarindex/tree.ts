@@ -52,7 +52,6 @@ export function sparseInPlace(e: TarEntry, bs = 512): boolean {
 
 export class TarTreeBuilder {
   readonly root: TreeNode;
-  private rootSeen = false;
   private strippedSlash = 0;
   private readonly opts: TreeBuilderOptions;
 
@@ -178,7 +177,6 @@ export class TarTreeBuilder {
         throw new ErofsError('invalid-value', `${JSON.stringify(path)}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path, format: 'tar' });
       }
       this.setAttrs(this.root, e);
-      this.rootSeen = true;
       return;
     }
     const parent = this.dirAt(parts.slice(0, -1), e);
@@ -280,10 +278,5 @@ export class TarTreeBuilder {
     if (old && (old.mode & S_IFMT) === S_IFDIR) this.lastDir = undefined;
     parent.children!.delete(key);
     parent.children!.set(key, node);
-  }
-
-  /** Whether the archive had an entry for the root itself. */
-  get hasRootEntry(): boolean {
-    return this.rootSeen;
   }
 }
