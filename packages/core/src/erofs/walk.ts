@@ -172,7 +172,7 @@ export async function fsck(img: ErofsImage, opts: { maxProblems?: number; onProg
   const problems: FsckProblem[] = [];
   const max = opts.maxProblems ?? 1000;
   const stats = { inodes: 0, directories: 0, files: 0, symlinks: 0, special: 0, bytes: 0, xattrs: 0 };
-  const refs = new Map<number, { nlink: number; count: number; entry: WalkEntry }>();
+  const refs = new Map<number, { count: number; entry: WalkEntry }>();
   const add = (p: FsckProblem): void => {
     if (problems.length < max) problems.push(p);
   };
@@ -183,7 +183,7 @@ export async function fsck(img: ErofsImage, opts: { maxProblems?: number; onProg
       const isNew = !refs.has(ino.nid);
       if (isNew) {
         stats.inodes++;
-        refs.set(ino.nid, { nlink: ino.nlink, count: 0, entry: ent });
+        refs.set(ino.nid, { count: 0, entry: ent });
       }
       const r = refs.get(ino.nid)!;
       r.count++;
@@ -233,10 +233,11 @@ export async function fsck(img: ErofsImage, opts: { maxProblems?: number; onProg
     add(problem(e));
   }
   for (const [nid, r] of refs) {
-    const ino = await img.inode(nid).catch(() => undefined);
-    if (!ino || (ino.mode & S_IFMT) === S_IFDIR) continue;
-    if (r.count !== r.nlink) {
-      add(problem(new ErofsError('invalid-value', `nlink ${r.nlink} but ${r.count} directory entr${r.count === 1 ? 'y refers' : 'ies refer'} to nid ${nid}`, { offset: ino.offset }), 'warning', r.entry.path));
+    // The walk already decoded this inode: no second read (the inode cache holds 65,536).
+    const ino = r.entry.inode;
+    if ((ino.mode & S_IFMT) === S_IFDIR) continue;
+    if (r.count !== ino.nlink) {
+      add(problem(new ErofsError('invalid-value', `nlink ${ino.nlink} but ${r.count} directory entr${r.count === 1 ? 'y refers' : 'ies refer'} to nid ${nid}`, { offset: ino.offset }), 'warning', r.entry.path));
     }
   }
   return { ok: !problems.some((p) => p.severity === 'error'), problems, stats };
