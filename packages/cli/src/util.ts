@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ErofsImage, hex, type ErofsError, type ByteSource } from '@erofs-kit/core';
+import { ErofsImage, hex, type ErofsError, type ByteSource, type CacheOptions } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 
 /** Exit codes: 0 ok, 1 the input is bad, 2 usage error, 3 internal error. */
@@ -89,7 +89,7 @@ export interface Opened {
 }
 
 /** Opens an image and its extra devices given with --device. */
-export async function openImage(path: string, devices: string[] = []): Promise<Opened> {
+export async function openImage(path: string, devices: string[] = [], cache?: CacheOptions): Promise<Opened> {
   const sources: FileSource[] = [];
   try {
     const src = new FileSource(path);
@@ -99,7 +99,7 @@ export async function openImage(path: string, devices: string[] = []): Promise<O
       sources.push(s);
       return s;
     });
-    const img = await ErofsImage.open(src, { devices: devs });
+    const img = await ErofsImage.open(src, { devices: devs, ...(cache ? { cache } : {}) });
     return { img, sources, close: async () => { for (const s of sources) await s.close(); } };
   } catch (e) {
     for (const s of sources) await s.close();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { CLI_BIN, runCli } from './support/cli.js';
-import { ErofsImage, MemorySource, crc32c } from '@erofs-kit/core';
+import { ErofsImage, MemorySource, crc32c, walk } from '@erofs-kit/core';
 import { loadManifest, type Fixture } from './support/fixtures.js';
 
 const m = loadManifest();
@@ -183,25 +183,60 @@ describe('extract never writes outside DEST, whatever the image says', () => {
     if (!d) throw new Error(`fixture has no ${dir}/${name}`);
     const nameAt = b.indexOf(Buffer.from(name), d.offset);
     patch(b, nameAt, d.offset, img);
-    // Recompute the superblock checksum so the patch itself is what the reader meets.
-    const area = Buffer.from(b.subarray(1024, 4096));
-    area.fill(0, 4, 8);
-    b.writeUInt32LE(crc32c(0xffffffff, area), 1028);
+    resum(b);
     const f = join(work, `evil-${dir.replace(/\//g, '_')}-${name}-${Math.random().toString(36).slice(2)}.erofs`);
     writeFileSync(f, b);
     return f;
   }
 
-  function extractFails(image: string, code: RegExp): void {
-    const box = mkdtempSync(join(work, 'box-'));
-    const dest = join(box, 'dest');
-    const r = runCli(['extract', image, dest]);
-    expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(code);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    // Nothing at all was left next to DEST, let alone above it.
-    expect(readdirSync(box)).toEqual([]);
+  /** Recomputes the superblock checksum so that a patch itself is what the reader meets. */
+  function resum(b: Buffer): void {
+    const area = Buffer.from(b.subarray(1024, 4096));
+    area.fill(0, 4, 8);
+    b.writeUInt32LE(crc32c(0xffffffff, area), 1028);
   }
+
+  /** Both ways of extracting: on the main thread, and with regular files written by workers. */
+  function extractFails(image: string, code: RegExp, path?: string): void {
+    for (const jobs of ['1', '2']) {
+      const box = mkdtempSync(join(work, 'box-'));
+      const dest = join(box, 'dest');
+      const r = runCli(['extract', image, dest, '--jobs', jobs]);
+      expect(r.status, `--jobs ${jobs}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(code);
+      if (path !== undefined) expect(r.stderr).toContain(path);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      // Nothing at all was left next to DEST, let alone above it.
+      expect(readdirSync(box)).toEqual([]);
+    }
+  }
+
+  it('file data past the end of the image fails with the path, in a worker too', async () => {
+    const b = readFileSync(plain.image);
+    const img = await ErofsImage.open(new MemorySource(new Uint8Array(b)));
+    // A regular file with whole blocks of data: point them past the end.
+    let victim: { path: string; offset: number } | undefined;
+    for await (const e of walk(img)) {
+      const ino = e.inode;
+      if ((ino.mode & 0o170000) === 0o100000 && ino.nlink === 1 && ino.size >= img.blockSize && (ino.layout === 0 || ino.layout === 2)) {
+        victim = { path: e.path, offset: ino.offset };
+        break;
+      }
+    }
+    if (!victim) throw new Error('the plain fixture has no single-link regular file with a full data block');
+    b.writeUInt32LE(0x7fffff00, victim.offset + 16);
+    resum(b);
+    const f = join(work, 'evil-startblk.erofs');
+    writeFileSync(f, b);
+    extractFails(f, /out-of-bounds/, victim.path);
+  });
+
+  it('a directory entry whose type disagrees with its inode is refused', async () => {
+    const img = await patched('/', 'sizes', (b, _at, direntAt) => {
+      b[direntAt + 10] = 1; // a directory, announced as a regular file
+    });
+    extractFails(img, /invalid-value: dirent file_type 1/, '/sizes');
+  });
 
   it("a name containing '/' is unsafe-path", async () => {
     const img = await patched('/', 'sizes', (b, at) => {

@@ -87,7 +87,9 @@ function differential(fixture: () => Fixture): () => TreeModel {
     assertSameTree(`${fx.name}: reader vs kernel`, ref, await readerTree(fx), READER_VS_KERNEL);
   });
 
-  it('extract writes what the kernel reports', { timeout: TIMEOUT }, () => {
+  // jobs 1: everything on the main thread; jobs 3: regular files written by three workers
+  // (the fixtures are below the size where workers start by default).
+  it.each([1, 3])('extract (--jobs %i) writes what the kernel reports', { timeout: TIMEOUT }, (jobs) => {
     const fx = fixture();
     const ref = kernelView();
     const missing = cliMissing();
@@ -99,8 +101,8 @@ function differential(fixture: () => Fixture): () => TreeModel {
     if (tmpfs.status !== 0) throw new Error(`cannot mount a tmpfs for the extraction: ${tmpfs.stderr}`);
     try {
       const dest = join(tmp, 'out');
-      extractWithCli(fx, dest);
-      assertSameTree(`${fx.name}: extract vs kernel`, ref, diskModel(dest, 'extract'), EXTRACT_VS_KERNEL);
+      extractWithCli(fx, dest, jobs);
+      assertSameTree(`${fx.name}: extract --jobs ${jobs} vs kernel`, ref, diskModel(dest, 'extract'), EXTRACT_VS_KERNEL);
     } finally {
       spawnSync('umount', [tmp]);
       rmSync(tmp, { recursive: true, force: true });

@@ -16,7 +16,7 @@ export { ErofsImage, splitPath, isDotOrDotDot, textDecoder, textEncoder } from '
 export type { Inode, DirEntry, Extent, DeviceInfo, OpenOptions } from './erofs/image.js';
 export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrName } from './erofs/xattr.js';
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
-export { walk, walkBatches, fsck, checkName, WalkEntry } from './erofs/walk.js';
+export { walk, walkBatches, fsck, checkName, checkUnique, WalkEntry } from './erofs/walk.js';
 export type { FsckReport, FsckProblem } from './erofs/walk.js';
 export { writeImage, encodeDev } from './erofs/writer.js';
 export type { WriterOptions, WriteResult, ExtraDevice } from './erofs/writer.js';

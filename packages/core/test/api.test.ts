@@ -19,6 +19,7 @@ describe('public API', () => {
         "TarTreeBuilder",
         "WalkEntry",
         "checkName",
+        "checkUnique",
         "crc32c",
         "decode",
         "defaultHash",

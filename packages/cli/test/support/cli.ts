@@ -29,10 +29,10 @@ export function runCli(args: string[], timeoutMs = 600_000): CliResult {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** `erofs-kit extract IMAGE DEST [--device FILE ...]`; throws with the CLI's output on failure. */
-export function extractWithCli(fx: Fixture, dest: string): void {
+/** `erofs-kit extract IMAGE DEST [--device FILE ...] [--jobs N]`; throws with the CLI's output on failure. */
+export function extractWithCli(fx: Fixture, dest: string, jobs?: number): void {
   const devices = fx.appended ? [] : fx.devices;
-  const args = ['extract', fx.image, dest, ...devices.flatMap((d) => ['--device', d])];
+  const args = ['extract', fx.image, dest, ...devices.flatMap((d) => ['--device', d]), ...(jobs !== undefined ? ['--jobs', String(jobs)] : [])];
   const r = runCli(args);
   if (r.status !== 0) {
     throw new Error(`${fx.name}: erofs-kit ${args.join(' ')} exited ${r.status}:\n${(r.stderr + r.stdout).trim().slice(0, 4000)}`);

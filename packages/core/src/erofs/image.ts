@@ -130,6 +130,8 @@ export function isDotOrDotDot(name: Uint8Array): boolean {
   return (name.length === 1 && name[0] === DOT) || (name.length === 2 && name[0] === DOT && name[1] === DOT);
 }
 
+const INODE_CACHE_ENTRIES = 4096;
+
 export class ErofsImage {
   readonly sb: SuperBlock;
   readonly blockSize: number;
@@ -261,7 +263,9 @@ export class ErofsImage {
     const hit = this.inodeCache.get(nid);
     if (hit) return hit;
     const ino = await this.readInode(nid);
-    if (this.inodeCache.size > 65536) this.inodeCache.clear();
+    // Small on purpose: a walk decodes each inode once, and a large cache only moves
+    // hundreds of thousands of objects into the old generation for the GC to trace.
+    if (this.inodeCache.size >= INODE_CACHE_ENTRIES) this.inodeCache.clear();
     this.inodeCache.set(nid, ino);
     return ino;
   }

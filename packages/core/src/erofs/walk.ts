@@ -59,7 +59,7 @@ export class WalkEntry {
  * name could redirect an extractor's writes). Names are sorted on disk, so duplicates are
  * neighbours; an unsorted directory is checked on a sorted copy.
  */
-function checkUnique(ents: DirEntry[], path: string): void {
+export function checkUnique(ents: DirEntry[], path: string): void {
   let sorted = true;
   for (let i = 1; i < ents.length; i++) {
     const c = compare(ents[i - 1]!.name, ents[i]!.name);

@@ -23,18 +23,22 @@ export class FileSource implements ByteSource {
     }
   }
 
-  readSync(offset: number, length: number): Uint8Array {
+  readInto(offset: number, into: Uint8Array): void {
     if (this.fd === undefined) throw new ErofsError('io', `${this.name} is closed`, { format: 'io', path: this.name });
-    // Every byte is overwritten below: skip zero-filling (this runs for every cached block).
-    const buf = Buffer.allocUnsafe(length);
     let got = 0;
-    while (got < length) {
-      const n = readSync(this.fd, buf, got, length - got, offset + got);
+    while (got < into.length) {
+      const n = readSync(this.fd, into, got, into.length - got, offset + got);
       if (n === 0) {
         throw new ErofsError('truncated', `${this.name}: unexpected end of file at ${hex(offset + got)}`, { offset: offset + got, format: 'io', path: this.name });
       }
       got += n;
     }
+  }
+
+  readSync(offset: number, length: number): Uint8Array {
+    // Every byte is overwritten: skip zero-filling (this runs for every cached block).
+    const buf = Buffer.allocUnsafe(length);
+    this.readInto(offset, buf);
     return buf;
   }
 

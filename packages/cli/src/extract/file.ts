@@ -1,0 +1,42 @@
+/**
+ * Writing one regular file of an image onto the local filesystem: shared by the main thread
+ * and the extraction workers (extract/worker.ts).
+ */
+import { closeSync, fchmodSync, fchownSync, futimesSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import type { ErofsImage, Inode } from '@erofs-kit/core';
+
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
+
+/** Node's utimes family takes a negative number as "now" and clamps Dates to 32 bits: times before 1970 are fixed by the python3 pass; this keeps the fallback close. */
+export function fsTime(sec: number): number | Date {
+  return sec >= 0 ? sec : new Date(sec * 1000);
+}
+
+/** Creates `p` (O_EXCL: never follows or replaces anything) with the inode's data, owner, mode and mtime (seconds; nanoseconds come later). */
+export async function writeFile(img: ErofsImage, ino: Inode, p: Buffer | Uint8Array, isRoot: boolean): Promise<void> {
+  const fd = openSync(p as Buffer, 'wx', ino.mode & 0o777);
+  try {
+    let sparse = false;
+    for (const ext of await img.extents(ino)) {
+      if (ext.device === null) {
+        sparse = true;
+        continue;
+      }
+      const piece = 1 << 20;
+      for (let o = 0; o < ext.length; o += piece) {
+        const n = Math.min(piece, ext.length - o);
+        const bytes = await img.readDevice(ext.device, ext.physical + o, n, ext.entryOffset ?? ino.offset);
+        let done = 0;
+        while (done < n) done += writeSync(fd, bytes, done, n - done, ext.logical + o + done);
+      }
+    }
+    if (sparse) ftruncateSync(fd, ino.size);
+    // New files already belong to us: skip the syscall when the image agrees.
+    if (isRoot && (ino.uid !== EUID || ino.gid !== EGID)) fchownSync(fd, ino.uid, ino.gid);
+    if (ino.mode & 0o7000) fchmodSync(fd, ino.mode & 0o7777);
+    futimesSync(fd, fsTime(ino.mtime), fsTime(ino.mtime));
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * A small pool of extraction workers. Batches go to the worker with the fewest batches in
+ * flight, except that the batches of one directory all go to the same worker: two threads
+ * creating files in one directory contend for its lock and each runs at half speed. When
+ * the chosen worker already has MAX_IN_FLIGHT batches, `send` waits, so memory stays
+ * bounded whatever the image's size. The first failure stops the pool and is re-thrown by
+ * `send` or `drain`.
+ */
+import { Worker } from 'node:worker_threads';
+import { ErofsError } from '@erofs-kit/core';
+import type { DoneReply, FileBatch, WorkerInit, WorkerReply } from './protocol.js';
+
+const MAX_IN_FLIGHT = 4;
+
+interface Slot {
+  worker: Worker;
+  inFlight: number;
+}
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly batches = new Map<number, Buffer[]>();
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private nextId = 0;
+  private lastKey = -1;
+  private lastSlot: Slot | undefined;
+
+  constructor(
+    n: number,
+    init: WorkerInit,
+    /** Called with each finished batch and the paths it was sent with. */
+    private readonly onDone: (r: DoneReply, paths: Buffer[]) => void,
+    /** Turns a worker's local path (raw bytes as latin1) into the path inside the image. */
+    private readonly imagePath: (local: string) => string,
+  ) {
+    const url = new URL('./extract-worker.js', import.meta.url);
+    for (let i = 0; i < n; i++) {
+      const worker = new Worker(url, { workerData: init });
+      const slot: Slot = { worker, inFlight: 0 };
+      worker.on('message', (r: WorkerReply) => this.reply(slot, r));
+      worker.on('error', (e) => this.fail(new Error(`extraction worker failed: ${e.message}`)));
+      worker.on('exit', (code) => {
+        if (code !== 0 && !this.failure) this.fail(new Error(`extraction worker exited with code ${code}`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  private reply(slot: Slot, r: WorkerReply): void {
+    if (r.kind === 'ready') return;
+    if (r.id >= 0) slot.inFlight--;
+    if (r.kind === 'done') {
+      const paths = this.batches.get(r.id)!;
+      this.batches.delete(r.id);
+      try {
+        this.onDone(r, paths);
+      } catch (e) {
+        this.fail(e as Error);
+      }
+    } else {
+      const path = r.path ? this.imagePath(r.path) : undefined;
+      const j = r.error;
+      if (j) {
+        const p = j.path ?? path;
+        this.fail(new ErofsError(j.code, j.message, { format: j.format, ...(j.offset !== undefined ? { offset: j.offset } : {}), ...(j.length !== undefined ? { length: j.length } : {}), ...(p !== undefined ? { path: p } : {}) }));
+      } else {
+        this.fail(new ErofsError('io', `cannot create ${path ?? '(unknown)'}: ${r.io ?? 'error'}`, { format: 'io', ...(path !== undefined ? { path } : {}) }));
+      }
+    }
+    this.poke();
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private wait(): Promise<void> {
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+
+  /** Sends a batch of the files of directory `dir` (a nid). */
+  async send(batch: Omit<FileBatch, 'id'>, paths: Buffer[], dir: number): Promise<void> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      let best = this.slots[0]!;
+      if (dir === this.lastKey && this.lastSlot) best = this.lastSlot;
+      else for (const s of this.slots) if (s.inFlight < best.inFlight) best = s;
+      if (best.inFlight < MAX_IN_FLIGHT) {
+        this.lastKey = dir;
+        this.lastSlot = best;
+        best.inFlight++;
+        const b: FileBatch = { id: this.nextId++, ...batch };
+        this.batches.set(b.id, paths);
+        best.worker.postMessage(b, [b.paths.buffer as ArrayBuffer, b.ends.buffer as ArrayBuffer, b.nids.buffer as ArrayBuffer]);
+        return;
+      }
+      await this.wait();
+    }
+  }
+
+  /** Waits for every batch sent so far. */
+  async drain(): Promise<void> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (this.slots.every((s) => s.inFlight === 0)) return;
+      await this.wait();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * An extraction worker (worker_threads): opens the image itself and writes the regular
+ * files the main thread sends in batches (their directories already exist). Files with
+ * several links go back to the main thread, as do the xattrs and exact times to set once
+ * everything exists.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { ErofsError, isErofsError } from '@erofs-kit/core';
+import { openImage } from '../util.js';
+import { writeFile } from './file.js';
+import type { DoneReply, FileBatch, WorkerInit, WorkerReply } from './protocol.js';
+
+const S_IFMT = 0o170000;
+const S_IFREG = 0o100000;
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const send = (r: WorkerReply): void => port.postMessage(r);
+// Every byte read here is written out at once: the cache may reuse its memory.
+const opened = openImage(init.image, init.devices, { recycle: true });
+let failed = false;
+let chain: Promise<void> = Promise.resolve();
+
+port.on('message', (b: FileBatch) => {
+  chain = chain.then(() => work(b));
+});
+
+async function work(b: FileBatch): Promise<void> {
+  if (failed) return;
+  let path = '';
+  try {
+    const { img } = await opened;
+    const r: DoneReply = { kind: 'done', id: b.id, files: 0, bytes: 0, deferred: [], xattrs: [], times: [] };
+    let start = 0;
+    for (let i = 0; i < b.nids.length; i++) {
+      const end = b.ends[i]!;
+      const p = Buffer.from(b.paths.buffer, b.paths.byteOffset + start, end - start);
+      start = end;
+      path = '';
+      try {
+        const ino = await img.inode(b.nids[i]!);
+        if ((ino.mode & S_IFMT) !== S_IFREG) {
+          throw new ErofsError('invalid-value', `dirent file_type 1 does not match the inode's mode ${ino.mode.toString(8)}`, { offset: ino.offset, length: 2 });
+        }
+        if (ino.nlink > 1) {
+          r.deferred.push([i, ino.nid]);
+          continue;
+        }
+        await writeFile(img, ino, p, init.isRoot);
+        r.files++;
+        r.bytes += ino.size;
+        if (ino.xattrSize > 0) for (const x of await img.xattrs(ino)) if (x.kernelVisible) r.xattrs.push([i, x.name, x.value]);
+        if (ino.mtimeNsec !== 0 || ino.mtime < 0) r.times.push([i, ino.mtime, ino.mtimeNsec]);
+      } catch (e) {
+        path = p.toString('latin1');
+        throw e;
+      }
+    }
+    send(r);
+  } catch (e) {
+    failed = true;
+    if (isErofsError(e)) send({ kind: 'error', id: b.id, path, error: e.toJSON() });
+    else {
+      const err = e as NodeJS.ErrnoException;
+      send({ kind: 'error', id: b.id, path, io: err.code ?? err.message });
+    }
+  }
+}
+
+void opened.then(
+  () => send({ kind: 'ready' }),
+  (e: unknown) => {
+    failed = true;
+    const j = isErofsError(e) ? e.toJSON() : new ErofsError('io', `cannot open ${init.image}: ${(e as Error).message}`, { format: 'io', path: init.image }).toJSON();
+    send({ kind: 'error', id: -1, path: '', error: j });
+  },
+);
