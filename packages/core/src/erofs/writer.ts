@@ -87,8 +87,8 @@ interface Slot {
   nid: number;
   startblk: number;
   copyStart: number;
-  /** Directory entries, `.` and `..` included, sorted: [name as a latin1 key, child]. */
-  entries: [string, TreeNode][] | undefined;
+  /** Directory entries, `.` and `..` included, sorted: [name as a latin1 key, child's slot index]. */
+  entries: [string, number][] | undefined;
 }
 
 const XATTR_MAX_VALUE = 65535;
@@ -105,7 +105,7 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** Byte order of names held as latin1 keys: UTF-16 code unit order equals byte order there. */
-function compareKeys(a: [string, TreeNode], b: [string, TreeNode]): number {
+function compareKeys(a: [string, number], b: [string, number]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
@@ -146,7 +146,7 @@ function xattrBody(node: TreeNode, filter: boolean, where: string): Uint8Array {
 }
 
 /** Packs sorted dirents into blocks; returns the directory's bytes and the name offsets. */
-function packDirents(entries: [string, TreeNode][], bs: number): { bytes: Uint8Array; blocks: { start: number; count: number; used: number }[] } {
+function packDirents(entries: [string, number][], bs: number): { bytes: Uint8Array; blocks: { start: number; count: number; used: number }[] } {
   const blocks: { start: number; count: number; used: number }[] = [];
   let cur = { start: 0, count: 0, used: 0 };
   for (let i = 0; i < entries.length; i++) {
@@ -171,40 +171,44 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   const filter = opts.xattrFilter ?? true;
 
   // ---- 1. Order inodes breadth-first; children sorted by name bytes. ----
-  const order: TreeNode[] = [];
-  const parentOf = new Map<TreeNode, TreeNode>();
-  const seen = new Set<TreeNode>();
-  const nameOf = new Map<TreeNode, string>();
+  // Per-inode facts live in arrays indexed by position in `order`; the one Map finds a
+  // node's position (object-keyed Maps are the cost of this pass on large trees).
+  const order: TreeNode[] = [root];
+  const indexOf = new Map<TreeNode, number>([[root, 0]]);
+  const parents: number[] = [0];
+  const names: string[] = [''];
+  /** Names referring to each node: the link count of non-directories (hard links). */
+  const refs: number[] = [0];
+  /** Directory entries (without `.` and `..`): [name as a latin1 key, child index]. */
+  const entriesOf: ([string, number][] | undefined)[] = [];
   const td = new TextDecoder();
   /** Display path of a node, for error messages only (built on demand). */
-  const pathOf = (n: TreeNode): string => {
+  const pathAt = (i: number): string => {
     const parts: string[] = [];
-    for (let c = n; c !== root; c = parentOf.get(c)!) parts.push(td.decode(keyBytes(nameOf.get(c)!)));
+    for (let c = i; c !== 0; c = parents[c]!) parts.push(td.decode(keyBytes(names[c]!)));
     return '/' + parts.reverse().join('/');
   };
-  order.push(root);
-  seen.add(root);
-  parentOf.set(root, root);
-  const entriesOf = new Map<TreeNode, [string, TreeNode][]>();
-  /** Names referring to each node: the link count of non-directories (hard links). */
-  const refs = new Map<TreeNode, number>();
   for (let i = 0; i < order.length; i++) {
     const n = order[i]!;
     if ((n.mode & S_IFMT) !== S_IFDIR) continue;
-    const ents: [string, TreeNode][] = [];
+    const ents: [string, number][] = [];
     for (const [key, child] of n.children ?? []) {
-      ents.push([key, child]);
-      refs.set(child, (refs.get(child) ?? 0) + 1);
-      if (!seen.has(child)) {
-        seen.add(child);
+      let ci = indexOf.get(child);
+      if (ci === undefined) {
+        ci = order.length;
+        indexOf.set(child, ci);
         order.push(child);
-        parentOf.set(child, n);
-        nameOf.set(child, key);
+        parents.push(i);
+        names.push(key);
+        refs.push(1);
       } else if ((child.mode & S_IFMT) === S_IFDIR) {
-        throw new ErofsError('invalid-value', `${pathOf(n)}: directory reached twice (hard-linked directory)`, { path: pathOf(n) });
+        throw new ErofsError('invalid-value', `${pathAt(i)}: directory reached twice (hard-linked directory)`, { path: pathAt(i) });
+      } else {
+        refs[ci]!++;
       }
+      ents.push([key, ci]);
     }
-    entriesOf.set(n, ents);
+    entriesOf[i] = ents;
   }
 
   // ---- 2. Time base: the most common mtime, unless given. ----
@@ -225,11 +229,10 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
 
   // ---- 3. Per-inode sizes and layouts. ----
   const slots: Slot[] = [];
-  const slotOf = new Map<TreeNode, Slot>();
   for (let i = 0; i < order.length; i++) {
     const node = order[i]!;
     const type = node.mode & S_IFMT;
-    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathOf(node)) : EMPTY;
+    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathAt(i)) : EMPTY;
     let size = 0;
     let layout: number = DataLayout.FLAT_PLAIN;
     // Every field set here, so all slots share one shape (the writer's hot loops read them).
@@ -254,21 +257,21 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       copyStart: 0,
       entries: undefined,
     };
-    let nlink = refs.get(node) ?? 1;
+    let nlink = refs[i]!;
     if (type === S_IFDIR) {
-      const parent = parentOf.get(node)!;
-      const children = entriesOf.get(node)!;
-      const ents: [string, TreeNode][] = [['.', node], ['..', parent], ...children];
+      const children = entriesOf[i]!;
+      const ents: [string, number][] = [['.', i], ['..', parents[i]!]];
+      for (const e of children) ents.push(e);
       ents.sort(compareKeys);
       slot.entries = ents;
       const packed = packDirents(ents, bs);
       slot.dirBytes = packed.bytes;
       size = packed.bytes.length;
       nlink = 2;
-      for (const [, c] of children) if ((c.mode & S_IFMT) === S_IFDIR) nlink++;
+      for (const [, c] of children) if ((order[c]!.mode & S_IFMT) === S_IFDIR) nlink++;
     } else if (type === S_IFLNK) {
       size = node.target?.length ?? 0;
-      if (size === 0 || size > 4095) throw new ErofsError('invalid-value', `${pathOf(node)}: symlink target of ${size} bytes (must be 1..4095)`, { path: pathOf(node) });
+      if (size === 0 || size > 4095) throw new ErofsError('invalid-value', `${pathAt(i)}: symlink target of ${size} bytes (must be 1..4095)`, { path: pathAt(i) });
     } else if (type === S_IFREG) {
       size = node.size;
     }
@@ -291,11 +294,10 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       }
     } else if (type === S_IFREG && size > 0) {
       layout = DataLayout.CHUNK_BASED;
-      chunkPlan(slot, bs, bits, () => pathOf(node), devices.length);
+      chunkPlan(slot, bs, bits, () => pathAt(i), devices.length);
     }
     slot.layout = layout;
     slots.push(slot);
-    slotOf.set(node, slot);
   }
 
   // ---- 4. Place inodes (nids) after the superblock and device table. ----
@@ -377,8 +379,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     encode(deviceSlot, { tag: d.tag ?? new Uint8Array(0), blocks_lo: d.blocks, uniaddr_lo: uni, blocks_hi: 0, uniaddr_hi: 0 }, img, devtOff + i * deviceSlot.size);
     uni += d.blocks;
   });
-  const nidOf = (n: TreeNode): number => slotOf.get(n)!.nid;
-  for (const s of slots) writeInode(img, s, bs, bits, nidOf);
+  for (const s of slots) writeInode(img, s, bs, bits, slots);
   return { image: img, blocks: totalBlocks, inodes: slots.length, rootNid: root0.nid };
 }
 
@@ -458,7 +459,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, whereFn: () => string, 
   throw new ErofsError('invalid-value', `${whereOf()}: ${size}-byte file without data`, { path: whereOf() });
 }
 
-function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, nidOf: (n: TreeNode) => number): void {
+function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: Slot[]): void {
   const n = s.node;
   const type = n.mode & S_IFMT;
   let iu = 0;
@@ -499,7 +500,7 @@ function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, nidOf: (
   let p = s.offset + s.isize;
   img.set(s.xattrs, p);
   p += s.xattrs.length;
-  if (s.entries) fillDirents(s, bs, nidOf);
+  if (s.entries) fillDirents(s, bs, slots);
   if (s.tail) img.set(s.tail, p);
   if (s.blockData && s.blockData.length > 0) img.set(s.blockData, s.startblk * bs);
   if (s.chunks) {
@@ -515,7 +516,7 @@ function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, nidOf: (
 }
 
 /** Writes the dirents (with final nids) into the directory's content bytes. */
-function fillDirents(s: Slot, bs: number, nidOf: (n: TreeNode) => number): void {
+function fillDirents(s: Slot, bs: number, slots: Slot[]): void {
   const out = s.dirBytes!;
   const ents = s.entries!;
   let i = 0;
@@ -529,8 +530,9 @@ function fillDirents(s: Slot, bs: number, nidOf: (n: TreeNode) => number): void 
     }
     let nameoff = count * dirent.size;
     for (let k = 0; k < count; k++) {
-      const [name, child] = ents[i + k]!;
-      encode(dirent, { nid: BigInt(nidOf(child)), nameoff, file_type: fileTypeOfMode(child.mode), reserved: 0 }, out, blockStart + k * dirent.size);
+      const [name, ci] = ents[i + k]!;
+      const child = slots[ci]!;
+      encode(dirent, { nid: BigInt(child.nid), nameoff, file_type: fileTypeOfMode(child.node.mode), reserved: 0 }, out, blockStart + k * dirent.size);
       for (let c = 0; c < name.length; c++) out[blockStart + nameoff + c] = name.charCodeAt(c);
       nameoff += name.length;
     }

@@ -32,6 +32,9 @@ export class MemorySource implements ByteSource {
   readSync(offset: number, length: number): Uint8Array {
     return this.bytes.subarray(offset, offset + length);
   }
+  readInto(offset: number, into: Uint8Array): void {
+    into.set(this.bytes.subarray(offset, offset + into.length));
+  }
   read(offset: number, length: number): Promise<Uint8Array> {
     return Promise.resolve(this.readSync(offset, length));
   }

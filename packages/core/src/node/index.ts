@@ -61,3 +61,4 @@ export function openFile(path: string): FileSource {
   return new FileSource(path);
 }
 export * from './digest.js';
+export { threadedSha256 } from './threaded-hash.js';

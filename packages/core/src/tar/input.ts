@@ -234,6 +234,12 @@ export class SeekInput implements TarInput {
   /** Everything before this offset has been passed to the tap. */
   private tapped = 0;
   private sync: ((offset: number, length: number) => Uint8Array) | undefined;
+  /**
+   * One buffer that every window is read into when the source can fill a buffer: what the
+   * reader gets is valid until its next call anyway, and reusing the memory spares a fresh
+   * megabyte (page faults, garbage collection) per window.
+   */
+  private scratch: Uint8Array | undefined;
 
   constructor(
     private readonly src: ByteSource,
@@ -246,6 +252,12 @@ export class SeekInput implements TarInput {
   private async load(at: number, len: number): Promise<Uint8Array> {
     if (len === 0) return EMPTY;
     let b: Uint8Array | undefined;
+    if (this.src.readInto && len <= MAX_WINDOW) {
+      this.scratch ??= new Uint8Array(MAX_WINDOW);
+      b = this.scratch.subarray(0, len);
+      this.src.readInto(at, b);
+      return b;
+    }
     if (this.sync) {
       try {
         b = this.sync(at, len);
