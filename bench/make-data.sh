@@ -16,6 +16,10 @@
 #   files.tar        small/ as a pax tar
 #   meta.erofs       tar-index image of files.tar (mkfs.erofs --tar=i); needs files.tar
 #                    as its extra device when read
+#   huge/            a few huge files: 2 x 256 MiB of incompressible bytes (AES-CTR of
+#                    zeros, fixed key), 512 MiB of text, 1 empty file
+#   rootfs.tar       rootfs/ as a GNU tar; huge.tar: huge/ as a pax tar
+#   *.tar.gz         gzip -6 of files.tar, rootfs.tar and huge.tar
 #
 # Needs root (debootstrap), debootstrap, mkfs.erofs18 (erofs-utils 1.8.6), GNU tar, node.
 set -euo pipefail
@@ -32,6 +36,8 @@ need() { command -v "$1" >/dev/null || { echo "missing: $1 ($2)" >&2; exit 1; };
 need "$MKFS" "run tools/install-erofs-utils.sh"
 need debootstrap "apt-get install -y debootstrap"
 need node "Node.js 20+"
+need openssl "apt-get install -y openssl"
+need gzip "apt-get install -y gzip"
 tar --version | head -1 | grep -q GNU || { echo "GNU tar is needed" >&2; exit 1; }
 if [[ $(id -u) -ne 0 ]]; then echo "run as root (debootstrap, device nodes)" >&2; exit 1; fi
 
@@ -97,12 +103,62 @@ fi
 
 build_image meta.erofs --tar=i files.tar
 
+# (c) a few huge files -------------------------------------------------------------
+if [[ -d huge && $FORCE != 1 ]]; then
+  log "huge/ present, skipping"
+else
+  log "generating huge/ (1 GiB)"
+  rm -rf huge huge.partial
+  mkdir huge.partial
+  # the producers die of SIGPIPE when head has enough: check the sizes instead
+  set +o pipefail
+  for i in 1 2; do
+    openssl enc -aes-128-ctr -nosalt -K 000102030405060708090a0b0c0d0e0f -iv "0000000000000000000000000000000$i" </dev/zero 2>/dev/null \
+      | head -c $((256 << 20)) >"huge.partial/random-$i.bin"
+  done
+  yes 'erofs-kit benchmark: a line of text that compresses well, repeated' | head -c $((512 << 20)) >huge.partial/text.log
+  set -o pipefail
+  for f in random-1.bin random-2.bin text.log; do
+    [[ $(stat -c %s "huge.partial/$f") -gt $((255 << 20)) ]] || { echo "huge/$f came out short" >&2; exit 1; }
+  done
+  : >huge.partial/empty
+  touch -d '2024-01-01 00:00:00 UTC' huge.partial/* huge.partial
+  mv huge.partial huge
+  rm -f huge.tar huge.tar.gz
+fi
+
+# tars of the trees, and their gzips ------------------------------------------------
+# $1 tar, $2 source directory, $3.. extra tar options
+make_tar() {
+  local t=$1 dir=$2; shift 2
+  if [[ -f $t && $FORCE != 1 ]]; then
+    log "$t present, skipping"
+    return
+  fi
+  log "tar $dir -> $t"
+  rm -f "$t.tmp" "$t.gz"
+  tar --sort=name --numeric-owner "$@" -C "$dir" -cf "$t.tmp" .
+  mv "$t.tmp" "$t"
+}
+make_tar rootfs.tar rootfs
+make_tar huge.tar huge --format=pax --pax-option=delete=atime,delete=ctime
+for t in files.tar rootfs.tar huge.tar; do
+  if [[ -f $t.gz && $FORCE != 1 ]]; then
+    log "$t.gz present, skipping"
+  else
+    log "gzip -6 $t"
+    gzip -6 -c "$t" >"$t.gz.tmp"
+    mv "$t.gz.tmp" "$t.gz"
+  fi
+done
+
 # sizes ----------------------------------------------------------------------------
 log "sizes in $WORK"
 count() { find "$1" | wc -l; }
 printf '%-14s %10s %10s\n' "item" "size" "entries"
 printf '%-14s %10s %10s\n' "rootfs/" "$(du -sh --apparent-size rootfs | cut -f1)" "$(count rootfs)"
 printf '%-14s %10s %10s\n' "small/" "$(du -sh --apparent-size small | cut -f1)" "$(count small)"
-for f in rootfs.erofs small.erofs files.tar meta.erofs; do
+printf '%-14s %10s %10s\n' "huge/" "$(du -sh --apparent-size huge | cut -f1)" "$(count huge)"
+for f in rootfs.erofs small.erofs files.tar meta.erofs rootfs.tar huge.tar files.tar.gz rootfs.tar.gz huge.tar.gz; do
   printf '%-14s %10s\n' "$f" "$(du -h --apparent-size "$f" | cut -f1)"
 done

@@ -30,6 +30,7 @@ const ROOT = resolve(HERE, '..');
 const KIT_DIST = join(ROOT, 'packages/cli/dist/cli.js');
 const TIME = '/usr/bin/time';
 const FSCK = process.env.FSCK_EROFS ?? 'fsck.erofs18';
+const MKFS = process.env.MKFS_EROFS ?? 'mkfs.erofs18';
 const DUMP = process.env.DUMP_EROFS ?? 'dump.erofs18';
 
 // ---------------------------------------------------------------- options
@@ -71,11 +72,12 @@ const MNT = join(W, 'mnt');
 const img = (name) => join(W, name);
 
 // ---------------------------------------------------------------- preconditions
-for (const f of ['rootfs.erofs', 'small.erofs', 'files.tar', 'meta.erofs']) {
+const INPUTS = ['rootfs.erofs', 'small.erofs', 'files.tar', 'meta.erofs', 'rootfs.tar', 'huge.tar', 'files.tar.gz', 'rootfs.tar.gz', 'huge.tar.gz'];
+for (const f of INPUTS) {
   if (!existsSync(img(f))) die(`${img(f)} is missing: run  sudo bash bench/make-data.sh ${W}`);
 }
 if (!existsSync(TIME)) die(`${TIME} is missing: apt-get install -y time`);
-for (const tool of [FSCK, DUMP]) {
+for (const tool of [FSCK, DUMP, MKFS]) {
   if (spawnSync(tool, ['-V'], { stdio: 'ignore' }).status !== 0) {
     die(`${tool} does not run: install erofs-utils 1.8.6 (tools/install-erofs-utils.sh)`);
   }
@@ -120,7 +122,9 @@ if (withKit) {
   mkdirSync(join(SNAP, 'bin'), { recursive: true });
   mkdirSync(join(SNAP, 'dist'), { recursive: true });
   const cliDir = dirname(dirname(KIT_DIST));
-  for (const f of ['package.json', 'bin/erofs-kit.js', 'dist/cli.js']) {
+  // every bundle: the CLI and the worker entries it starts (extract workers)
+  const bundles = readdirSync(join(cliDir, 'dist')).filter((f) => f.endsWith('.js')).map((f) => `dist/${f}`);
+  for (const f of ['package.json', 'bin/erofs-kit.js', ...bundles]) {
     writeFileSync(join(SNAP, f), readFileSync(join(cliDir, f)));
   }
   kitBuild = {
@@ -136,7 +140,21 @@ const DEV = ['--device', img('files.tar')];
 const OUT = join(MNT, 'out');
 const LIST = join(MNT, 'list.txt');
 
-/** @type {{id:string, what:string, image:string, kit:string[], ref:string[], stdout?:string, extract?:boolean}[]} */
+const KIT_META = join(MNT, 'kit.erofs');
+const REF_META = join(MNT, 'ref.erofs');
+const KIT_TAR = join(MNT, 'kit.tar');
+const REF_TAR = join(MNT, 'ref.tar');
+/** erofs-kit index against mkfs.erofs --tar=i; gzip input writes the uncompressed tar too. */
+function indexCase(tar) {
+  const gz = tar.endsWith('.gz');
+  return {
+    id: `index-${tar.replace(/\.tar/, '').replace('.gz', '-gz')}`, what: 'tar index', image: tar, index: { gz },
+    kit: kit('index', img(tar), '-o', KIT_META, ...(gz ? ['--tar-out', KIT_TAR] : [])),
+    ref: [MKFS, '--tar=i', ...(gz ? [`--ungzip=${REF_TAR}`] : []), REF_META, img(tar)],
+  };
+}
+
+/** @type {{id:string, what:string, image:string, kit:string[], ref:string[], stdout?:string, extract?:boolean, index?:{gz:boolean}}[]} */
 const CASES = [
   {
     id: 'extract-rootfs', what: 'extract', image: 'rootfs.erofs', extract: true,
@@ -173,6 +191,7 @@ const CASES = [
     kit: kit('ls', img('small.erofs'), '/'),
     ref: [DUMP, '--ls', '--path=/', img('small.erofs')],
   },
+  ...['rootfs.tar', 'files.tar', 'huge.tar', 'rootfs.tar.gz', 'files.tar.gz', 'huge.tar.gz'].map(indexCase),
 ].filter((c) => !opts.only || c.id.includes(opts.only));
 if (!CASES.length) die(`no case matches --only ${opts.only}`);
 
@@ -250,6 +269,24 @@ function manifest(root) {
   return lines;
 }
 
+/**
+ * What a tar index holds, read back: `erofs-kit ls -l -R` of the image with its tar as the
+ * device (the same reader for both tools' images, so differences are in the images), and
+ * for erofs-kit's image the verdict of fsck.erofs.
+ */
+function indexView(isKit, c) {
+  const meta = isKit ? KIT_META : REF_META;
+  const tar = c.index.gz ? (isKit ? KIT_TAR : REF_TAR) : img(c.image);
+  const ls = spawnSync('node', [KIT_RUN, 'ls', meta, '-l', '-R', '--device', tar], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const listing = ls.status === 0 ? ls.stdout : `ls failed: ${ls.stderr}`;
+  let fsck;
+  if (isKit) {
+    const f = spawnSync(FSCK, [`--device=${tar}`, meta], { encoding: 'utf8' });
+    fsck = f.status === 0 ? 'ok' : `failed: ${(f.stderr || f.stdout).trim().split('\n').slice(-2).join(' ')}`;
+  }
+  return { listing: createHash('sha1').update(listing).digest('hex'), lines: listing.split('\n').length - 1, fsck };
+}
+
 function compareManifests(a, b) {
   const diffs = [];
   const n = Math.max(a.length, b.length);
@@ -314,7 +351,7 @@ const env = {
   work: W,
   tmpfs: MNT,
   runs: opts.runs,
-  imageBytes: Object.fromEntries(['rootfs.erofs', 'small.erofs', 'files.tar', 'meta.erofs'].map((f) => [f, statSync(img(f)).size])),
+  imageBytes: Object.fromEntries(INPUTS.map((f) => [f, statSync(img(f)).size])),
 };
 
 console.log(`erofs-kit bench: ${env.cpu}, ${env.cores} cores, ${env.memGiB} GiB, Linux ${env.kernel}, node ${env.node}`);
@@ -354,6 +391,7 @@ for (const c of CASES) {
       if (r === 0 && res.status === 0 && opts.verify) {
         if (c.extract) check[name] = manifest(OUT);
         if (c.stdout) check[`${name}Lines`] = res.stdoutLines;
+        if (c.index) check[name] = indexView(name === 'erofs-kit', c);
       }
     }
   }
@@ -388,6 +426,10 @@ for (const c of CASES) {
     summary.entries = check['erofs-utils'].length;
   }
   if (c.extract && check['erofs-utils']) entriesOf.set(c.image, check['erofs-utils'].length);
+  if (c.index && check['erofs-kit'] && check['erofs-utils']) {
+    const [a, b] = [check['erofs-kit'], check['erofs-utils']];
+    summary.indexCheck = { fsck: a.fsck, sameListing: a.listing === b.listing, lines: [a.lines, b.lines] };
+  }
   if (c.stdout) {
     summary.outputLines = { 'erofs-kit': check['erofs-kitLines'], 'erofs-utils': check['erofs-utilsLines'] };
     // ls -R prints one line per path; the reference extraction of the same image tells how many
@@ -400,6 +442,9 @@ for (const c of CASES) {
   const kitLines = summary.outputLines?.['erofs-kit'];
   if (summary.expectedLines != null && kitLines != null && kitLines !== summary.expectedLines) {
     console.log(`  erofs-kit printed ${kitLines} lines for ${summary.expectedLines} paths`);
+  }
+  if (summary.indexCheck && !(summary.indexCheck.fsck === 'ok' && summary.indexCheck.sameListing)) {
+    console.log(`  index check: fsck of erofs-kit's image ${summary.indexCheck.fsck}; listings ${summary.indexCheck.sameListing ? 'equal' : 'differ'} (${summary.indexCheck.lines.join(' vs ')} lines)`);
   }
   if (summary.sameTree && !summary.sameTree.same) {
     console.log(`  extracted trees differ (${summary.sameTree.entries.join(' vs ')} entries):`);

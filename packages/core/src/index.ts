@@ -22,7 +22,7 @@ export { writeImage, encodeDev } from './erofs/writer.js';
 export type { WriterOptions, WriteResult, ExtraDevice } from './erofs/writer.js';
 export { newDir, nameKey, keyBytes } from './tree/node.js';
 export type { TreeNode, FileData, DeviceRange, CopyRange } from './tree/node.js';
-export { readTar } from './tar/reader.js';
+export { readTar, readTarBatches } from './tar/reader.js';
 export type { TarReadOptions, TarEnd } from './tar/reader.js';
 export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from './tar/entry.js';
 export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';

@@ -45,6 +45,7 @@ describe('public API', () => {
         "nameKey",
         "newDir",
         "readTar",
+        "readTarBatches",
         "readXattrs",
         "sha256",
         "sha512",
@@ -73,6 +74,7 @@ describe('public API', () => {
         "nodeSha256",
         "nodeSha512",
         "openFile",
+        "threadedSha256",
       ]
     `);
   });

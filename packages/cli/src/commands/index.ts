@@ -4,11 +4,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ErofsError, hex, indexTar, type ByteSource, type TarIndexResult } from '@erofs-kit/core';
-import { FileSource, nodeSha256 } from '@erofs-kit/core/node';
+import { FileSource, nodeSha256, threadedSha256 } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
 
 type Compression = 'none' | 'gzip' | 'zstd';
+
+/** Layers at least this large hash their diffID on a worker thread. */
+const THREADED_HASH_MIN = 16 << 20;
 
 function sniff(head: Uint8Array): Compression {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
@@ -303,9 +306,12 @@ The same input and options always give the same bytes. Reports the tar's sha256 
       else if (append && !seekablePath) tarTemp = outputs.temp(output + '.tar');
       if (tarTemp) tarFd = openSync(tarTemp, 'wx', 0o644);
       let seen = 0;
+      // The diffID's hashing takes about a third of the pass on a large layer: on another
+      // core it overlaps with parsing. Not worth a thread for a small file.
+      const big = !seekablePath || (source?.size ?? 0) >= THREADED_HASH_MIN;
       const result: TarIndexResult = await indexTar(input, {
         aufs: values.aufs === true,
-        hash: nodeSha256,
+        hash: big ? threadedSha256 : nodeSha256,
         ...(uuid ? { uuid } : {}),
         ...(timestamp ? { timestamp } : {}),
         ...(values.verity ? { verity: { hash: nodeSha256 } } : {}),

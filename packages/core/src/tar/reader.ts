@@ -65,14 +65,35 @@ export async function* readTar(
   input: AsyncIterable<Uint8Array> | ByteSource,
   opts: TarReadOptions = {},
 ): AsyncGenerator<{ entry: TarEntry; data?: Uint8Array }, TarEnd> {
+  const gen = readTarBatches(input, opts);
+  let r = await gen.next();
+  while (!r.done) {
+    yield* r.value;
+    r = await gen.next();
+  }
+  return r.value;
+}
+
+/**
+ * {@link readTar} in batches of up to `batch` entries: the same items, with one async
+ * generator step per batch instead of per entry (the step costs more than parsing a header
+ * when a layer holds hundreds of thousands of small files).
+ */
+export async function* readTarBatches(
+  input: AsyncIterable<Uint8Array> | ByteSource,
+  opts: TarReadOptions = {},
+  batch = 256,
+): AsyncGenerator<{ entry: TarEntry; data?: Uint8Array }[], TarEnd> {
   const inp: TarInput = isByteSource(input) ? new SeekInput(input, opts.tap) : new StreamInput(input, opts.tap);
   const reader = new Reader(inp, opts);
   let complete = false;
   try {
     for (;;) {
-      const item = await reader.next();
+      const items: { entry: TarEntry; data?: Uint8Array }[] = [];
+      let item: { entry: TarEntry; data?: Uint8Array } | undefined;
+      while (items.length < batch && (item = await reader.next())) items.push(item);
+      if (items.length > 0) yield items;
       if (!item) break;
-      yield item;
     }
     const end = await reader.end();
     complete = true;

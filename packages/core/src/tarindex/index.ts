@@ -5,7 +5,7 @@
  * (its diffID) and optionally its fs-verity digest.
  */
 import type { ByteSource } from '../io/source.js';
-import { readTar, type TarEnd } from '../tar/reader.js';
+import { readTarBatches, type TarEnd } from '../tar/reader.js';
 import type { TarWarning } from '../tar/entry.js';
 import { writeImage } from '../erofs/writer.js';
 import { sha256, toHex, type HashFactory } from '../digest/hash.js';
@@ -69,12 +69,12 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
     extra?.(chunk);
   };
   const builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning });
-  const gen = readTar(input, { tap, wantData: (e) => !sparseInPlace(e), onWarning });
+  const gen = readTarBatches(input, { tap, wantData: (e) => !sparseInPlace(e), onWarning });
   let entries = 0;
   let r = await gen.next();
   while (!r.done) {
-    builder.add(r.value.entry, r.value.data);
-    entries++;
+    for (const item of r.value) builder.add(item.entry, item.data);
+    entries += r.value.length;
     r = await gen.next();
   }
   const end: TarEnd = r.value;
