@@ -23,6 +23,7 @@ describe('public API', () => {
         "decode",
         "defaultHash",
         "defineStruct",
+        "deflateDecompress",
         "encode",
         "encodeDev",
         "featureNames",
@@ -40,6 +41,8 @@ describe('public API', () => {
         "isDotOrDotDot",
         "isErofsError",
         "keyBytes",
+        "lz4Decompress",
+        "microLzmaDecompress",
         "nameFilter",
         "nameKey",
         "newDir",
@@ -61,6 +64,7 @@ describe('public API', () => {
         "walkBatches",
         "writeImage",
         "xxh32",
+        "zstdDecompress",
       ]
     `);
   });

@@ -212,7 +212,16 @@ async function writeFile(img: ErofsImage, ino: Inode, p: Buffer, isRoot: boolean
   const fd = openSync(p, 'wx', ino.mode & 0o777);
   try {
     let sparse = false;
-    for (const ext of await img.extents(ino)) {
+    const extents = await img.extents(ino);
+    if (extents.some((e) => e.compression)) {
+      // compressed file: its extents map encoded bytes; the reader decodes them in order
+      let at = 0;
+      for await (const bytes of img.stream(ino)) {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
+        at += bytes.length;
+      }
+    } else for (const ext of extents) {
       if (ext.device === null) {
         sparse = true;
         continue;
