@@ -20,32 +20,34 @@ export function lz4Decompress(src: Uint8Array, dst: Uint8Array, dstStart = 0, ds
   const srcEnd = src.length;
   let ip = 0;
   let op = dstStart;
-  while (ip < srcEnd) {
+  for (;;) {
+    if (ip >= srcEnd) break;
     const token = src[ip++]!;
     // literals
     let lit = token >>> 4;
     if (lit === 15) {
-      let b: number;
-      do {
+      let b = 255;
+      while (b === 255) {
         if (ip >= srcEnd) throw corrupt('lz4', 'literal length runs past the end of the input', ip);
         b = src[ip++]!;
         lit += b;
-      } while (b === 255);
+      }
     }
     if (lit > 0) {
       if (ip + lit > srcEnd) throw corrupt('lz4', `${lit} literals at input byte ${ip} run past the end of the input (${srcEnd} bytes)`, ip);
-      const room = dstEnd - op;
-      if (lit >= room) {
-        copyBytes(dst, op, src, ip, room);
+      if (lit >= dstEnd - op) {
+        const room = dstEnd - op;
+        for (let k = 0; k < room; k++) dst[op + k] = src[ip + k]!;
         return dstEnd - dstStart;
       }
-      if (lit < 16) {
-        for (let k = 0; k < lit; k++) dst[op + k] = src[ip + k]!;
+      if (lit < 64) {
+        const e = ip + lit;
+        while (ip < e) dst[op++] = src[ip++]!;
       } else {
         dst.set(src.subarray(ip, ip + lit), op);
+        ip += lit;
+        op += lit;
       }
-      ip += lit;
-      op += lit;
     }
     if (ip >= srcEnd) break; // last sequence: literals only
     if (ip + 2 > srcEnd) throw corrupt('lz4', 'match offset runs past the end of the input', ip);
@@ -56,48 +58,30 @@ export function lz4Decompress(src: Uint8Array, dst: Uint8Array, dstStart = 0, ds
     }
     let len = (token & 15) + 4;
     if (len === 19) {
-      let b: number;
-      do {
+      let b = 255;
+      while (b === 255) {
         if (ip >= srcEnd) throw corrupt('lz4', 'match length runs past the end of the input', ip);
         b = src[ip++]!;
         len += b;
-      } while (b === 255);
+      }
     }
     let stop = false;
     if (len >= dstEnd - op) {
       len = dstEnd - op;
       stop = true;
     }
+    // byte by byte: correct for overlapping matches (the pattern repeats), and V8 keeps
+    // this loop tight; copyWithin only pays off for long non-overlapping runs
     let from = op - offset;
-    if (offset >= len) {
-      if (len < 32) {
-        for (let k = 0; k < len; k++) dst[op + k] = dst[from + k]!;
-      } else {
-        dst.copyWithin(op, from, from + len);
-      }
-      op += len;
-    } else if (offset === 1) {
-      dst.fill(dst[from]!, op, op + len);
-      op += len;
+    const end = op + len;
+    if (len > 64 && offset >= len) {
+      dst.copyWithin(op, from, from + len);
+      op = end;
     } else {
-      // overlapping: the pattern of `offset` bytes repeats; copy in growing runs
-      const end = op + len;
-      if (offset < 8) {
-        while (op < end) dst[op++] = dst[from++]!;
-      } else {
-        while (op < end) {
-          const n = Math.min(op - from, end - op);
-          dst.copyWithin(op, from, from + n);
-          op += n;
-        }
-      }
+      while (op < end) dst[op++] = dst[from++]!;
     }
     if (stop) return op - dstStart;
   }
   return op - dstStart;
 }
 
-function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
-  if (n < 16) for (let k = 0; k < n; k++) dst[at + k] = src[from + k]!;
-  else dst.set(src.subarray(from, from + n), at);
-}
