@@ -321,7 +321,7 @@ describe('corrupt compressed data gives a coded error naming the inode', () => {
       const { ino, eof } = target!;
       const d = decode(F.zLclusterIndex, bytes, eof);
       encode(F.zLclusterIndex, { ...d, di_clusterofs: d.di_clusterofs + 700 }, bytes, eof);
-      const sizeAt = ino.offset + fieldOf(ino.compact ? F.inodeCompact : F.inodeExtended, 'i_size').offset;
+      const sizeAt = ino.offset + (ino.compact ? fieldOf(F.inodeCompact, 'i_size') : fieldOf(F.inodeExtended, 'i_size')).offset;
       new DataView(bytes.buffer, bytes.byteOffset).setUint32(sizeAt, ino.size + 700, true);
       fixChecksum(bytes);
       const patched = await open(bytes);
