@@ -24,6 +24,7 @@ describe('public API', () => {
         "decode",
         "defaultHash",
         "defineStruct",
+        "deflateDecompress",
         "encode",
         "encodeDev",
         "featureNames",
@@ -41,6 +42,8 @@ describe('public API', () => {
         "isDotOrDotDot",
         "isErofsError",
         "keyBytes",
+        "lz4Decompress",
+        "microLzmaDecompress",
         "nameFilter",
         "nameKey",
         "newDir",
@@ -63,6 +66,7 @@ describe('public API', () => {
         "walkBatches",
         "writeImage",
         "xxh32",
+        "zstdDecompress",
       ]
     `);
   });

@@ -15,6 +15,18 @@ const TABLES: [StructDef<unknown>, number][] = [
   [F.blockMapEntry, 4],
   [F.deviceSlot, 128],
   [F.xattrLongPrefixLen, 2],
+  [F.zMapHeader, 8],
+  [F.zMapHeaderInline, 8],
+  [F.zMapHeaderWholeFragment, 8],
+  [F.zLclusterIndex, 8],
+  [F.zLclusterIndexNonhead, 8],
+  [F.zCompactPack4B, 8],
+  [F.zCompactPack2B, 32],
+  [F.zComprCfgLen, 2],
+  [F.zLz4Cfgs, 14],
+  [F.zLzmaCfgs, 14],
+  [F.zDeflateCfgs, 6],
+  [F.zZstdCfgs, 6],
 ];
 
 function arbitraryFor(def: StructDef<unknown>): fc.Arbitrary<Record<string, unknown>> {

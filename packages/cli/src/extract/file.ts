@@ -18,7 +18,16 @@ export async function writeFile(img: ErofsImage, ino: Inode, p: Buffer | Uint8Ar
   const fd = openSync(p as Buffer, 'wx', ino.mode & 0o777);
   try {
     let sparse = false;
-    for (const ext of await img.extents(ino)) {
+    const extents = await img.extents(ino);
+    if (extents.some((e) => e.compression)) {
+      // Compressed: the extents map encoded bytes; the reader decodes them in order.
+      let at = 0;
+      for await (const bytes of img.stream(ino)) {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
+        at += bytes.length;
+      }
+    } else for (const ext of extents) {
       if (ext.device === null) {
         sparse = true;
         continue;

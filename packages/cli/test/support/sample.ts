@@ -25,10 +25,10 @@ export interface Sample {
 }
 
 /** Names of the sample images, known before they are built (for describe.each). */
-export const SAMPLE_NAMES = ['dir-4k', 'dir-512', 'dir-chunked', 'tar-full', 'tar-index', 'tar-index-appended'] as const;
+export const SAMPLE_NAMES = ['dir-4k', 'dir-512', 'dir-chunked', 'dir-lz4hc', 'dir-lzma-512', 'tar-full', 'tar-index', 'tar-index-appended'] as const;
 
 /** Sample images built from a directory (whose kernel view must equal the source tree). */
-export const FROM_DIRECTORY = new Set<string>(['dir-4k', 'dir-512', 'dir-chunked']);
+export const FROM_DIRECTORY = new Set<string>(['dir-4k', 'dir-512', 'dir-chunked', 'dir-lz4hc', 'dir-lzma-512']);
 
 function run(cmd: string, args: string[], cwd?: string): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 300_000, ...(cwd === undefined ? {} : { cwd }) });
@@ -54,6 +54,9 @@ export async function buildSample(): Promise<Sample> {
     mkfs(['-b4096', img('dir-4k.erofs'), source]);
     mkfs(['-b512', img('dir-512.erofs'), source]);
     mkfs(['-b4096', '--chunksize=8192', img('dir-chunked.erofs'), source]);
+    // compressed: every other file type and xattr next to compressed regular files
+    mkfs(['-b4096', '-zlz4hc', '-C16384', '-Eztailpacking', '-Efragments', img('dir-lz4hc.erofs'), source]);
+    mkfs(['-b512', '-zlzma', '-C4096', img('dir-lzma-512.erofs'), source]);
     // The tar: POSIX format with xattrs and ACLs (sockets are not archived).
     run('tar', ['--format=posix', '--xattrs', "--xattrs-include=*", '--acls', '--numeric-owner', '-cf', img('layer.tar'), '-C', source, '.']);
     mkfs(['--tar=f', img('tar-full.erofs'), img('layer.tar')]);
@@ -72,6 +75,8 @@ export async function buildSample(): Promise<Sample> {
         fixture('dir-4k'),
         fixture('dir-512'),
         fixture('dir-chunked'),
+        fixture('dir-lz4hc'),
+        fixture('dir-lzma-512'),
         fixture('tar-full'),
         fixture('tar-index', [img('layer.tar')]),
         fixture('tar-index-appended', [], true),

@@ -186,3 +186,139 @@ export const XATTR_PREFIXES: Readonly<Record<number, string>> = {
 };
 export const XATTR_LONG_PREFIX_BIT = 0x80;
 export const XATTR_FILTER_SEED = 0x25bbe08f;
+
+// ---------------------------------------------------------------------------------------------
+// Compression (COMPRESSED_FULL / COMPRESSED_COMPACT inodes and the superblock's config records)
+
+/** Compression algorithm ids (`h_algorithmtype` nibbles, bits of `available_compr_algs`). */
+export const Z_EROFS_COMPRESSION = { LZ4: 0, LZMA: 1, DEFLATE: 2, ZSTD: 3 } as const;
+export const Z_EROFS_COMPRESSION_NAMES = ['lz4', 'lzma', 'deflate', 'zstd'] as const;
+
+/** Logical-cluster types (low 2 bits of `di_advise`, or of a compact entry's type field). */
+export const Z_EROFS_LCLUSTER_TYPE = { PLAIN: 0, HEAD1: 1, NONHEAD: 2, HEAD2: 3 } as const;
+/** NONHEAD `delta[0]` bit: the low 11 bits are the block count of the pcluster of the head before. */
+export const Z_EROFS_LI_D0_CBLKCNT = 0x800;
+/** Full index `di_advise` bit 15: the head uses only a prefix of its decompressed pcluster (dedupe). */
+export const Z_EROFS_LI_PARTIAL_REF = 0x8000;
+
+/** `h_advise` bits of the map header. */
+export const Z_EROFS_ADVISE = {
+  /** compact layout: 2-byte packs are used (COMPACTED_2B); full layout, newest format: EXTENTS */
+  COMPACTED_2B: 0x01,
+  BIG_PCLUSTER_1: 0x02,
+  BIG_PCLUSTER_2: 0x04,
+  INLINE_PCLUSTER: 0x08,
+  INTERLACED_PCLUSTER: 0x10,
+  FRAGMENT_PCLUSTER: 0x20,
+} as const;
+/** `h_clusterbits` bit 7: the whole file lives in the packed inode (the header is a 63-bit offset). */
+export const Z_EROFS_FRAGMENT_INODE_BIT = 7;
+
+/**
+ * struct z_erofs_map_header: 8 bytes at ALIGN(iloc + inode size + xattr size, 8) of every
+ * compressed inode. The first word is a union: this view is `h_fragmentoff` (FRAGMENT_PCLUSTER);
+ * {@link zMapHeaderInline} is the ztailpacking view of the same bytes.
+ */
+export const zMapHeader = defineStruct('z_erofs_map_header', HDR, [
+  { name: 'h_fragmentoff', kind: 'u32', doc: 'offset of the tail fragment in the packed inode (FRAGMENT_PCLUSTER); low 32 bits with full indexes, whose high 32 bits are the tail head index blkaddr' },
+  { name: 'h_advise', kind: 'u16', doc: 'COMPACTED_2B 0x1, BIG_PCLUSTER_1 0x2, BIG_PCLUSTER_2 0x4, INLINE_PCLUSTER 0x8, INTERLACED_PCLUSTER 0x10, FRAGMENT_PCLUSTER 0x20' },
+  { name: 'h_algorithmtype', kind: 'u8', doc: 'bits 0-3: algorithm of HEAD1 lclusters, bits 4-7: of HEAD2 (0 lz4, 1 lzma, 2 deflate, 3 zstd)' },
+  { name: 'h_clusterbits', kind: 'u8', doc: 'bits 0-2: lclusterbits - blkszbits; bit 7: the whole file is one fragment in the packed inode' },
+]);
+
+/** struct z_erofs_map_header, ztailpacking view of the first word (INLINE_PCLUSTER). */
+export const zMapHeaderInline = defineStruct('z_erofs_map_header', HDR, [
+  { name: 'h_reserved1', kind: 'u16', doc: 'reserved', reserved: true },
+  { name: 'h_idata_size', kind: 'u16', doc: 'encoded size of the inline (ztailpacking) tail pcluster' },
+  { name: 'h_advise', kind: 'u16', doc: 'COMPACTED_2B 0x1, BIG_PCLUSTER_1 0x2, BIG_PCLUSTER_2 0x4, INLINE_PCLUSTER 0x8, INTERLACED_PCLUSTER 0x10, FRAGMENT_PCLUSTER 0x20' },
+  { name: 'h_algorithmtype', kind: 'u8', doc: 'bits 0-3: algorithm of HEAD1 lclusters, bits 4-7: of HEAD2' },
+  { name: 'h_clusterbits', kind: 'u8', doc: 'bits 0-2: lclusterbits - blkszbits; bit 7: the whole file is one fragment' },
+]);
+
+/**
+ * struct z_erofs_map_header when bit 63 is set (h_clusterbits bit 7): the whole file is
+ * `packed_inode_data[off, off + i_size)` and no indexes follow.
+ */
+export const zMapHeaderWholeFragment = defineStruct('z_erofs_map_header', HDR, [
+  { name: 'h_fragmentoff', kind: 'u64', doc: 'bit 63 set; bits 0-62 = offset of the file in the packed inode' },
+]);
+
+/**
+ * struct z_erofs_lcluster_index (full indexes, 8 bytes each) for PLAIN/HEAD1/HEAD2 lclusters.
+ * They start at ALIGN(iloc + isize + xattr size, 8) + 8 (map header) + 8 (reserved).
+ * {@link zLclusterIndexNonhead} is the NONHEAD view of the same bytes.
+ */
+export const zLclusterIndex = defineStruct('z_erofs_lcluster_index', HDR, [
+  { name: 'di_advise', kind: 'u16', doc: 'bits 0-1: lcluster type (0 PLAIN, 1 HEAD1, 2 NONHEAD, 3 HEAD2); bit 15 PARTIAL_REF' },
+  { name: 'di_clusterofs', kind: 'u16', doc: 'byte offset inside this lcluster where the new extent starts' },
+  { name: 'di_blkaddr', kind: 'u32', doc: 'di_u.blkaddr: first block of the pcluster' },
+]);
+
+/** struct z_erofs_lcluster_index, NONHEAD view (di_u.delta[2]). */
+export const zLclusterIndexNonhead = defineStruct('z_erofs_lcluster_index', HDR, [
+  { name: 'di_advise', kind: 'u16', doc: 'bits 0-1: lcluster type (2 NONHEAD)' },
+  { name: 'di_clusterofs', kind: 'u16', doc: 'unused for NONHEAD lclusters', reserved: true },
+  { name: 'di_delta0', kind: 'u16', doc: 'di_u.delta[0]: lclusters back to the head; bit 11 CBLKCNT = low 11 bits are the head pcluster block count' },
+  { name: 'di_delta1', kind: 'u16', doc: 'di_u.delta[1]: lclusters forward to the next head' },
+]);
+
+/**
+ * Compact index packs (COMPRESSED_COMPACT). From ebase = ALIGN(iloc + isize + xattr size, 8)
+ * + 8: first `((32 - ebase % 32) / 4) & 7` entries in 4-byte form, then (with COMPACTED_2B)
+ * `floor((n - init4) / 16) * 16` entries in 2-byte form, the rest in 4-byte form again;
+ * n = ceil(i_size / block size).
+ *
+ * A pack holds `vcnt` entries in `vcnt << amortizedshift` bytes: a little-endian bitstream of
+ * `vcnt` fields of `encodebits = (packbytes - 4) * 8 / vcnt` bits (14 for 2-byte packs, 16 for
+ * 4-byte packs), then `le32 blkaddr`. Field j starts at bit `j * encodebits`: its low
+ * `lobits = max(lclusterbits, 12)` bits are `lo`, the next 2 bits the lcluster type. `lo` is
+ * clusterofs for heads and delta[0] (or CBLKCNT) for NONHEADs, except that the last field of a
+ * pack holds delta[1] for a NONHEAD. Heads get blkaddr = pack blkaddr + the blocks of the
+ * pclusters started earlier in the pack (+1 without big pclusters).
+ */
+export const zCompactPack4B = defineStruct('z_erofs_compact_pack_4b', HDR, [
+  { name: 'bits', kind: 'bytes', size: 4, doc: '2 entries of 16 bits: lo (lobits), type (2 bits)' },
+  { name: 'blkaddr', kind: 'u32', doc: 'base block address of the pack' },
+]);
+export const zCompactPack2B = defineStruct('z_erofs_compact_pack_2b', HDR, [
+  { name: 'bits', kind: 'bytes', size: 28, doc: '16 entries of 14 bits: lo (12 bits), type (2 bits)' },
+  { name: 'blkaddr', kind: 'u32', doc: 'base block address of the pack' },
+]);
+
+/**
+ * Compression configuration records (INCOMPAT_COMPR_CFGS): after the superblock, for each bit
+ * set in `available_compr_algs` in increasing order, at the next 4-byte aligned offset, a
+ * `le16` length then the record.
+ */
+export const zComprCfgLen = defineStruct('erofs_compr_cfg_len', HDR, [
+  { name: 'len', kind: 'u16', doc: 'bytes of the configuration record that follows' },
+]);
+
+/** struct z_erofs_lz4_cfgs: 14 bytes. */
+export const zLz4Cfgs = defineStruct('z_erofs_lz4_cfgs', HDR, [
+  { name: 'max_distance', kind: 'u16', doc: 'LZ4 maximum match distance used by the compressor' },
+  { name: 'max_pclusterblks', kind: 'u16', doc: 'largest pcluster in blocks (0 = 1)' },
+  { name: 'reserved', kind: 'bytes', size: 10, doc: 'reserved', reserved: true },
+]);
+
+/** struct z_erofs_lzma_cfgs: 14 bytes. */
+export const zLzmaCfgs = defineStruct('z_erofs_lzma_cfgs', HDR, [
+  { name: 'dict_size', kind: 'u32', doc: 'LZMA dictionary size in bytes' },
+  { name: 'format', kind: 'u16', doc: 'stream format; 0 = MicroLZMA' },
+  { name: 'reserved', kind: 'bytes', size: 8, doc: 'reserved', reserved: true },
+]);
+
+/** struct z_erofs_deflate_cfgs: 6 bytes. */
+export const zDeflateCfgs = defineStruct('z_erofs_deflate_cfgs', HDR, [
+  { name: 'windowbits', kind: 'u8', doc: 'DEFLATE window bits, 8..15' },
+  { name: 'reserved', kind: 'bytes', size: 5, doc: 'reserved', reserved: true },
+]);
+
+/** struct z_erofs_zstd_cfgs: 6 bytes. */
+export const zZstdCfgs = defineStruct('z_erofs_zstd_cfgs', HDR, [
+  { name: 'format', kind: 'u8', doc: 'stream format; 0 = zstd frames' },
+  { name: 'windowlog', kind: 'u8', doc: 'window log - 10 (ZSTD_WINDOWLOG_ABSOLUTEMIN)' },
+  { name: 'reserved', kind: 'bytes', size: 4, doc: 'reserved', reserved: true },
+]);
+
+export type ZMapHeader = typeof zMapHeader extends { _type?: infer T } ? T : never;

@@ -43,6 +43,7 @@ import {
   unsupportedIncompat,
 } from './features.js';
 import { readXattrs, loadLongPrefixes, type LongPrefix, type Xattr } from './xattr.js';
+import { PclusterCache, isCompressed, loadCompressionConfig, loadZMap, readZExtent, toExtent, type CompressionConfig, type ZExtent } from './zmap.js';
 
 export interface Inode {
   nid: number;
@@ -93,6 +94,25 @@ export interface Extent {
   physical: number;
   /** Where the mapping entry itself lives in the image (for stat and the annotator). */
   entryOffset?: number;
+  /**
+   * Set for the extents of compressed files (COMPRESSED_FULL/COMPACT): `physical` is then the
+   * encoded data's byte address in the device-0 (unified) address space, or for fragments the
+   * offset inside the packed inode's data. Its bytes are not the file's bytes: read them with
+   * {@link ErofsImage.read} or {@link ErofsImage.stream}.
+   */
+  compression?: ExtentCompression;
+}
+
+/** How a compressed file's extent is stored. */
+export interface ExtentCompression {
+  /** `lz4`, `lzma`, `deflate`, `zstd`; `plain` or `interlaced` for an uncompressed pcluster; `packed` for a fragment (read through the packed inode). */
+  algorithm: string;
+  /** A pcluster of whole blocks, an inline tail after the indexes (ztailpacking), or a fragment in the packed inode. */
+  storage: 'pcluster' | 'inline' | 'fragment';
+  /** Encoded bytes (pcluster or inline size; for a fragment, its length). */
+  encodedLength: number;
+  /** Uses only a prefix of the pcluster's decompressed data (PARTIAL_REF, written by dedupe). */
+  partial: boolean;
 }
 
 export interface DeviceInfo {
@@ -111,6 +131,8 @@ export interface OpenOptions {
   cache?: CacheOptions;
   /** Skip the superblock checksum check (inspection of damaged images). */
   ignoreChecksum?: boolean;
+  /** Upper bound of decompressed pcluster bytes kept for random reads of compressed files. Default 16 MiB. */
+  pclusterCacheBytes?: number;
 }
 
 export const textDecoder = new TextDecoder('utf-8', { fatal: false });
@@ -147,7 +169,12 @@ export class ErofsImage {
   readonly cache: BlockCache;
   private readonly deviceCaches: (BlockCache | undefined)[];
   longPrefixes: LongPrefix[] = [];
+  /** Compression algorithms and their configuration records (LZ4 defaults when the image has none). */
+  compression!: CompressionConfig;
+  /** Decoded pclusters kept for random reads. */
+  pclusters = new PclusterCache();
   private readonly inodeCache = new Map<number, Inode>();
+  private readonly zmaps = new Map<number, ZExtent[]>();
 
   private constructor(cache: BlockCache, sb: SuperBlock, devCaches: (BlockCache | undefined)[], devices: DeviceInfo[], checksumOk: boolean | undefined) {
     this.cache = cache;
@@ -239,6 +266,8 @@ export class ErofsImage {
     }
     const devCaches = devices.map((_, i) => (given[i] ? new BlockCache(given[i], opts.cache) : undefined));
     const img = new ErofsImage(cache, sb, devCaches, devices, checksumOk);
+    if (opts.pclusterCacheBytes !== undefined) img.pclusters = new PclusterCache(opts.pclusterCacheBytes);
+    img.compression = await loadCompressionConfig(img);
     if (sb.feature_incompat & INCOMPAT_XATTR_PREFIXES && sb.xattr_prefix_count > 0) {
       img.longPrefixes = await loadLongPrefixes(img);
     }
@@ -454,10 +483,64 @@ export class ErofsImage {
       case DataLayout.CHUNK_BASED:
         return this.chunkExtents(ino);
       default:
-        throw new ErofsError('unsupported-feature', `inode ${ino.nid}: ${ino.layoutName} data is compressed; compressed reading is not implemented yet`, {
-          offset: ino.offset,
-          length: 2,
-        });
+        return (await this.zextents(ino)).map(toExtent);
+    }
+  }
+
+  /** The extent map of a compressed inode (cached per nid). */
+  private async zextents(ino: Inode): Promise<ZExtent[]> {
+    const hit = this.zmaps.get(ino.nid);
+    if (hit) {
+      this.zmaps.delete(ino.nid);
+      this.zmaps.set(ino.nid, hit);
+      return hit;
+    }
+    const map = await loadZMap(this, ino);
+    this.zmaps.set(ino.nid, map);
+    if (this.zmaps.size > 256) this.zmaps.delete(this.zmaps.keys().next().value as number);
+    return map;
+  }
+
+  /** Random read of a compressed file: only the pclusters under the range are decoded (and cached). */
+  private async readCompressed(ino: Inode, offset: number, end: number): Promise<Uint8Array> {
+    const map = await this.zextents(ino);
+    const out = new Uint8Array(end - offset);
+    // first extent ending after offset
+    let lo = 0;
+    let hi = map.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = map[mid]!;
+      if (e.logical + e.length <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < map.length; i++) {
+      const e = map[i]!;
+      if (e.logical >= end) break;
+      const s = Math.max(offset, e.logical);
+      const t = Math.min(end, e.logical + e.length);
+      await readZExtent(this, ino, e, s - e.logical, t - s, out, s - offset, true);
+    }
+    return out;
+  }
+
+  /** Sequential read of a compressed file: extents decoded straight into pieces of about `piece` bytes. */
+  private async *streamCompressed(ino: Inode, piece: number): AsyncGenerator<Uint8Array> {
+    const map = await this.zextents(ino);
+    let i = 0;
+    while (i < map.length) {
+      let j = i;
+      let total = 0;
+      while (j < map.length && (total === 0 || total + map[j]!.length <= piece)) total += map[j++]!.length;
+      const out = new Uint8Array(total);
+      let at = 0;
+      for (let k = i; k < j; k++) {
+        const e = map[k]!;
+        await readZExtent(this, ino, e, 0, e.length, out, at, false);
+        at += e.length;
+      }
+      i = j;
+      yield out;
     }
   }
 
@@ -511,6 +594,7 @@ export class ErofsImage {
   async read(ino: Inode, offset = 0, length = ino.size - offset): Promise<Uint8Array> {
     const end = Math.min(ino.size, offset + length);
     if (offset >= end) return new Uint8Array(0);
+    if (isCompressed(ino)) return this.readCompressed(ino, offset, end);
     const extents = await this.extents(ino);
     if (extents.length === 1 && extents[0]!.device !== null && extents[0]!.logical === 0) {
       const e = extents[0]!;
@@ -529,6 +613,10 @@ export class ErofsImage {
 
   /** Streams a file's bytes in pieces of at most `piece` bytes. */
   async *stream(ino: Inode, piece = 1 << 20): AsyncGenerator<Uint8Array> {
+    if (isCompressed(ino)) {
+      yield* this.streamCompressed(ino, piece);
+      return;
+    }
     const extents = await this.extents(ino);
     for (const e of extents) {
       for (let o = 0; o < e.length; o += piece) {
