@@ -10,6 +10,7 @@
 # Produces in WORK_DIR:
 #   rootfs/          Debian bookworm, debootstrap --variant=minbase (cached)
 #   rootfs.erofs     its EROFS image: 4 KiB blocks, uncompressed
+#   rootfs-lz4hc.erofs, rootfs-zstd.erofs   the same, compressed (-zlz4hc, -zzstd)
 #   small/           200,000 entries of deterministic small files (bench/gen-small-tree.mjs)
 #   small.erofs      its EROFS image: 4 KiB blocks, uncompressed
 #   *.erofs.log      mkfs output (a progress line per file)
@@ -76,6 +77,8 @@ build_image() {
 }
 
 build_image rootfs.erofs -b4096 rootfs/
+build_image rootfs-lz4hc.erofs -b4096 -zlz4hc rootfs/
+build_image rootfs-zstd.erofs -b4096 -zzstd rootfs/
 
 # (b) many small files ------------------------------------------------------------
 if [[ -d small && $FORCE != 1 ]]; then
@@ -159,6 +162,6 @@ printf '%-14s %10s %10s\n' "item" "size" "entries"
 printf '%-14s %10s %10s\n' "rootfs/" "$(du -sh --apparent-size rootfs | cut -f1)" "$(count rootfs)"
 printf '%-14s %10s %10s\n' "small/" "$(du -sh --apparent-size small | cut -f1)" "$(count small)"
 printf '%-14s %10s %10s\n' "huge/" "$(du -sh --apparent-size huge | cut -f1)" "$(count huge)"
-for f in rootfs.erofs small.erofs files.tar meta.erofs rootfs.tar huge.tar files.tar.gz rootfs.tar.gz huge.tar.gz; do
+for f in rootfs.erofs rootfs-lz4hc.erofs rootfs-zstd.erofs small.erofs files.tar meta.erofs rootfs.tar huge.tar files.tar.gz rootfs.tar.gz huge.tar.gz; do
   printf '%-14s %10s\n' "$f" "$(du -h --apparent-size "$f" | cut -f1)"
 done

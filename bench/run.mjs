@@ -72,7 +72,7 @@ const MNT = join(W, 'mnt');
 const img = (name) => join(W, name);
 
 // ---------------------------------------------------------------- preconditions
-const INPUTS = ['rootfs.erofs', 'small.erofs', 'files.tar', 'meta.erofs', 'rootfs.tar', 'huge.tar', 'files.tar.gz', 'rootfs.tar.gz', 'huge.tar.gz'];
+const INPUTS = ['rootfs.erofs', 'rootfs-lz4hc.erofs', 'rootfs-zstd.erofs', 'small.erofs', 'files.tar', 'meta.erofs', 'rootfs.tar', 'huge.tar', 'files.tar.gz', 'rootfs.tar.gz', 'huge.tar.gz'];
 for (const f of INPUTS) {
   if (!existsSync(img(f))) die(`${img(f)} is missing: run  sudo bash bench/make-data.sh ${W}`);
 }
@@ -161,6 +161,11 @@ const CASES = [
     kit: kit('extract', img('rootfs.erofs'), OUT),
     ref: [FSCK, `--extract=${OUT}`, img('rootfs.erofs')],
   },
+  ...['lz4hc', 'zstd'].map((z) => ({
+    id: `extract-rootfs-${z}`, what: 'extract', image: `rootfs-${z}.erofs`, extract: true,
+    kit: kit('extract', img(`rootfs-${z}.erofs`), OUT),
+    ref: [FSCK, `--extract=${OUT}`, img(`rootfs-${z}.erofs`)],
+  })),
   {
     id: 'extract-small', what: 'extract', image: 'small.erofs', extract: true,
     kit: kit('extract', img('small.erofs'), OUT),

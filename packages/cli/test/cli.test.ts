@@ -105,6 +105,45 @@ describe('read commands', () => {
   });
 });
 
+describe('compressed images', () => {
+  const byName = (n: string): Fixture => {
+    const f = fixtures.find((x) => x.name === n);
+    if (!f) throw new Error(`fixture ${n} is missing from the manifest`);
+    return f;
+  };
+
+  it('inspect names the algorithms and the compression features', () => {
+    const r = runCli(['inspect', byName('hints-lz4hc-lzma').image, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { compression?: { algorithms: string[]; features: string[] } };
+    expect(j.compression?.algorithms).toEqual(['lz4', 'lzma']);
+    expect(j.compression?.features).toContain('compr_cfgs');
+    const text = runCli(['inspect', byName('zstd-4k').image]).stdout;
+    expect(text).toMatch(/^compression +zstd;/m);
+    expect(JSON.parse(runCli(['inspect', plain.image, '--json']).stdout).compression).toBeUndefined();
+  });
+
+  it('stat shows per extent the algorithm and whether it is a pcluster, an inline tail or a fragment', () => {
+    type Map = { logical: number; length: number; compression?: { algorithm: string; storage: string; encodedLength: number } }[];
+    const mapOf = (fx: string, path: string): Map => {
+      const r = runCli(['stat', byName(fx).image, path, '--json']);
+      expect(r.status, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { map: Map }).map;
+    };
+    const tail = mapOf('lz4hc-ztail', '/sizes/text-4097');
+    expect(tail.map((m) => m.compression?.storage)).toContain('inline');
+    const frag = mapOf('lz4hc-fragments', '/sizes/text-4097');
+    expect(frag.map((m) => m.compression?.storage)).toEqual(['fragment']);
+    const big = mapOf('lz4hc-4k', '/big/repetitive-3m');
+    expect(big.length).toBeGreaterThan(1);
+    expect(big.every((m) => m.compression?.storage === 'pcluster' && m.compression.algorithm === 'lz4')).toBe(true);
+    // the extents tile the file
+    expect(big.reduce((n, m) => n + m.length, 0)).toBe(3158073);
+    const text = runCli(['stat', byName('lz4hc-ztail').image, '/sizes/text-4097']).stdout;
+    expect(text).toMatch(/-> lz4 inline tail at byte 0x[0-9a-f]+ \(\d+ bytes\)/);
+  });
+});
+
 describe('bad input', () => {
   it('a file that is not an image: bad-magic with the offset, exit 1, no stack trace', () => {
     const f = join(work, 'not-an-image');

@@ -1,4 +1,4 @@
-import { COMPAT_FEATURES, INCOMPAT_FEATURES, featuresSet, hex, textDecoder, walkBatches } from '@erofs-kit/core';
+import { COMPAT_FEATURES, INCOMPAT_FEATURES, featuresSet, hex, textDecoder, walkBatches, type ErofsImage } from '@erofs-kit/core';
 import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
 
 function uuidString(b: Uint8Array): string {
@@ -64,6 +64,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
         volumeName: textDecoder.decode(sb.volume_name.subarray(0, nul < 0 ? 16 : nul)),
         packedNid: img.packedNid,
         longXattrPrefixes: img.longPrefixes.map((p) => p.prefix),
+        compression: compressionInfo(img, layouts),
         devices: img.devices.map((d) => ({ id: d.index, tag: d.tag, blocks: d.blocks, bytes: d.blocks * img.blockSize, uniaddr: d.uniaddr, attached: d.attached })),
         counts: { inodes: seen.size, ...counts },
         layouts,
@@ -89,6 +90,10 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
           ['uuid', info.uuid],
           ['volume name', JSON.stringify(info.volumeName)],
         ];
+        if (info.compression) {
+          const c = info.compression;
+          rows.push(['compression', `${c.algorithms.join(', ') || 'none'}${c.features.length ? `; ${c.features.join(', ')}` : ''}`]);
+        }
         if (info.packedNid) rows.push(['packed nid', String(info.packedNid)]);
         if (info.longXattrPrefixes.length) rows.push(['xattr prefixes', info.longXattrPrefixes.join(', ')]);
         for (const d of info.devices) {
@@ -114,6 +119,20 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
     }
   },
 };
+
+const COMPRESSION_FEATURES = new Set(['zero_padding', 'compr_cfgs', 'ztailpacking', 'fragments']);
+
+/** Compression in use: the algorithms the superblock announces, and the compression features set. */
+function compressionInfo(img: ErofsImage, layouts: Record<string, number>): { algorithms: string[]; features: string[]; lz4MaxPclusterBlocks: number } | undefined {
+  const sb = img.sb;
+  const names = featuresSet(sb.feature_incompat, INCOMPAT_FEATURES).map((f) => f.name);
+  const features = names.filter((n) => COMPRESSION_FEATURES.has(n));
+  const c = img.compression;
+  // Without compr_cfgs LZ4 is implied: name it only when some inode is compressed.
+  const compressedInodes = Object.entries(layouts).some(([k, v]) => k.startsWith('compressed') && v > 0);
+  if (!compressedInodes && features.length === 0) return undefined;
+  return { algorithms: c.names, features, lz4MaxPclusterBlocks: c.lz4MaxPclusterBlks };
+}
 
 /** Newest kernel release among the incompat features used (EROFS itself: 5.4). */
 function minimumKernel(incompat: number): string {

@@ -28,6 +28,7 @@ chunk map with devices, inline tail position) and every xattr (shared or inline)
         block: e.device === null ? null : Math.floor(e.physical / bs),
         inline: e.device === 0 && e.physical === ino.inlineBase,
         ...(e.entryOffset !== undefined ? { entryOffset: e.entryOffset } : {}),
+        ...(e.compression ? { compression: e.compression } : {}),
       }));
       const info = {
         ...(await entryJSON(img, path, ino)),
@@ -58,7 +59,14 @@ chunk map with devices, inline tail position) and every xattr (shared or inline)
         if (map.length) {
           out.line('data map');
           for (const m of map) {
-            const where = m.device === null ? 'hole' : m.inline ? `inline at byte ${hex(m.physical!)}` : `device ${m.device} block ${m.block} (byte ${hex(m.physical!)})`;
+            const z = m.compression;
+            let where: string;
+            if (m.device === null) where = 'hole';
+            else if (z?.storage === 'fragment') where = `fragment at byte ${hex(m.physical!)} of the packed inode (${z.encodedLength} bytes)`;
+            else if (z?.storage === 'inline') where = `${z.algorithm} inline tail at byte ${hex(m.physical!)} (${z.encodedLength} bytes)`;
+            else if (z) where = `${z.algorithm} pcluster at block ${m.block} (byte ${hex(m.physical!)}, ${z.encodedLength} bytes)${z.partial ? ', partial (dedupe)' : ''}`;
+            else if (m.inline) where = `inline at byte ${hex(m.physical!)}`;
+            else where = `device ${m.device} block ${m.block} (byte ${hex(m.physical!)})`;
             out.line(`  [${m.logical}, ${m.logical + m.length}) -> ${where}`);
           }
         }

@@ -563,7 +563,10 @@ async function readEncoded(img: ErofsImage, ino: Inode, e: ZExtent, from: number
 
 async function decodeInto(img: ErofsImage, ino: Inode, e: ZExtent, dst: Uint8Array, at: number, need: number): Promise<void> {
   const cfg = img.compression;
-  const raw = await readEncoded(img, ino, e, 0, e.encodedLength);
+  let raw = await readEncoded(img, ino, e, 0, e.encodedLength);
+  // Node Buffers (from file sources) are a Uint8Array subclass: a decoder that sees both
+  // kinds runs its byte loops through polymorphic element access, several times slower.
+  if (Object.getPrototypeOf(raw) !== Uint8Array.prototype) raw = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
   let skip = 0;
   const name = Z_EROFS_COMPRESSION_NAMES[e.algorithm] ?? String(e.algorithm);
   if (cfg.zeroPadding || e.algorithm !== 0) {
