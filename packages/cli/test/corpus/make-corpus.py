@@ -21,6 +21,7 @@ manifest.json: {"tars": [TAR...], "skipped": [{"name", "reason", "installable"}]
   notes       what is special about this tar
   mirrors     the tar holds everything about `source` (its model must equal the source tree)
 """
+import glob
 import gzip
 import hashlib
 import json
@@ -73,6 +74,9 @@ PLAN = [
     ("oci-python-whiteouts", True, "python", "Python tarfile OCI layer: no root entry, whiteouts in implicit directories, --aufs"),
     ("synthetic-layer", False, "gnu", "GNU tar --format=posix of a synthetic layer of a few MB"),
     ("node-tar", False, "node-tar", "node-tar (npm tar 7, the CLI package's dev dependency; ustar tree)"),
+    ("debootstrap-rootfs-gzip", False, "debootstrap", "a Debian bookworm minbase rootfs (debootstrap), GNU tar --format=posix --xattrs, gzip"),
+    ("umoci-base", False, "umoci", "umoci repack: the first layer of an OCI image (gzip; ustar tree)"),
+    ("umoci-diff", True, "umoci", "umoci repack: a second layer deleting a file and a directory (OCI whiteouts), indexed with --aufs (gzip)"),
 ]
 
 # Tars that hold everything about their source tree: the tar model must equal the source tree
@@ -88,6 +92,8 @@ TOOLS = {
     "busybox": (["busybox", "tar", "--help"], "busybox"),
     "git": (["git", "--version"], "git"),
     "node-tar": (["node", "-e", "require('tar')"], None),
+    "umoci": (["umoci", "--version"], "umoci"),
+    "debootstrap": (["debootstrap", "--version"], "debootstrap"),
 }
 
 # node-tar is the project's own dev dependency: resolve it from packages/cli.
@@ -501,6 +507,63 @@ def py_libarchive_xattrs(out, short=False):
             tf.addfile(ti, io.BytesIO(data) if data else None)
 
 
+def debootstrap_tree(out, log):
+    """A Debian bookworm minbase tree: $EROFS_CORPUS_ROOTFS when it names one (the benchmark's
+    WORK/rootfs, say), else debootstrap into the corpus directory (a few minutes, needs the
+    Debian mirror: $DEBIAN_MIRROR, default deb.debian.org)."""
+    given = os.environ.get("EROFS_CORPUS_ROOTFS")
+    if given:
+        if not os.path.isfile(os.path.join(given, "etc/debian_version")):
+            raise RuntimeError("EROFS_CORPUS_ROOTFS=%s is not a Debian tree" % given)
+        return given
+    root = os.path.join(out, "src-debootstrap")
+    if os.path.isfile(os.path.join(root, "etc/debian_version")):
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    mirror = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
+    log("debootstrap --variant=minbase bookworm (a few minutes)")
+    run(["debootstrap", "--variant=minbase", "bookworm", root, mirror])
+    for deb in glob.glob(os.path.join(root, "var/cache/apt/archives/*.deb")):
+        os.unlink(deb)
+    return root
+
+
+def umoci_layers(out, tree):
+    """An OCI image made with umoci: layer 1 = `tree`, layer 2 = a file and a directory deleted, a
+    file added. Returns the two layer blobs (gzip tars). Built once per corpus."""
+    layout = os.path.join(out, "src-umoci-layout")
+    blobs = os.path.join(out, "src-umoci-layers.json")
+    if os.path.exists(blobs):
+        with open(blobs) as r:
+            return json.load(r)
+    for d in (layout, layout + "-b1", layout + "-b2"):
+        shutil.rmtree(d, ignore_errors=True)
+    run(["umoci", "init", "--layout", layout])
+    run(["umoci", "new", "--image", layout + ":t"])
+    b1 = layout + "-b1"
+    run(["umoci", "unpack", "--image", layout + ":t", b1])
+    run(["cp", "-a", tree + "/.", os.path.join(b1, "rootfs")])
+    run(["umoci", "repack", "--image", layout + ":t", b1])
+    b2 = layout + "-b2"
+    run(["umoci", "unpack", "--image", layout + ":t", b2])
+    rootfs = os.path.join(b2, "rootfs")
+    os.unlink(os.path.join(rootfs, "links/rel"))
+    shutil.rmtree(os.path.join(rootfs, "long"))
+    with open(os.path.join(rootfs, "new-in-layer-2"), "wb") as w:
+        w.write(b"added by the second layer\n")
+    run(["umoci", "repack", "--image", layout + ":t", b2])
+    with open(os.path.join(layout, "index.json")) as r:
+        manifest_digest = json.load(r)["manifests"][0]["digest"]
+    blob = lambda d: os.path.join(layout, "blobs", *d.split(":", 1))
+    with open(blob(manifest_digest)) as r:
+        layers = [blob(l["digest"]) for l in json.load(r)["layers"]]
+    if len(layers) != 2:
+        raise RuntimeError("umoci made %d layers, expected 2" % len(layers))
+    with open(blobs, "w") as w:
+        json.dump(layers, w)
+    return layers
+
+
 def strip_eof(src, out):
     """Copies src without its end-of-archive zero blocks (and record padding)."""
     with tarfile.open(src) as tf:
@@ -693,6 +756,25 @@ def build(out):
                 # node-tar handles names as strings: the ustar tree has no non-UTF-8 names.
                 run(["node", "-e", js, f, src["ustar"]], cwd=CLI_DIR)
                 source = src["ustar"]
+            elif name == "debootstrap-rootfs-gzip":
+                root = debootstrap_tree(out, log)
+                plain = os.path.join(out, "debootstrap-rootfs.tar")
+                gnu_tar(plain, root, "--format=posix", *PAX_STABLE, "--xattrs", "--xattrs-include=*")
+                f = os.path.join(out, name + ".tar.gz")
+                with open(plain, "rb") as i, open(f, "wb") as o:
+                    o.write(gzip.compress(i.read(), 6, mtime=0))
+                os.unlink(plain)
+                gz = True
+                source = root
+                notes = "a real distribution tree: setuid binaries, device nodes, hard links, long paths"
+            elif name in ("umoci-base", "umoci-diff"):
+                layers = umoci_layers(out, src["ustar"])
+                f = os.path.join(out, name + ".tar.gz")
+                shutil.copyfile(layers[0 if name == "umoci-base" else 1], f)
+                gz = True
+                source = src["ustar"] if name == "umoci-base" else ""
+                if name == "umoci-diff":
+                    notes = "whiteouts for links/rel and the directory long, a new file new-in-layer-2"
             elif name == "busybox":
                 run(["busybox", "tar", "-c", "-f", f, "-C", src["ustar"], "."])
                 source = src["ustar"]
