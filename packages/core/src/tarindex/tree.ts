@@ -14,6 +14,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  keyBytes,
   nameKey,
   newDir,
   type FileData,
@@ -65,73 +66,64 @@ export class TarTreeBuilder {
   }
 
   /**
-   * Splits a raw tar path into components: `./` prefixes and `.` components vanish, `..`
-   * climbs (never above the root), a leading `/` is stripped with a warning.
+   * Splits a raw tar path into components, as name keys (the bytes as a latin1 string, see
+   * `nameKey`): `./` prefixes and `.` components vanish, `..` climbs (never above the root), a
+   * leading `/` is stripped with a warning. One string per path, split natively: per-component
+   * byte views cost more than the rest of the entry's handling on layers of small files.
    */
-  private components(raw: Uint8Array, e: TarEntry, what = 'path'): Uint8Array[] {
+  private components(raw: Uint8Array, e: TarEntry, what = 'path'): string[] {
     if (raw.length > 0 && raw[0] === 0x2f) {
       if (this.strippedSlash++ === 0) {
         this.warn({ code: 'stripped-leading-slash', message: `removing leading '/' from member names (first: ${td.decode(raw)})`, offset: e.headerOffset, path: td.decode(raw) });
       }
     }
-    const out: Uint8Array[] = [];
-    let s = 0;
-    for (let i = 0; i <= raw.length; i++) {
-      if (i === raw.length || raw[i] === 0x2f) {
-        const part = raw.subarray(s, i);
-        s = i + 1;
-        if (part.length === 0 || (part.length === 1 && part[0] === 0x2e)) continue;
-        if (part.length === 2 && part[0] === 0x2e && part[1] === 0x2e) {
-          if (out.length === 0) {
-            throw new ErofsError('unsafe-path', `${what} ${JSON.stringify(td.decode(raw))} climbs above the root with '..'`, {
-              offset: e.headerOffset,
-              path: td.decode(e.path),
-              format: 'tar',
-            });
-          }
-          out.pop();
-          continue;
+    const str = nameKey(raw);
+    if (str.includes('\0')) {
+      throw new ErofsError('invalid-value', `${what} ${JSON.stringify(td.decode(raw))} contains a NUL byte`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+    }
+    const out: string[] = [];
+    for (const part of str.split('/')) {
+      if (part.length === 0 || part === '.') continue;
+      if (part === '..') {
+        if (out.length === 0) {
+          throw new ErofsError('unsafe-path', `${what} ${JSON.stringify(td.decode(raw))} climbs above the root with '..'`, {
+            offset: e.headerOffset,
+            path: td.decode(e.path),
+            format: 'tar',
+          });
         }
-        if (part.includes(0)) {
-          throw new ErofsError('invalid-value', `${what} ${JSON.stringify(td.decode(raw))} contains a NUL byte`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
-        }
-        if (part.length > 255) {
-          throw new ErofsError('invalid-value', `${what} component of ${part.length} bytes exceeds 255`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
-        }
-        out.push(part);
+        out.pop();
+        continue;
       }
+      if (part.length > 255) {
+        throw new ErofsError('invalid-value', `${what} component of ${part.length} bytes exceeds 255`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+      }
+      out.push(part);
     }
     return out;
   }
 
   /** Last directory resolved by {@link dirAt}: tars list a directory's members together. */
-  private lastDir: { parts: Uint8Array[]; node: TreeNode } | undefined;
+  private lastDir: { parts: string[]; node: TreeNode } | undefined;
 
-  private sameParts(a: Uint8Array[], b: Uint8Array[]): boolean {
+  private sameParts(a: string[], b: string[]): boolean {
     if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i]!;
-      const y = b[i]!;
-      if (x.length !== y.length) return false;
-      for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
-    }
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
     return true;
   }
 
   /** The directory at `parts`, creating missing ones; refuses to go below a non-directory. */
-  private dirAt(parts: Uint8Array[], e: TarEntry): TreeNode {
+  private dirAt(parts: string[], e: TarEntry): TreeNode {
     if (this.lastDir && this.sameParts(this.lastDir.parts, parts)) return this.lastDir.node;
     const node = this.resolveDir(parts, e);
     this.lastDir = { parts, node };
     return node;
   }
 
-  private resolveDir(parts: Uint8Array[], e: TarEntry): TreeNode {
+  private resolveDir(parts: string[], e: TarEntry): TreeNode {
     let cur = this.root;
-    let walked = '';
-    for (const part of parts) {
-      walked += '/' + td.decode(part);
-      const key = nameKey(part);
+    for (let i = 0; i < parts.length; i++) {
+      const key = parts[i]!;
       let next = cur.children!.get(key);
       if (!next) {
         // A parent the archive did not list: as tar does, an ordinary 0755 root-owned directory.
@@ -139,6 +131,7 @@ export class TarTreeBuilder {
         cur.children!.set(key, next);
       } else if ((next.mode & S_IFMT) !== S_IFDIR) {
         const kind = (next.mode & S_IFMT) === S_IFLNK ? 'a symlink' : 'a non-directory';
+        const walked = parts.slice(0, i + 1).map((k) => '/' + td.decode(keyBytes(k))).join('');
         throw new ErofsError('unsafe-path', `${td.decode(e.path)}: member below ${kind} (${walked})`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
       }
       cur = next;
@@ -146,11 +139,11 @@ export class TarTreeBuilder {
     return cur;
   }
 
-  private lookup(parts: Uint8Array[]): TreeNode | undefined {
+  private lookup(parts: string[]): TreeNode | undefined {
     let cur: TreeNode | undefined = this.root;
     for (const p of parts) {
       if (!cur || (cur.mode & S_IFMT) !== S_IFDIR) return undefined;
-      cur = cur.children!.get(nameKey(p));
+      cur = cur.children!.get(p);
     }
     return cur;
   }
@@ -171,39 +164,41 @@ export class TarTreeBuilder {
   /** Applies one entry. `data` is the entry's stored bytes when it had to be read (sparse copies). */
   add(e: TarEntry, data?: Uint8Array): void {
     const parts = this.components(e.path, e);
-    const path = td.decode(e.path);
+    // The path as text, for messages only.
+    let pathText: string | undefined;
+    const pathOf = (): string => (pathText ??= td.decode(e.path));
     if (parts.length === 0) {
       if (e.type !== 'directory') {
-        throw new ErofsError('invalid-value', `${JSON.stringify(path)}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path, format: 'tar' });
+        throw new ErofsError('invalid-value', `${JSON.stringify(pathOf())}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path: pathOf(), format: 'tar' });
       }
       this.setAttrs(this.root, e);
       return;
     }
     const parent = this.dirAt(parts.slice(0, -1), e);
-    let name = parts[parts.length - 1]!;
-    const nameStr = td.decode(name);
-    if (this.opts.aufs && nameStr.startsWith(WH_PREFIX)) {
-      if (nameStr === WH_OPAQUE) {
+    let key = parts[parts.length - 1]!;
+    // Keys are latin1 strings of the name bytes: the ASCII prefixes compare as they are.
+    if (this.opts.aufs && key.startsWith(WH_PREFIX)) {
+      if (key === WH_OPAQUE) {
         parent.xattrs.set('trusted.overlay.opaque', new Uint8Array([0x79]));
         return;
       }
-      name = name.subarray(WH_PREFIX.length);
-      if (name.length === 0) throw new ErofsError('invalid-value', `${path}: whiteout without a name`, { offset: e.headerOffset, path, format: 'tar' });
+      key = key.slice(WH_PREFIX.length);
+      if (key.length === 0) throw new ErofsError('invalid-value', `${pathOf()}: whiteout without a name`, { offset: e.headerOffset, path: pathOf(), format: 'tar' });
       const wh: TreeNode = { mode: S_IFCHR, uid: e.uid, gid: e.gid, mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: new Map() };
-      this.replace(parent, nameKey(name), wh);
+      this.replace(parent, key, wh);
       if (!parent.xattrs.has('trusted.overlay.origin')) parent.xattrs.set('trusted.overlay.origin', new Uint8Array(0));
       return;
     }
-    const key = nameKey(name);
+    const path = pathOf;
     const existing = parent.children!.get(key);
     if (e.type === 'hardlink') {
       const tparts = this.components(e.linkpath, e, 'hard link target');
       const target = this.lookup(tparts);
       if (!target) {
-        throw new ErofsError('not-found', `${path}: hard link to ${JSON.stringify(td.decode(e.linkpath))}, which is not an earlier member`, { offset: e.headerOffset, path, format: 'tar' });
+        throw new ErofsError('not-found', `${path()}: hard link to ${JSON.stringify(td.decode(e.linkpath))}, which is not an earlier member`, { offset: e.headerOffset, path: path(), format: 'tar' });
       }
       if ((target.mode & S_IFMT) === S_IFDIR) {
-        throw new ErofsError('invalid-value', `${path}: hard link to a directory (${td.decode(e.linkpath)})`, { offset: e.headerOffset, path, format: 'tar' });
+        throw new ErofsError('invalid-value', `${path()}: hard link to a directory (${td.decode(e.linkpath)})`, { offset: e.headerOffset, path: path(), format: 'tar' });
       }
       if (target !== existing) this.replace(parent, key, target);
       return;
@@ -219,7 +214,7 @@ export class TarTreeBuilder {
       return;
     }
     const type = TYPE_BITS[e.type];
-    if (type === undefined) throw new ErofsError('unsupported-feature', `${path}: tar entry type ${e.type}`, { offset: e.headerOffset, path, format: 'tar' });
+    if (type === undefined) throw new ErofsError('unsupported-feature', `${path()}: tar entry type ${e.type}`, { offset: e.headerOffset, path: path(), format: 'tar' });
     const node: TreeNode = {
       mode: type | (e.mode & 0o7777),
       uid: e.uid,
@@ -232,7 +227,7 @@ export class TarTreeBuilder {
       xattrs: this.xattrsOf(e),
     };
     if (e.type === 'symlink') {
-      if (e.linkpath.length === 0) throw new ErofsError('invalid-value', `${path}: symlink with an empty target`, { offset: e.headerOffset, path, format: 'tar' });
+      if (e.linkpath.length === 0) throw new ErofsError('invalid-value', `${path()}: symlink with an empty target`, { offset: e.headerOffset, path: path(), format: 'tar' });
       node.target = e.linkpath.slice();
       node.size = e.linkpath.length;
     } else if (e.type === 'chardev' || e.type === 'blockdev') {
