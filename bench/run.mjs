@@ -109,7 +109,9 @@ function cleanup() {
     if (weMounted) spawnSync('umount', [MNT]);
   } catch { /* best effort */ }
 }
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+// No signal handlers: the script is synchronous throughout (spawnSync, Atomics.wait), so a
+// handler would never run and would only stop SIGTERM/SIGINT from ending it. Interrupted, it
+// leaves WORK/mnt mounted; the next run empties and reuses it.
 emptyMnt();
 
 // ---------------------------------------------------------------- erofs-kit snapshot
