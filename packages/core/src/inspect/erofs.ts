@@ -209,6 +209,10 @@ export class ErofsInspector implements ErofsInspectContext {
     const r = ann.traceStruct(superBlock, base, 'superblock', (f, sb) => explainSuper(f, sb));
     if (!r) return undefined;
     const sb = r.value;
+    if (!map.has(base + 12, 1)) {
+      ann.diag('info', 'truncated', 'the block size is unknown: blkszbits (byte 0x40c) is not in the dump, so nothing after the superblock can be located; add a hint line such as "# erofs: blksz=4096 meta_blkaddr=0"', base, 4);
+      return undefined;
+    }
     if (sb.blkszbits < 9 || sb.blkszbits > 16) {
       ann.diag('error', 'invalid-value', `blkszbits ${sb.blkszbits} out of range [9, 16]: the block size is unknown, so nothing after the superblock can be located`, base + 12, 1);
       return undefined;
@@ -343,7 +347,8 @@ export class ErofsInspector implements ErofsInspectContext {
     const ino: InspectedInode = { nid, offset: off, path, compact, format: fmt, layout, mode, size, iu, inodeSize: isize, xattrSize, inlineBase: off + isize + xattrSize, structure };
     structure.end = ino.inlineBase;
     if (xattrSize > 0) this.xattrBody(ino);
-    if (fmt & 0xffe0 || layout > DataLayout.CHUNK_BASED || fileTypeOfMode(mode) === FT.UNKNOWN) return;
+    // Reserved i_format bits are reported above; the layout and type still say where the data is.
+    if (layout > DataLayout.CHUNK_BASED || fileTypeOfMode(mode) === FT.UNKNOWN) return;
     this.data(ino, parent);
   }
 
@@ -753,6 +758,7 @@ export class ErofsInspector implements ErofsInspectContext {
       const childPath = name && ino.path !== undefined ? joinPath(ino.path, name) : undefined;
       const isDot = name !== undefined && name.length === 1 && name[0] === 0x2e;
       const isDotDot = name !== undefined && name.length === 2 && name[0] === 0x2e && name[1] === 0x2e;
+      if (childPath !== undefined && !isDot && !isDotDot && !this.ann.paths.has(nid)) this.ann.paths.set(nid, childPath);
       ann.traceStruct(dirent, at + p, `${pre}.dirent[${j}]`, (f, v) => {
         switch (f.name) {
           case 'nid': {
