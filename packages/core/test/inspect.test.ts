@@ -174,6 +174,25 @@ describe('partial dumps', () => {
     expect(r.spans[r.spans.length - 1]!.end).toBe(1024 + 14);
   });
 
+  it('decodes a structure the user names at an offset', async () => {
+    const img = await ErofsImage.open(new MemorySource(bytes));
+    const dir = await img.lookup('/names');
+    const [ext] = await img.extents(dir);
+    // The directory's first block alone, and a request to read it as dirents.
+    const at = ext!.physical;
+    const part = bytes.subarray(at, at + 4096);
+    const map = new ByteMap([{ offset: at, bytes: part }]);
+    const r = inspect(map, { hint: parseHint(`# erofs: blksz=4096 struct=dirents@${at}`) });
+    const names = r.spans.filter((s) => s.struct === 'dirent name').map((s) => s.value);
+    const expected = (await img.readdir(dir)).filter((e) => e.offset >= at && e.offset < at + 4096).map((e) => e.name);
+    expect(names.length).toBe(expected.length);
+    expect(names[0]).toBe(JSON.stringify(new TextDecoder().decode(expected[0]!)));
+    expect(r.diagnostics.filter((d) => d.severity !== 'info')).toEqual([]);
+    checkCoverage(r, map);
+    const bad = inspect(map, { hint: parseHint(`# erofs: blksz=4096 struct=no_such_struct@${at}`) });
+    expect(bad.diagnostics[0]!.message).toMatch(/^struct=no_such_struct: unknown structure \(known: inode, dirents, tar, /);
+  });
+
   it('says why nothing was decoded', () => {
     const r = inspect(new ByteMap([{ offset: 8192, bytes: bytes.subarray(8192, 8192 + 64) }]));
     expect(r.diagnostics[0]!.code).toBe('not-found');

@@ -133,7 +133,7 @@ export class HexDump {
     let segStart = -1;
     let expect = -1; // offset right after the last byte
     let pendingStar = -1; // line of a `*` waiting for the next offset
-    let lastLine: Uint8Array = new Uint8Array(0);
+    let lastLen = 0; // bytes of the previous data line, at the end of `cur`
     const cols: number[] = [];
     const lineBytes: number[] = [];
     const flush = (): void => {
@@ -152,7 +152,8 @@ export class HexDump {
       if (pendingStar < 0) return;
       const star = pendingStar;
       pendingStar = -1;
-      if (expect < 0 || off <= expect || lastLine.length === 0) return;
+      if (expect < 0 || off <= expect || lastLen === 0 || cur.len < lastLen) return;
+      const lastLine = cur.buf.slice(cur.len - lastLen, cur.len);
       const n = off - expect;
       if (n > MAX_REPEAT) {
         this.problems.push({ line: star, start: 0, end: 1, message: `"*" would stand for ${n} bytes; more than ${MAX_REPEAT} are not expanded`, severity: 'warning' });
@@ -169,6 +170,39 @@ export class HexDump {
     };
 
     let lineNo = 0;
+    const handler = {
+      onComment: (s: string): void => {
+        if (isHintLine(s)) {
+          for (const p of parseHintLine(s, this.hint)) this.problems.push({ line: lineNo, start: p.start, end: p.end, message: p.message, severity: 'warning' });
+        }
+      },
+      onStar: (): void => {
+        pendingStar = lineNo;
+      },
+      onOffsetOnly: (off: number): void => {
+        repeatTo(off);
+      },
+      onData: (off: number): void => {
+        repeatTo(off);
+        if (expect >= 0 && off < expect) {
+          this.problems.push({ line: lineNo, start: 0, end: 1, message: `offset ${off.toString(16)} goes back before the previous line's end ${expect.toString(16)}; the earlier bytes win`, severity: 'warning' });
+        }
+        startAt(off);
+        const n = lineBytes.length;
+        if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
+        for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lineBytes[i]!;
+        cur.len += n;
+        lastLen = n;
+        recLine.push(lineNo);
+        recOffset.push(off);
+        recCount.push(n);
+        recLayout.push(this.layoutFor(cols, n));
+        expect = off + n;
+      },
+      cols,
+      bytes: lineBytes,
+    };
+
     let pos = 0;
     const L = text.length;
     const lineLens: number[] = [];
@@ -178,38 +212,7 @@ export class HexDump {
       let end = eol;
       if (end > pos && text.charCodeAt(end - 1) === 0x0d) end--;
       lineLens.push(end - pos);
-      this.parseLine(text, pos, end, lineNo, {
-        onComment: (s) => {
-          if (isHintLine(s)) {
-            for (const p of parseHintLine(s, this.hint)) this.problems.push({ line: lineNo, start: p.start, end: p.end, message: p.message, severity: 'warning' });
-          }
-        },
-        onStar: () => {
-          pendingStar = lineNo;
-        },
-        onOffsetOnly: (off) => {
-          repeatTo(off);
-        },
-        onData: (off) => {
-          repeatTo(off);
-          if (expect >= 0 && off < expect) {
-            this.problems.push({ line: lineNo, start: 0, end: 1, message: `offset ${off.toString(16)} goes back before the previous line's end ${expect.toString(16)}; the earlier bytes win`, severity: 'warning' });
-          }
-          startAt(off);
-          const n = lineBytes.length;
-          if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
-          for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lineBytes[i]!;
-          cur.len += n;
-          lastLine = Uint8Array.from(lineBytes);
-          recLine.push(lineNo);
-          recOffset.push(off);
-          recCount.push(n);
-          recLayout.push(this.layoutFor(cols, n));
-          expect = off + n;
-        },
-        cols,
-        bytes: lineBytes,
-      });
+      this.parseLine(text, pos, end, lineNo, handler);
       lineNo++;
       pos = eol + 1;
     }
@@ -254,6 +257,10 @@ export class HexDump {
     return this.layouts.length - 1;
   }
 
+  private problem(line: number, lineStart: number, start: number, end: number, message: string): void {
+    this.problems.push({ line, start: start - lineStart, end: Math.max(end, start + 1) - lineStart, message, severity: 'error' });
+  }
+
   private parseLine(
     text: string,
     s: number,
@@ -293,9 +300,7 @@ export class HexDump {
       off = off * 16 + v;
       j++;
     }
-    const problem = (start: number, end: number, message: string): void => {
-      this.problems.push({ line: lineNo, start: start - s, end: Math.max(end, start + 1) - s, message, severity: 'error' });
-    };
+    const problem = (start: number, end: number, message: string): void => this.problem(lineNo, s, start, end, message);
     if (j === i || (j < e && !isSpace(text.charCodeAt(j)) && text.charCodeAt(j) !== 0x3a)) {
       problem(i, e, 'not a hex-dump line: expected an offset in hex, then bytes (xxd, hexdump -C or od -A x -t x1z)');
       return;

@@ -518,7 +518,7 @@ export class ErofsInspector implements ErofsInspectContext {
       nid: -1, offset: at, path: undefined, compact: true, format: 0, layout: DataLayout.FLAT_PLAIN, mode: S_IFDIR, size: block.length,
       iu: 0, inodeSize: 0, xattrSize: 0, inlineBase: at, structure: this.ann.structure('directory-block', `directory block at ${hex(at)}`, `${block.length} bytes`, at, at + block.length),
     };
-    this.dirBlock(fake, 0, at, block, undefined, undefined, fake.structure);
+    this.dirBlock(fake, 0, at, block, undefined, undefined);
   }
 
   private prefixText(idx: number): string {
@@ -543,7 +543,7 @@ export class ErofsInspector implements ErofsInspectContext {
   // ---- data ----------------------------------------------------------------------------------
 
   private data(ino: InspectedInode, parent: number | undefined): void {
-    const { ann, geo } = this;
+    const { ann } = this;
     const type = ino.mode & S_IFMT;
     if (ino.layout === DataLayout.COMPRESSED_FULL || ino.layout === DataLayout.COMPRESSED_COMPACT) {
       if (type !== S_IFREG) ann.diag('error', 'invalid-value', `inode ${ino.nid}: compressed layout on a ${TYPE_WORDS[type] ?? 'non-regular file'}`, ino.offset, 2);
@@ -573,7 +573,6 @@ export class ErofsInspector implements ErofsInspectContext {
       }
       ann.data(e.at, e.at + e.length, 'file data', `${label}[${e.logical}..${e.logical + e.length})`, `bytes ${e.logical}..${e.logical + e.length} of ${label}`, inline ? 'inline tail: the last partial block of the file, right after the inode and its xattrs' : 'file data', meaning);
     }
-    void geo;
   }
 
   /** The file's data map; chunk tables are traced on the way. */
@@ -712,19 +711,19 @@ export class ErofsInspector implements ErofsInspectContext {
         const avail = Math.min(len, e.length - (start - e.logical));
         if (avail <= 0) continue;
         const inline = ino.layout === DataLayout.FLAT_INLINE && e.at === ino.inlineBase;
-        const s = ann.structure('directory-block', inline ? 'inline dirents' : `directory block ${i} of ${dirPath ?? `inode ${ino.nid}`}`, `${avail} bytes`, at, at + avail, inline ? ino.structure : undefined);
+        ann.structure('directory-block', inline ? 'inline dirents' : `directory block ${i} of ${dirPath ?? `inode ${ino.nid}`}`, `${avail} bytes`, at, at + avail, inline ? ino.structure : undefined);
         if (inline) ino.structure.end = Math.max(ino.structure.end, at + avail);
         const block = map.get(at, avail);
         if (!block) {
           ann.data(at, at + avail, 'directory block', `dir[${ino.nid}].block[${i}]`, `directory block ${i} (only partly in the dump)`, 'dirents are decoded only when the whole block is in the dump');
           continue;
         }
-        prev = this.dirBlock(ino, i, at, block, prev, parent, s);
+        prev = this.dirBlock(ino, i, at, block, prev, parent);
       }
     }
   }
 
-  private dirBlock(ino: InspectedInode, bi: number, at: number, block: Uint8Array, prevName: Uint8Array | undefined, parent: number | undefined, s: Structure): Uint8Array | undefined {
+  private dirBlock(ino: InspectedInode, bi: number, at: number, block: Uint8Array, prevName: Uint8Array | undefined, parent: number | undefined): Uint8Array | undefined {
     const { ann } = this;
     const len = block.length;
     const pre = `dir[${ino.nid}].block[${bi}]`;
@@ -787,7 +786,7 @@ export class ErofsInspector implements ErofsInspectContext {
       }
       prev = name;
       if (isDot) {
-        if (nid !== ino.nid) ann.diag('warning', 'invalid-value', `"." of directory ${ino.nid} points to inode ${nid}`, at + p, 8);
+        if (ino.nid >= 0 && nid !== ino.nid) ann.diag('warning', 'invalid-value', `"." of directory ${ino.nid} points to inode ${nid}`, at + p, 8);
         continue;
       }
       if (isDotDot) {
@@ -798,7 +797,6 @@ export class ErofsInspector implements ErofsInspectContext {
       this.enqueue(nid, childPath, ino.nid);
     }
     if (lastEnd < len) ann.padding(at + lastEnd, at + len, 'directory block', `${pre}.unused`, 'unused space after the last name (zero)');
-    void s;
     return prev;
   }
 }
