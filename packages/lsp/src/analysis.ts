@@ -6,8 +6,10 @@
  */
 import { hex, inspect, parseHexdump, spanAt, spanIndexFrom, type Annotation, type HexDump, type InspectResult, type Structure } from '@erofs-kit/core';
 import {
+  CodeActionKind,
   DiagnosticSeverity,
   SymbolKind,
+  type CodeAction,
   type Diagnostic,
   type DocumentSymbol,
   type Hover,
@@ -282,6 +284,45 @@ export function diagnostics(a: Analysis): Diagnostic[] {
   for (const d of a.result.diagnostics) {
     const range = byteRange(a, d.offset, d.offset + Math.max(1, d.length)) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } };
     out.push({ range, severity: SEVERITY[d.severity], source: 'erofs-kit', code: d.code, message: d.message });
+  }
+  return out;
+}
+
+/** What "decode as" can offer at an offset, with the request word it adds to the hint line. */
+const DECODE_AS: { title: string; request: (off: number, a: Analysis) => string | undefined }[] = [
+  {
+    title: 'inode',
+    request: (off, a) => {
+      const bits = a.dump.hint.blkszbits;
+      const meta = (a.dump.hint.metaBlkaddr ?? 0) * (bits === undefined ? 4096 : 1 << bits);
+      return off >= meta && (off - meta) % 32 === 0 ? `inode=${(off - meta) / 32}` : undefined;
+    },
+  },
+  { title: 'directory block (dirents)', request: (off) => `struct=dirents@${hex(off)}` },
+  { title: 'xattr entry', request: (off) => `struct=erofs_xattr_entry@${hex(off)}` },
+  { title: 'tar header', request: (off) => (off % 512 === 0 ? `struct=posix_header@${hex(off)}` : undefined) },
+];
+
+/**
+ * "Decode as ..." actions on a byte no structure explains (unknown or zero fill): each adds a
+ * request to the document's `# erofs:` hint line (or a new one at the top), which the
+ * inspector then follows. Without a block size the new line also says `blksz=4096`.
+ */
+export function codeActions(a: Analysis, pos: Position, uri: string): CodeAction[] {
+  const off = a.dump.offsetAt(pos.line, pos.character);
+  if (off === undefined) return [];
+  const s = spanAt(a.result.spans, off);
+  if (!s || (s.kind !== 'unknown' && s.path !== 'zero fill')) return [];
+  const out: CodeAction[] = [];
+  for (const d of DECODE_AS) {
+    const word = d.request(off, a);
+    if (!word) continue;
+    const words = a.dump.hint.blkszbits === undefined ? `blksz=4096 ${word}` : word;
+    out.push({
+      title: `Decode as ${d.title} at ${hex(off)}`,
+      kind: CodeActionKind.RefactorRewrite,
+      edit: { changes: { [uri]: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: `# erofs: ${words}\n` }] } },
+    });
   }
   return out;
 }

@@ -6,7 +6,7 @@
 import { isHexdump } from '@erofs-kit/core';
 import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { TOKEN_MODIFIERS, TOKEN_TYPES, analyse, definition, diagnostics, hover, inlayHints, semanticTokens, symbols, type Analysis } from './analysis.js';
+import { TOKEN_MODIFIERS, TOKEN_TYPES, analyse, codeActions, definition, diagnostics, hover, inlayHints, semanticTokens, symbols, type Analysis } from './analysis.js';
 
 export const LANGUAGE_ID = 'erofs-hexdump';
 export const EXTENSIONS = ['.xxd', '.hexdump'];
@@ -47,6 +47,7 @@ export function startServer(connection: Connection): void {
         definitionProvider: true,
         documentSymbolProvider: true,
         inlayHintProvider: true,
+        codeActionProvider: true,
         semanticTokensProvider: { legend: { tokenTypes: [...TOKEN_TYPES], tokenModifiers: [...TOKEN_MODIFIERS] }, full: true, range: true },
       },
       serverInfo: { name: 'erofs-kit-lsp', version: '0.1.0' },
@@ -75,6 +76,10 @@ export function startServer(connection: Connection): void {
   connection.onDefinition((p) => {
     const a = analysisOf(p.textDocument.uri);
     return a ? definition(a, p.position, p.textDocument.uri) : null;
+  });
+  connection.onCodeAction((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return a ? codeActions(a, p.range.start, p.textDocument.uri) : [];
   });
   connection.onDocumentSymbol((p) => {
     const a = analysisOf(p.textDocument.uri);

@@ -32,6 +32,7 @@ describe('initialize', () => {
     expect(c.definitionProvider).toBe(true);
     expect(c.documentSymbolProvider).toBe(true);
     expect(c.inlayHintProvider).toBe(true);
+    expect(c.codeActionProvider).toBe(true);
     expect(c.semanticTokensProvider).toMatchObject({ full: true, range: true });
     expect(client.init.serverInfo?.name).toBe('erofs-kit-lsp');
   });
@@ -198,6 +199,23 @@ describe('faults (root directory with i_format bit 15 set and two names out of o
         'the block size is unknown: blkszbits (byte 0x40c) is not in the dump, so nothing after the superblock can be located; add a hint line such as "# erofs: blksz=4096 meta_blkaddr=0"',
       ],
     ]);
+  });
+});
+
+describe('decode as', () => {
+  it('offers structures for bytes nothing explains, and the chosen one is decoded', async () => {
+    // The root inode record without its hint line: nothing says where anything is.
+    const body = fixture('root-dir-ok.xxd').split('\n').slice(1).join('\n');
+    const uri = uriOf('no-hint.xxd');
+    const d = await client.open(uri, body);
+    expect(d.map((x) => x.message)).toEqual([expect.stringMatching(/^nothing to decode from/)]);
+    const actions = await client.codeActions(uri, 0, 10);
+    expect(actions.map((x) => x.title)).toEqual(['Decode as inode at 0x540', 'Decode as directory block (dirents) at 0x540', 'Decode as xattr entry at 0x540']);
+    const edit = actions[0]!.edit!.changes![uri]![0]!;
+    expect(edit.newText).toBe('# erofs: blksz=4096 inode=42\n');
+    expect(await client.change(uri, edit.newText + body)).toEqual([]);
+    expect(text(await client.hover(uri, 1, 23))).toContain('value `0040755` — drwxr-xr-x (directory)');
+    expect(await client.codeActions(uri, 1, 23)).toEqual([]);
   });
 });
 

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
 import type {
+  CodeAction,
   Definition,
   Diagnostic,
   DocumentSymbol,
@@ -80,6 +81,11 @@ export class Client {
 
   definition(uri: string, line: number, character: number): Promise<Definition | Location | null> {
     return this.conn.sendRequest('textDocument/definition', { textDocument: { uri }, position: { line, character } });
+  }
+
+  codeActions(uri: string, line: number, character: number): Promise<CodeAction[]> {
+    const position = { line, character };
+    return this.conn.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: { start: position, end: position }, context: { diagnostics: [] } });
   }
 
   symbols(uri: string): Promise<DocumentSymbol[]> {
