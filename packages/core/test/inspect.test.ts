@@ -165,6 +165,19 @@ describe('partial dumps', () => {
     checkCoverage(r, new ByteMap([{ offset: ino.offset, bytes: part }]));
   });
 
+  it('finds inodes by their shape when the hint names none', async () => {
+    const img = await ErofsImage.open(new MemorySource(bytes));
+    const ino = await img.lookup('/types');
+    // xxd -s <inode> -l 256: no superblock, no root, a hint with the geometry only.
+    const map = new ByteMap([{ offset: ino.offset, bytes: bytes.subarray(ino.offset, ino.offset + 256) }]);
+    const r = inspect(map, { hint: parseHint('# erofs: blksz=4096 meta_blkaddr=0') });
+    const found = r.structures.filter((s) => s.kind === 'inode').map((s) => s.name);
+    expect(found[0]).toBe(`inode ${ino.nid}`);
+    expect(spanAt(r.spans, ino.offset + 4)!.meaning).toBe('drwxr-xr-x (directory)');
+    expect(r.diagnostics.find((d) => d.code === 'not-found')!.message).toMatch(new RegExp(`^no root inode or inode= hint in the dump: \\d+ inodes? found by trying 32-byte slots \\(nid ${ino.nid}`));
+    checkCoverage(r, map);
+  });
+
   it('marks fields cut by the end of the dump as partial', () => {
     const part = bytes.subarray(1024, 1024 + 14); // ends inside rootnid_2b
     const r = inspect(new ByteMap([{ offset: 1024, bytes: part }]));

@@ -198,6 +198,40 @@ export class ErofsInspector implements ErofsInspectContext {
     this.queue.length = 0;
   }
 
+  /** Whether any inode was decoded (its first bytes were in the dump). */
+  get decodedAny(): boolean {
+    for (const nid of this.seen) if (this.map.any(this.iloc(nid), 2)) return true;
+    return false;
+  }
+
+  /**
+   * For a dump of part of an image that holds neither the superblock nor the root inode and
+   * names no inode: finds inodes by trying each 32-byte slot from meta_blkaddr. A slot counts
+   * only when everything checkable holds (i_format bits, layout, file type, link count,
+   * reserved bytes zero), and what it finds is said in an info diagnostic.
+   */
+  probe(limit = 1 << 16): void {
+    const { map, geo } = this;
+    const found: number[] = [];
+    let tried = 0;
+    for (const seg of map.segments) {
+      const end = seg.offset + seg.bytes.length;
+      let off = geo.metaBase + Math.ceil(Math.max(0, seg.offset - geo.metaBase) / 32) * 32;
+      while (off + 32 <= end && tried++ < limit) {
+        const size = plausibleInode(map, off);
+        if (size > 0) {
+          found.push((off - geo.metaBase) / 32);
+          off += Math.ceil(size / 32) * 32;
+        } else off += 32;
+      }
+    }
+    if (found.length === 0) return;
+    for (const nid of found) this.enqueue(nid, undefined);
+    this.run();
+    const shown = found.slice(0, 8).join(', ') + (found.length > 8 ? ', …' : '');
+    this.ann.diag('info', 'not-found', `no root inode or inode= hint in the dump: ${plural(found.length, 'inode')} found by trying 32-byte slots (nid ${shown}); add "inode=NID path=/..." to the hint line to name them`, this.iloc(found[0]!), 0);
+  }
+
   // ---- superblock and device table -------------------------------------------------------
 
   /** Traces the superblock at 1024 (magic already checked) and returns the geometry, if usable. */
@@ -803,6 +837,36 @@ export class ErofsInspector implements ErofsInspectContext {
 
 const FT_NAMES: Record<number, string> = { 0: 'unknown', 1: 'regular file', 2: 'directory', 3: 'char device', 4: 'block device', 5: 'fifo', 6: 'socket', 7: 'symlink' };
 const TYPE_WORDS: Record<number, string> = { 0o140000: 'socket', 0o120000: 'symlink', 0o100000: 'regular file', 0o060000: 'block device', 0o040000: 'directory', 0o020000: 'char device', 0o010000: 'fifo' };
+
+/** Bytes of the inode core and inline xattrs at `off` if it looks like a valid inode, else 0. */
+function plausibleInode(map: ByteMap, off: number): number {
+  const fmt = map.u16(off);
+  const mode = map.u16(off + 4);
+  if (fmt === undefined || mode === undefined || fmt & 0xffe0) return 0;
+  const layout = (fmt >> 1) & 7;
+  const type = mode & S_IFMT;
+  if (layout > DataLayout.CHUNK_BASED || fileTypeOfMode(mode) === FT.UNKNOWN) return 0;
+  if ((layout === DataLayout.COMPRESSED_FULL || layout === DataLayout.COMPRESSED_COMPACT) && type !== S_IFREG) return 0;
+  if (layout === DataLayout.CHUNK_BASED && type !== S_IFREG) return 0;
+  const icount = map.u16(off + 2)!;
+  const xattr = icount === 0 ? 0 : 12 + 4 * (icount - 1);
+  if (xattr > 2048) return 0;
+  if ((fmt & 1) === 0) {
+    const raw = map.get(off, 32);
+    if (!raw || raw[28] || raw[29] || raw[30] || raw[31]) return 0;
+    const nlink = raw[6]! | (raw[7]! << 8);
+    if (nlink === 0 && !(fmt & 0x10)) return 0;
+    if (type === S_IFDIR && (raw[8]! | raw[9]! | raw[10]! | raw[11]!) === 0) return 0;
+    return 32 + xattr;
+  }
+  const raw = map.get(off, 64);
+  if (!raw) return 0;
+  for (let i = 48; i < 64; i++) if (raw[i]) return 0;
+  const nlink = (raw[44]! | (raw[45]! << 8) | (raw[46]! << 16) | (raw[47]! << 24)) >>> 0;
+  const nsec = (raw[40]! | (raw[41]! << 8) | (raw[42]! << 16) | (raw[43]! << 24)) >>> 0;
+  if (nlink === 0 || nsec >= 1e9) return 0;
+  return 64 + xattr;
+}
 
 function popcount(x: number): number {
   let n = 0;

@@ -92,6 +92,7 @@ function run(ann: Annotator, map: ByteMap, hint: ErofsHint): InspectResult['form
   }
   if (ins) {
     ins.run();
+    if (geo?.from === 'hint' && hint.inodes.length === 0 && hint.structs.length === 0 && !ins.decodedAny) ins.probe();
     inspectAppendedDevices(ins);
   }
   return format;
