@@ -33,6 +33,17 @@ export interface LineRange {
   end: number;
 }
 
+/** Scratch space for the line being parsed. */
+interface Scratch {
+  bytes: Uint8Array;
+  /** [hexStart, hexEnd, asciiCol] per byte. */
+  cols: Int32Array;
+  n: number;
+}
+
+/** Bytes one line may hold (xxd -c allows 256). */
+const MAX_LINE_BYTES = 4096;
+
 /** Cap on bytes a `*` line may stand for. */
 const MAX_REPEAT = 1 << 28;
 
@@ -134,8 +145,7 @@ export class HexDump {
     let expect = -1; // offset right after the last byte
     let pendingStar = -1; // line of a `*` waiting for the next offset
     let lastLen = 0; // bytes of the previous data line, at the end of `cur`
-    const cols: number[] = [];
-    const lineBytes: number[] = [];
+    const sc: Scratch = { bytes: new Uint8Array(MAX_LINE_BYTES), cols: new Int32Array(MAX_LINE_BYTES * 3), n: 0 };
     const flush = (): void => {
       if (segStart >= 0 && cur.len > 0) segments.push({ offset: segStart, bytes: cur.take() });
       cur.len = 0;
@@ -188,19 +198,18 @@ export class HexDump {
           this.problems.push({ line: lineNo, start: 0, end: 1, message: `offset ${off.toString(16)} goes back before the previous line's end ${expect.toString(16)}; the earlier bytes win`, severity: 'warning' });
         }
         startAt(off);
-        const n = lineBytes.length;
+        const n = sc.n;
         if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
-        for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lineBytes[i]!;
+        cur.buf.set(sc.bytes.subarray(0, n), cur.len);
         cur.len += n;
         lastLen = n;
         recLine.push(lineNo);
         recOffset.push(off);
         recCount.push(n);
-        recLayout.push(this.layoutFor(cols, n));
+        recLayout.push(this.layoutFor(sc.cols, n));
         expect = off + n;
       },
-      cols,
-      bytes: lineBytes,
+      sc,
     };
 
     let pos = 0;
@@ -237,7 +246,7 @@ export class HexDump {
     this.lineLen = Int32Array.from(lineLens);
   }
 
-  private layoutFor(cols: number[], n: number): number {
+  private layoutFor(cols: Int32Array, n: number): number {
     const last = this.layouts[this.layouts.length - 1];
     if (last && last.length === n * 3) {
       let same = true;
@@ -249,10 +258,10 @@ export class HexDump {
       }
       if (same) return this.layouts.length - 1;
     }
-    const key = cols.slice(0, n * 3).join(',');
+    const key = cols.subarray(0, n * 3).join(',');
     const hit = this.layoutKeys.get(key);
     if (hit !== undefined) return hit;
-    this.layouts.push(Int32Array.from(cols.slice(0, n * 3)));
+    this.layouts.push(cols.slice(0, n * 3));
     this.layoutKeys.set(key, this.layouts.length - 1);
     return this.layouts.length - 1;
   }
@@ -271,8 +280,7 @@ export class HexDump {
       onStar: () => void;
       onOffsetOnly: (off: number) => void;
       onData: (off: number) => void;
-      cols: number[];
-      bytes: number[];
+      sc: Scratch;
     },
   ): void {
     let i = s;
@@ -307,10 +315,10 @@ export class HexDump {
     }
     const xxd = text.charCodeAt(j) === 0x3a;
     if (xxd) j++;
-    const cols = h.cols;
-    const bytes = h.bytes;
-    cols.length = 0;
-    bytes.length = 0;
+    const sc = h.sc;
+    const cols = sc.cols;
+    const bytes = sc.bytes;
+    sc.n = 0;
     // Hex area end and ascii start.
     let hexEnd = e;
     let asciiCol = -1;
@@ -343,36 +351,38 @@ export class HexDump {
         k = t;
         continue;
       }
+      const n0 = sc.n;
       let ok = true;
       for (let p = k; p < t; p += 2) {
-        const a = hexVal(text.charCodeAt(p));
-        const b = hexVal(text.charCodeAt(p + 1));
-        if (a < 0 || b < 0) {
+        const hi = hexVal(text.charCodeAt(p));
+        const lo = hexVal(text.charCodeAt(p + 1));
+        if (hi < 0 || lo < 0 || sc.n >= MAX_LINE_BYTES) {
           ok = false;
           break;
         }
+        const i = sc.n++;
+        bytes[i] = hi * 16 + lo;
+        cols[i * 3] = p - s;
+        cols[i * 3 + 1] = p + 2 - s;
+        cols[i * 3 + 2] = -1;
       }
       if (!ok) {
-        problem(k, t, `"${text.slice(k, t)}" is not hex`);
-        k = t;
-        continue;
-      }
-      for (let p = k; p < t; p += 2) {
-        bytes.push(hexVal(text.charCodeAt(p)) * 16 + hexVal(text.charCodeAt(p + 1)));
-        cols.push(p - s, p + 2 - s, -1);
+        const full = sc.n >= MAX_LINE_BYTES;
+        sc.n = n0;
+        problem(k, t, full ? `more than ${MAX_LINE_BYTES} bytes on one line` : `"${text.slice(k, t)}" is not hex`);
       }
       k = t;
     }
-    if (bytes.length === 0) {
+    if (sc.n === 0) {
       h.onOffsetOnly(off);
       return;
     }
     if (this.format === 'unknown') this.format = xxd ? 'xxd' : text.charCodeAt(hexEnd) === 0x3e ? 'od' : 'hexdump-C';
     // xxd writes exactly one ascii character per byte at the end of the line, after padding
     // short lines: count back from the end (the ascii text may itself start with spaces).
-    if (xxd && asciiCol >= 0 && e - s - bytes.length >= asciiCol) asciiCol = e - s - bytes.length;
+    if (xxd && asciiCol >= 0 && e - s - sc.n >= asciiCol) asciiCol = e - s - sc.n;
     if (asciiCol >= 0) {
-      for (let b = 0; b < bytes.length; b++) {
+      for (let b = 0; b < sc.n; b++) {
         const col = asciiCol + b;
         cols[b * 3 + 2] = col < e - s ? col : -1;
       }
