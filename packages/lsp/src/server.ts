@@ -34,9 +34,13 @@ export function startServer(connection: Connection): void {
     return analysis;
   };
 
+  const published = new Map<string, number>();
   const publish = (uri: string): void => {
+    const doc = documents.get(uri);
+    if (!doc) return;
     const a = analysisOf(uri);
-    void connection.sendDiagnostics({ uri, diagnostics: a ? diagnostics(a) : [] });
+    published.set(uri, doc.version);
+    void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: a ? diagnostics(a) : [] });
   };
 
   connection.onInitialize(
@@ -57,6 +61,7 @@ export function startServer(connection: Connection): void {
   documents.onDidOpen((e) => publish(e.document.uri));
   documents.onDidChangeContent((e) => {
     const uri = e.document.uri;
+    if (published.get(uri) === e.document.version) return; // just opened and published
     clearTimeout(timers.get(uri));
     timers.set(uri, setTimeout(() => {
       timers.delete(uri);
@@ -66,6 +71,7 @@ export function startServer(connection: Connection): void {
   documents.onDidClose((e) => {
     clearTimeout(timers.get(e.document.uri));
     cache.delete(e.document.uri);
+    published.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 

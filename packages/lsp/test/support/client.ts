@@ -20,7 +20,8 @@ import type {
 export const SERVER = fileURLToPath(new URL('../../bin/erofs-kit-lsp.js', import.meta.url));
 
 export class Client {
-  private readonly waiting = new Map<string, ((d: Diagnostic[]) => void)[]>();
+  /** Who waits for the diagnostics of which document version. */
+  private readonly waiting = new Map<string, { version: number; resolve: (d: Diagnostic[]) => void }[]>();
   readonly diagnostics = new Map<string, Diagnostic[]>();
   private versions = new Map<string, number>();
 
@@ -36,36 +37,41 @@ export class Client {
     conn.listen();
     let client: Client | undefined;
     const early: [string, Diagnostic[]][] = [];
-    conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; diagnostics: Diagnostic[] }) => {
-      if (client) client.gotDiagnostics(p.uri, p.diagnostics);
+    conn.onNotification('textDocument/publishDiagnostics', (p: { uri: string; version?: number; diagnostics: Diagnostic[] }) => {
+      if (client) client.gotDiagnostics(p.uri, p.version, p.diagnostics);
       else early.push([p.uri, p.diagnostics]);
     });
     const init = (await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} })) as InitializeResult;
     await conn.sendNotification('initialized', {});
     client = new Client(proc, conn, init);
-    for (const [u, d] of early) client.gotDiagnostics(u, d);
+    for (const [u, d] of early) client.gotDiagnostics(u, undefined, d);
     return client;
   }
 
-  private gotDiagnostics(uri: string, d: Diagnostic[]): void {
+  private gotDiagnostics(uri: string, version: number | undefined, d: Diagnostic[]): void {
     this.diagnostics.set(uri, d);
     const w = this.waiting.get(uri) ?? [];
-    this.waiting.delete(uri);
-    for (const f of w) f(d);
+    const done = w.filter((x) => version === undefined || x.version === version);
+    this.waiting.set(uri, w.filter((x) => !done.includes(x)));
+    for (const x of done) x.resolve(d);
   }
 
-  /** Opens a document and resolves with its first diagnostics. */
+  private waitFor(uri: string, version: number): Promise<Diagnostic[]> {
+    return new Promise<Diagnostic[]>((resolve) => this.waiting.set(uri, [...(this.waiting.get(uri) ?? []), { version, resolve }]));
+  }
+
+  /** Opens a document and resolves with the diagnostics of that version. */
   open(uri: string, text: string, languageId = 'erofs-hexdump'): Promise<Diagnostic[]> {
-    const p = new Promise<Diagnostic[]>((resolve) => this.waiting.set(uri, [...(this.waiting.get(uri) ?? []), resolve]));
+    const p = this.waitFor(uri, 1);
     this.versions.set(uri, 1);
     void this.conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
     return p;
   }
 
-  /** Replaces the whole text and resolves with the diagnostics that follow. */
+  /** Replaces the whole text and resolves with the diagnostics of the new version. */
   change(uri: string, text: string): Promise<Diagnostic[]> {
-    const p = new Promise<Diagnostic[]>((resolve) => this.waiting.set(uri, [...(this.waiting.get(uri) ?? []), resolve]));
     const version = (this.versions.get(uri) ?? 1) + 1;
+    const p = this.waitFor(uri, version);
     this.versions.set(uri, version);
     void this.conn.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
     return p;
