@@ -206,6 +206,17 @@ describe('partial dumps', () => {
     expect(bad.diagnostics[0]!.message).toMatch(/^struct=no_such_struct: unknown structure \(known: inode, dirents, tar, /);
   });
 
+  it('takes what a cut superblock lacks from the hint', () => {
+    // 0x400..0x410: magic to rootnid_2b; meta_blkaddr, epoch are past the end of this piece.
+    const pieces = new ByteMap([
+      { offset: 1024, bytes: bytes.subarray(1024, 1040) },
+      { offset: 0x540, bytes: bytes.subarray(0x540, 0x560) },
+    ]);
+    const r = inspect(pieces, { hint: parseHint('# erofs: blksz=4096 meta_blkaddr=0 epoch=1700000000') });
+    expect(r.structures.map((s) => s.name)).toEqual(['superblock', 'inode 42']);
+    expect(spanAt(r.spans, 0x540 + 12)!.meaning).toBe('2023-11-14 22:13:20 UTC (epoch 1700000000 + 0)');
+  });
+
   it('says why nothing was decoded', () => {
     const r = inspect(new ByteMap([{ offset: 8192, bytes: bytes.subarray(8192, 8192 + 64) }]));
     expect(r.diagnostics[0]!.code).toBe('not-found');

@@ -51,7 +51,7 @@ import {
   INCOMPAT_XATTR_PREFIXES,
   featureNames,
 } from '../erofs/features.js';
-import type { Field, StructDef } from '../layout/struct.js';
+import { fieldOf, type Field, type StructDef } from '../layout/struct.js';
 import type { ByteMap } from './bytes.js';
 import { compareBytes, cstr, formatTime, modeString, plural, quoteBytes, uuidString } from './describe.js';
 import type { ErofsHint } from './hint.js';
@@ -235,9 +235,9 @@ export class ErofsInspector implements ErofsInspectContext {
   // ---- superblock and device table -------------------------------------------------------
 
   /** Traces the superblock at 1024 (magic already checked) and returns the geometry, if usable. */
-  static fromSuperblock(ann: Annotator, map: ByteMap): Geometry | undefined {
+  static fromSuperblock(ann: Annotator, map: ByteMap, hint: ErofsHint): Geometry | undefined {
     const base = EROFS_SUPER_OFFSET;
-    ann.structure('boot-area', 'boot area', 'bytes 0..1023, unused by EROFS', 0, base);
+    if (map.any(0, base)) ann.structure('boot-area', 'boot area', 'bytes 0..1023, unused by EROFS', 0, base);
     if (map.any(0, base)) ann.padding(0, base, 'boot area', 'boot area', 'bytes 0..1023 are left to boot loaders (composefs puts its header here); EROFS never reads them');
     const sbStruct = ann.structure('superblock', 'superblock', 'erofs_super_block', base, base + superBlock.size);
     const r = ann.traceStruct(superBlock, base, 'superblock', (f, sb) => explainSuper(f, sb));
@@ -283,14 +283,19 @@ export class ErofsInspector implements ErofsInspectContext {
         }
       }
     }
+    // A superblock cut by the end of the dump: fields that are not there come from the hint.
+    const has = (name: keyof SuperBlock & string): boolean => {
+      const f = fieldOf(superBlock, name);
+      return map.has(base + f.offset, f.size);
+    };
     const geo: Geometry = {
       blkszbits: sb.blkszbits,
       bs,
-      metaBase: sb.meta_blkaddr * bs,
-      xattrBase: sb.xattr_blkaddr * bs,
-      epoch: Number(sb.epoch),
-      fixedNsec: sb.fixed_nsec,
-      rootNid: sb.rootnid_2b,
+      metaBase: (has('meta_blkaddr') ? sb.meta_blkaddr : (hint.metaBlkaddr ?? 0)) * bs,
+      xattrBase: (has('xattr_blkaddr') ? sb.xattr_blkaddr : (hint.xattrBlkaddr ?? 0)) * bs,
+      epoch: has('epoch') ? Number(sb.epoch) : (hint.epoch ?? 0),
+      fixedNsec: has('fixed_nsec') ? sb.fixed_nsec : (hint.fixedNsec ?? 0),
+      rootNid: has('rootnid_2b') ? sb.rootnid_2b : hint.rootNid,
       compat: sb.feature_compat,
       incompat: sb.feature_incompat,
       devices: [],

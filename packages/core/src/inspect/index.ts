@@ -55,7 +55,7 @@ function run(ann: Annotator, map: ByteMap, hint: ErofsHint): InspectResult['form
   const fromHint = ErofsInspector.geometryFromHint(hint);
   if (hasErofsMagic(map)) {
     format = 'erofs';
-    geo = ErofsInspector.fromSuperblock(ann, map) ?? fromHint;
+    geo = ErofsInspector.fromSuperblock(ann, map, hint) ?? fromHint;
   } else if (fromHint) {
     format = 'erofs';
     geo = fromHint;
