@@ -150,6 +150,25 @@ describe('superblock and inodes (basic-4k)', () => {
   });
 });
 
+describe('long xattr prefixes (in the packed inode)', () => {
+  it.each(['xattr-prefix.erofs', 'xattr-prefix2.erofs'])('%s: xattr names agree with the reader', async (file) => {
+    const bytes = bytesOf(file);
+    const r = inspect(bytes);
+    const img = await ErofsImage.open(new MemorySource(bytes));
+    let compared = 0;
+    for await (const e of walk(img)) {
+      const expected = (await img.xattrs(e.inode)).filter((x) => !x.shared).map((x) => x.name);
+      if (expected.length === 0) continue;
+      const inode = r.structures.find((s) => s.kind === 'inode' && s.name === `inode ${e.inode.nid}`)!;
+      const body = inode.children.find((c) => c.kind === 'xattrs')!;
+      expect(body.children.map((c) => c.name)).toEqual(expected);
+      compared += expected.length;
+    }
+    expect(compared).toBeGreaterThan(5);
+    expect(r.spans.some((s) => s.field === 'e_name_index' && s.meaning.startsWith('long prefix 0: "user.erofs-kit.long-prefix."'))).toBe(true);
+  });
+});
+
 describe('partial dumps', () => {
   const bytes = bytesOf('basic-4k.erofs');
 

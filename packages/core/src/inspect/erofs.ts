@@ -74,6 +74,9 @@ export interface Geometry {
   longPrefixes: string[] | undefined;
   /** The packed (fragments) inode, 0 when none. */
   packedNid: number;
+  /** Long-prefix table: byte position (in the packed inode's data when packedNid != 0) and count. */
+  prefixStart: number;
+  prefixCount: number;
   /** Where the numbers came from. */
   from: 'superblock' | 'hint';
 }
@@ -164,6 +167,8 @@ export class ErofsInspector implements ErofsInspectContext {
       devices: [],
       longPrefixes: undefined,
       packedNid: 0,
+      prefixStart: 0,
+      prefixCount: 0,
       from: 'hint',
     };
   }
@@ -301,6 +306,8 @@ export class ErofsInspector implements ErofsInspectContext {
       devices: [],
       longPrefixes: undefined,
       packedNid: sb.packed_nid > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(sb.packed_nid),
+      prefixStart: sb.xattr_prefix_start * 4,
+      prefixCount: sb.feature_incompat & INCOMPAT_XATTR_PREFIXES ? sb.xattr_prefix_count : 0,
       from: 'superblock',
     };
     if (sb.fixed_nsec >= 1e9) ann.diag('error', 'invalid-value', `fixed_nsec ${sb.fixed_nsec} out of range [0, 999999999]`, base + 32, 4);
@@ -598,6 +605,12 @@ export class ErofsInspector implements ErofsInspectContext {
       return;
     }
     const label = ino.path ?? `inode ${ino.nid}`;
+    if (ino.nid === this.geo.packedNid && this.geo.prefixCount > 0 && this.geo.longPrefixes === undefined) {
+      // The long xattr prefixes live in the packed inode's data (decoded before any xattr).
+      const at = this.geo.prefixStart;
+      const e = extents.find((x) => x.logical <= at && at < x.logical + x.length && x.at !== undefined && x.dev === 0);
+      if (e) this.geo.longPrefixes = longPrefixes(ann, this.map, e.at! + (at - e.logical), this.geo.prefixCount);
+    }
     for (const e of extents) {
       // Data on an extra device appended to this file (a tar) is described by that device's decoder.
       if (e.at === undefined || e.dev !== 0) continue;

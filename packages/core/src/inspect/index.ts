@@ -80,8 +80,9 @@ function run(ann: Annotator, map: ByteMap, hint: ErofsHint): InspectResult['form
   let ins: ErofsInspector | undefined;
   if (geo) {
     ins = new ErofsInspector(ann, map, geo);
-    if (geo.rootNid !== undefined) ins.enqueue(geo.rootNid, '/');
+    // The packed inode first: it may hold the long xattr prefixes other inodes' xattrs use.
     if (geo.packedNid) ins.enqueue(geo.packedNid, '(packed inode)');
+    if (geo.rootNid !== undefined) ins.enqueue(geo.rootNid, '/');
     for (const i of hint.inodes) ins.enqueue(i.nid, i.path);
   }
   for (const r of hint.structs) {
