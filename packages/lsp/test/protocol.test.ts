@@ -246,6 +246,25 @@ describe('tar layer (od -A x -t x1z)', () => {
   });
 });
 
+describe('tar index with its tar appended (golden dump)', () => {
+  it('follows a chunk index from the EROFS image into the tar entry', async () => {
+    const dump = readFileSync(new URL('./golden/tar-appended.xxd', import.meta.url), 'utf8');
+    const uri = uriOf('tar-appended.xxd');
+    expect(await client.open(uri, dump)).toEqual([]);
+    // Line 88 (index 87) holds the chunk index of /modes/setuid-4755: startblk_lo is its last 4 bytes.
+    const h = text(await client.hover(uri, 87, 20));
+    expect(h.split('\n\n').slice(0, 2)).toEqual(['**erofs_inode_chunk_index.startblk_lo** · field', '`inode[42].chunk[0].startblk_lo`']);
+    expect(h).toMatch(/chunk 0 of \/modes\/setuid-4755 \(bytes 0\.\.\d+\) at block \d+ of device 1 = byte 0x[0-9a-f]+ of this file/);
+    const loc = (await client.definition(uri, 87, 20)) as Location;
+    const there = text(await client.hover(uri, loc.range.start.line, loc.range.start.character));
+    expect(there.split('\n\n')[0]).toBe('**tar data** · data');
+    expect(there).toContain('of "./modes/setuid-4755"');
+    // One header block above the data: the entry's ustar header, its name field first.
+    const header = text(await client.hover(uri, loc.range.start.line - 32, 10));
+    expect(header.split('\n\n').slice(0, 3)).toEqual(['**posix_header.name** · field', expect.stringMatching(/^`device\[1\]\[0x[0-9a-f]+\]\.name`$/), 'value `"./modes/setuid-4755"`']);
+  });
+});
+
 describe('documents', () => {
   it('are recognised by content whatever their language id', async () => {
     const dump = `# erofs: blksz=4096 meta_blkaddr=0\n${formatXxd(new Uint8Array(16), 0x480)}`;
