@@ -11,9 +11,10 @@ import { cat } from './commands/cat.js';
 import { extract } from './commands/extract.js';
 import { fsck } from './commands/fsck.js';
 import { index } from './commands/index.js';
+import { hexdump } from './commands/hexdump.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, hexdump];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -35,3 +35,26 @@ export { sha256, sha512, defaultHash, toHex } from './digest/hash.js';
 export type { Hash, HashFactory, HashAlgorithm } from './digest/hash.js';
 export { FsVerityHasher, fsverityDigest, formatDigest } from './digest/fsverity.js';
 export type { FsVerityOptions } from './digest/fsverity.js';
+export { inspect, ByteMap, spanAt, spanIndexFrom, layoutInspectors, parseHint, parseHintLine, formatHint, isHintLine, emptyHint, REQUESTABLE } from './inspect/index.js';
+export type {
+  InspectOptions,
+  Segment,
+  Annotation,
+  InspectDiagnostic,
+  InspectResult,
+  Severity,
+  Structure,
+  StructureKind,
+  Target,
+  ErofsInspectContext,
+  Geometry,
+  InspectedInode,
+  LayoutInspector,
+  ErofsHint,
+  HintProblem,
+} from './inspect/index.js';
+export { modeString, formatTime, quoteBytes } from './inspect/describe.js';
+export { parseHexdump, isHexdump, HexDump } from './hexdump/parse.js';
+export type { DumpFormat, DumpProblem, LineRange } from './hexdump/parse.js';
+export { formatXxd, xxdLines } from './hexdump/format.js';
+export type { XxdOptions } from './hexdump/format.js';

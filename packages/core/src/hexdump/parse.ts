@@ -1,0 +1,513 @@
+/**
+ * Hex-dump text → bytes at image offsets, and every byte ↔ (line, column) in the text.
+ * Formats, detected per line by content:
+ *  - `xxd` (default, `-g N`, `-c N`, `-u`): `OFFSET: hex groups  ascii`; the hex area ends
+ *    at the first double space;
+ *  - `hexdump -C`: `OFFSET  hex bytes  |ascii|`;
+ *  - `od -A x -t x1z`: `OFFSET hex bytes  >ascii<`.
+ * A line holding only `*` repeats the previous line's bytes up to the next line's offset
+ * (hexdump, od and `xxd -a`); a line holding only an offset ends the data. Lines starting
+ * with `#` are comments; `# erofs:` hint lines are collected. Nothing here throws: lines
+ * that are not understood become problems with their column range.
+ *
+ * Memory is kept per line (typed arrays) and per distinct column layout, not per byte, so a
+ * 16 MiB dump costs a few MiB beyond its bytes.
+ */
+import { ByteMap, type Segment } from '../inspect/bytes.js';
+import { emptyHint, isHintLine, parseHintLine, type ErofsHint } from '../inspect/hint.js';
+
+export type DumpFormat = 'xxd' | 'hexdump-C' | 'od' | 'unknown';
+
+export interface DumpProblem {
+  line: number;
+  start: number;
+  end: number;
+  message: string;
+  severity: 'error' | 'warning';
+}
+
+/** A text range on one line. */
+export interface LineRange {
+  line: number;
+  start: number;
+  end: number;
+}
+
+/** Scratch space for the line being parsed. */
+interface Scratch {
+  bytes: Uint8Array;
+  /** [hexStart, hexEnd, asciiCol] per byte. */
+  cols: Int32Array;
+  n: number;
+}
+
+/** Bytes one line may hold (xxd -c allows 256). */
+const MAX_LINE_BYTES = 4096;
+
+/** Cap on bytes a `*` line may stand for. */
+const MAX_REPEAT = 1 << 28;
+
+class Growable {
+  buf = new Uint8Array(4096);
+  len = 0;
+  push(b: number): void {
+    if (this.len === this.buf.length) this.grow(this.len + 1);
+    this.buf[this.len++] = b;
+  }
+  grow(min: number): void {
+    let n = this.buf.length * 2;
+    while (n < min) n *= 2;
+    const next = new Uint8Array(n);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.len);
+    this.len = 0;
+    return out;
+  }
+}
+
+class IntList {
+  a: Float64Array;
+  n = 0;
+  constructor(cap = 1024) {
+    this.a = new Float64Array(cap);
+  }
+  push(x: number): void {
+    if (this.n === this.a.length) {
+      const next = new Float64Array(this.a.length * 2);
+      next.set(this.a);
+      this.a = next;
+    }
+    this.a[this.n++] = x;
+  }
+  get(i: number): number {
+    return this.a[i]!;
+  }
+}
+
+function hexVal(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** Whether `text` looks like a hex dump in one of the formats (first data lines decide). */
+export function isHexdump(text: string): boolean {
+  let seen = 0;
+  let good = 0;
+  for (const raw of text.slice(0, 8192).split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    if (line.trim() === '' || line.startsWith('#') || line.trim() === '*') continue;
+    seen++;
+    if (/^[0-9a-fA-F]{4,16}(:\s|\s+)[0-9a-fA-F]{2}/.test(line) || /^[0-9a-fA-F]{4,16}\s*$/.test(line)) good++;
+    if (seen >= 8) break;
+  }
+  return seen > 0 && good * 2 > seen;
+}
+
+export class HexDump {
+  format: DumpFormat = 'unknown';
+  readonly map: ByteMap;
+  readonly hint: ErofsHint = emptyHint();
+  readonly problems: DumpProblem[] = [];
+  /** Text lines in the document. */
+  readonly lineCount: number;
+  /** Per record (one data line or one `*` line), in document order. */
+  private readonly recLine: IntList;
+  private readonly recOffset: IntList;
+  private readonly recCount: IntList;
+  /** Column layout index, or -1 for a `*` line (the whole line stands for its bytes). */
+  private readonly recLayout: IntList;
+  /** Layouts: per byte index, [hexStart, hexEnd, asciiCol] triples. */
+  private readonly layouts: Int32Array[] = [];
+  private readonly layoutKeys = new Map<string, number>();
+  /** Record indexes sorted by offset. */
+  private readonly byOffset: Int32Array;
+  /** Record index by line, -1 when the line holds no bytes. */
+  private readonly lineRec: Int32Array;
+  private readonly lineLen: Int32Array;
+
+  constructor(text: string) {
+    const recLine = new IntList();
+    const recOffset = new IntList();
+    const recCount = new IntList();
+    const recLayout = new IntList();
+    const segments: Segment[] = [];
+    const cur = new Growable();
+    let segStart = -1;
+    let expect = -1; // offset right after the last byte
+    let pendingStar = -1; // line of a `*` waiting for the next offset
+    let lastLen = 0; // bytes of the previous data line, at the end of `cur`
+    const sc: Scratch = { bytes: new Uint8Array(MAX_LINE_BYTES), cols: new Int32Array(MAX_LINE_BYTES * 3), n: 0 };
+    const flush = (): void => {
+      if (segStart >= 0 && cur.len > 0) segments.push({ offset: segStart, bytes: cur.take() });
+      cur.len = 0;
+      segStart = -1;
+    };
+    const startAt = (off: number): void => {
+      if (off !== expect || segStart < 0) {
+        flush();
+        segStart = off;
+      }
+    };
+    const repeatTo = (off: number): void => {
+      // Bytes of a `*` line: the previous line's bytes repeated from `expect` up to `off`.
+      if (pendingStar < 0) return;
+      const star = pendingStar;
+      pendingStar = -1;
+      if (expect < 0 || off <= expect || lastLen === 0 || cur.len < lastLen) return;
+      const lastLine = cur.buf.slice(cur.len - lastLen, cur.len);
+      const n = off - expect;
+      if (n > MAX_REPEAT) {
+        this.problems.push({ line: star, start: 0, end: 1, message: `"*" would stand for ${n} bytes; more than ${MAX_REPEAT} are not expanded`, severity: 'warning' });
+        return;
+      }
+      if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
+      for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lastLine[i % lastLine.length]!;
+      cur.len += n;
+      recLine.push(star);
+      recOffset.push(expect);
+      recCount.push(n);
+      recLayout.push(-1);
+      expect = off;
+    };
+
+    let lineNo = 0;
+    const handler = {
+      onComment: (s: string): void => {
+        if (isHintLine(s)) {
+          for (const p of parseHintLine(s, this.hint)) this.problems.push({ line: lineNo, start: p.start, end: p.end, message: p.message, severity: 'warning' });
+        }
+      },
+      onStar: (): void => {
+        pendingStar = lineNo;
+      },
+      onOffsetOnly: (off: number): void => {
+        repeatTo(off);
+      },
+      onData: (off: number): void => {
+        repeatTo(off);
+        if (expect >= 0 && off < expect) {
+          this.problems.push({ line: lineNo, start: 0, end: 1, message: `offset ${off.toString(16)} goes back before the previous line's end ${expect.toString(16)}; the earlier bytes win`, severity: 'warning' });
+        }
+        startAt(off);
+        const n = sc.n;
+        if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
+        cur.buf.set(sc.bytes.subarray(0, n), cur.len);
+        cur.len += n;
+        lastLen = n;
+        recLine.push(lineNo);
+        recOffset.push(off);
+        recCount.push(n);
+        recLayout.push(this.layoutFor(sc.cols, n));
+        expect = off + n;
+      },
+      sc,
+    };
+
+    let pos = 0;
+    const L = text.length;
+    const lineLens: number[] = [];
+    while (pos <= L) {
+      let eol = text.indexOf('\n', pos);
+      if (eol < 0) eol = L;
+      let end = eol;
+      if (end > pos && text.charCodeAt(end - 1) === 0x0d) end--;
+      lineLens.push(end - pos);
+      this.parseLine(text, pos, end, lineNo, handler);
+      lineNo++;
+      pos = eol + 1;
+    }
+    flush();
+    this.map = new ByteMap(segments);
+    this.lineCount = lineNo;
+    this.recLine = recLine;
+    this.recOffset = recOffset;
+    this.recCount = recCount;
+    this.recLayout = recLayout;
+    const nrec = recLine.n;
+    const order = new Int32Array(nrec);
+    let sorted = true;
+    for (let i = 0; i < nrec; i++) {
+      order[i] = i;
+      if (i > 0 && recOffset.get(i) < recOffset.get(i - 1)) sorted = false;
+    }
+    if (!sorted) order.sort((a, b) => recOffset.get(a) - recOffset.get(b) || a - b);
+    this.byOffset = order;
+    this.lineRec = new Int32Array(lineNo).fill(-1);
+    for (let i = 0; i < nrec; i++) this.lineRec[recLine.get(i)] = i;
+    this.lineLen = Int32Array.from(lineLens);
+  }
+
+  private layoutFor(cols: Int32Array, n: number): number {
+    const last = this.layouts[this.layouts.length - 1];
+    if (last && last.length === n * 3) {
+      let same = true;
+      for (let i = 0; i < n * 3; i++) {
+        if (last[i] !== cols[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.layouts.length - 1;
+    }
+    const key = cols.subarray(0, n * 3).join(',');
+    const hit = this.layoutKeys.get(key);
+    if (hit !== undefined) return hit;
+    this.layouts.push(cols.slice(0, n * 3));
+    this.layoutKeys.set(key, this.layouts.length - 1);
+    return this.layouts.length - 1;
+  }
+
+  private problem(line: number, lineStart: number, start: number, end: number, message: string): void {
+    this.problems.push({ line, start: start - lineStart, end: Math.max(end, start + 1) - lineStart, message, severity: 'error' });
+  }
+
+  private parseLine(
+    text: string,
+    s: number,
+    e: number,
+    lineNo: number,
+    h: {
+      onComment: (line: string) => void;
+      onStar: () => void;
+      onOffsetOnly: (off: number) => void;
+      onData: (off: number) => void;
+      sc: Scratch;
+    },
+  ): void {
+    let i = s;
+    while (i < e && isSpace(text.charCodeAt(i))) i++;
+    if (i === e) return;
+    const c0 = text.charCodeAt(i);
+    if (c0 === 0x23 /* # */) {
+      h.onComment(text.slice(s, e));
+      return;
+    }
+    if (c0 === 0x2a /* * */) {
+      let j = i + 1;
+      while (j < e && isSpace(text.charCodeAt(j))) j++;
+      if (j === e) {
+        h.onStar();
+        return;
+      }
+    }
+    // Offset.
+    let off = 0;
+    let j = i;
+    while (j < e && j - i < 16) {
+      const v = hexVal(text.charCodeAt(j));
+      if (v < 0) break;
+      off = off * 16 + v;
+      j++;
+    }
+    const problem = (start: number, end: number, message: string): void => this.problem(lineNo, s, start, end, message);
+    if (j === i || (j < e && !isSpace(text.charCodeAt(j)) && text.charCodeAt(j) !== 0x3a)) {
+      problem(i, e, 'not a hex-dump line: expected an offset in hex, then bytes (xxd, hexdump -C or od -A x -t x1z)');
+      return;
+    }
+    const xxd = text.charCodeAt(j) === 0x3a;
+    if (xxd) j++;
+    const sc = h.sc;
+    const cols = sc.cols;
+    const bytes = sc.bytes;
+    sc.n = 0;
+    // Hex area end and ascii start.
+    let hexEnd = e;
+    let asciiCol = -1;
+    if (xxd) {
+      const dbl = text.indexOf('  ', j + 1);
+      if (dbl >= 0 && dbl < e) {
+        hexEnd = dbl;
+        asciiCol = dbl + 2 - s;
+      }
+    } else {
+      for (let k = j; k < e; k++) {
+        const c = text.charCodeAt(k);
+        if (c === 0x7c /* | */ || c === 0x3e /* > */) {
+          hexEnd = k;
+          asciiCol = k + 1 - s;
+          break;
+        }
+      }
+    }
+    let k = j;
+    while (k < hexEnd) {
+      while (k < hexEnd && isSpace(text.charCodeAt(k))) k++;
+      if (k >= hexEnd) break;
+      let t = k;
+      while (t < hexEnd && !isSpace(text.charCodeAt(t))) t++;
+      // Token [k, t): pairs of hex digits.
+      const len = t - k;
+      if (len % 2 !== 0 || (!xxd && len !== 2)) {
+        problem(k, t, `"${text.slice(k, t)}" is not a byte in hex (${xxd ? 'groups of two hex digits per byte' : 'two hex digits'})`);
+        k = t;
+        continue;
+      }
+      const n0 = sc.n;
+      let ok = true;
+      for (let p = k; p < t; p += 2) {
+        const hi = hexVal(text.charCodeAt(p));
+        const lo = hexVal(text.charCodeAt(p + 1));
+        if (hi < 0 || lo < 0 || sc.n >= MAX_LINE_BYTES) {
+          ok = false;
+          break;
+        }
+        const i = sc.n++;
+        bytes[i] = hi * 16 + lo;
+        cols[i * 3] = p - s;
+        cols[i * 3 + 1] = p + 2 - s;
+        cols[i * 3 + 2] = -1;
+      }
+      if (!ok) {
+        const full = sc.n >= MAX_LINE_BYTES;
+        sc.n = n0;
+        problem(k, t, full ? `more than ${MAX_LINE_BYTES} bytes on one line` : `"${text.slice(k, t)}" is not hex`);
+      }
+      k = t;
+    }
+    if (sc.n === 0) {
+      h.onOffsetOnly(off);
+      return;
+    }
+    if (this.format === 'unknown') this.format = xxd ? 'xxd' : text.charCodeAt(hexEnd) === 0x3e ? 'od' : 'hexdump-C';
+    // xxd writes exactly one ascii character per byte at the end of the line, after padding
+    // short lines: count back from the end (the ascii text may itself start with spaces).
+    if (xxd && asciiCol >= 0 && e - s - sc.n >= asciiCol) asciiCol = e - s - sc.n;
+    if (asciiCol >= 0) {
+      for (let b = 0; b < sc.n; b++) {
+        const col = asciiCol + b;
+        cols[b * 3 + 2] = col < e - s ? col : -1;
+      }
+    }
+    h.onData(off);
+  }
+
+  /** Number of byte-holding records (data lines and `*` lines). */
+  get recordCount(): number {
+    return this.recLine.n;
+  }
+
+  /** Record `i` in document order. */
+  record(i: number): { line: number; offset: number; count: number; star: boolean } {
+    return { line: this.recLine.get(i), offset: this.recOffset.get(i), count: this.recCount.get(i), star: this.recLayout.get(i) < 0 };
+  }
+
+  /** The record holding the bytes of `line`, or undefined. */
+  recordOfLine(line: number): { line: number; offset: number; count: number; star: boolean } | undefined {
+    const r = this.lineRec[line];
+    return r === undefined || r < 0 ? undefined : this.record(r);
+  }
+
+  lineLength(line: number): number {
+    return this.lineLen[line] ?? 0;
+  }
+
+  /** Position in `byOffset` of the first record ending after `off`. */
+  private firstRecordFrom(off: number): number {
+    let lo = 0;
+    let hi = this.byOffset.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = this.byOffset[mid]!;
+      if (this.recOffset.get(r) + this.recCount.get(r) <= off) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private recordOf(off: number): number {
+    const k = this.firstRecordFrom(off);
+    const r = this.byOffset[k];
+    if (r === undefined) return -1;
+    return this.recOffset.get(r) <= off ? r : -1;
+  }
+
+  /** Text range of the hex digits of the byte at image offset `off` (a `*` line: the whole line). */
+  rangeOfByte(off: number): LineRange | undefined {
+    const r = this.recordOf(off);
+    if (r < 0) return undefined;
+    const line = this.recLine.get(r);
+    const lay = this.recLayout.get(r);
+    if (lay < 0) return { line, start: 0, end: this.lineLength(line) };
+    const cols = this.layouts[lay]!;
+    const i = off - this.recOffset.get(r);
+    return { line, start: cols[i * 3]!, end: cols[i * 3 + 1]! };
+  }
+
+  /**
+   * Text ranges covering the bytes [start, end): one per line, from the first byte's hex
+   * digits to the last byte's. `max` caps the number of ranges.
+   */
+  rangesOf(start: number, end: number, max = Infinity): LineRange[] {
+    const out: LineRange[] = [];
+    for (let k = this.firstRecordFrom(start); k < this.byOffset.length && out.length < max; k++) {
+      const r = this.byOffset[k]!;
+      const o = this.recOffset.get(r);
+      const n = this.recCount.get(r);
+      if (o >= end) break;
+      const a = Math.max(start, o) - o;
+      const b = Math.min(end, o + n) - o;
+      if (b <= a) continue;
+      const line = this.recLine.get(r);
+      const lay = this.recLayout.get(r);
+      if (lay < 0) out.push({ line, start: 0, end: this.lineLength(line) });
+      else {
+        const cols = this.layouts[lay]!;
+        out.push({ line, start: cols[a * 3]!, end: cols[(b - 1) * 3 + 1]! });
+      }
+    }
+    return out;
+  }
+
+  /** Column of the ascii character of the byte at `off`, when the line has an ascii column. */
+  asciiOfByte(off: number): LineRange | undefined {
+    const r = this.recordOf(off);
+    if (r < 0) return undefined;
+    const lay = this.recLayout.get(r);
+    if (lay < 0) return undefined;
+    const col = this.layouts[lay]![(off - this.recOffset.get(r)) * 3 + 2]!;
+    return col < 0 ? undefined : { line: this.recLine.get(r), start: col, end: col + 1 };
+  }
+
+  /**
+   * Image offset of the byte at a text position (its hex digits, the space before the next
+   * byte, or its ascii character), or undefined.
+   */
+  offsetAt(line: number, character: number): number | undefined {
+    const r = this.lineRec[line];
+    if (r === undefined || r < 0) return undefined;
+    const o = this.recOffset.get(r);
+    const n = this.recCount.get(r);
+    const lay = this.recLayout.get(r);
+    if (lay < 0) return o;
+    const cols = this.layouts[lay]!;
+    const firstAscii = cols[2]!;
+    if (firstAscii >= 0 && character >= firstAscii) {
+      const i = character - firstAscii;
+      return i < n ? o + i : undefined;
+    }
+    if (character < cols[0]!) return undefined;
+    // Last byte whose hex starts at or before the cursor.
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (cols[mid * 3]! <= character) lo = mid;
+      else hi = mid - 1;
+    }
+    if (character > cols[lo * 3 + 1]! && lo === n - 1) return character <= cols[lo * 3 + 1]! + 1 ? o + lo : undefined;
+    return o + lo;
+  }
+}
+
+export function parseHexdump(text: string): HexDump {
+  return new HexDump(text);
+}

@@ -1,0 +1,355 @@
+/**
+ * What the tolerant inspector returns, and the collector that builds it. Decoders *claim*
+ * byte ranges (structure fields first, file data second); {@link Annotator.finish} turns the
+ * claims into spans that never overlap and cover every present byte exactly once: a byte no
+ * decoder claimed becomes zero fill (padding) or `unknown`.
+ */
+import { hex, type ErrorCode, type Format } from '../errors.js';
+import { decode, trace, type Field, type Span, type StructDef } from '../layout/struct.js';
+import type { ByteMap } from './bytes.js';
+
+/** Where a value points: go-to-definition jumps to `offset`. */
+export interface Target {
+  offset: number;
+  length: number;
+  /** What is there, e.g. `inode 40 (/a.txt)`, `block 3`, `shared xattr 0x48`. */
+  label: string;
+}
+
+/** One byte range and what it is. `path`, `value`, `doc` and `kind` come from the table trace. */
+export interface Annotation extends Span {
+  /** Kernel/tar struct name (`erofs_super_block`), or the procedural part (`dirent name`, `file data`). */
+  struct: string;
+  /** Field name as in the header (`blkszbits`); empty for data, padding runs and unknown bytes. */
+  field: string;
+  /** The value in words (feature names, `drwxr-xr-x`, a date, a path); '' when `value` says it all. */
+  meaning: string;
+  /** Where the value points (go-to-definition), when it points somewhere. */
+  target: Target | undefined;
+}
+
+function ann(start: number, end: number, path: string, value: string, doc: string, kind: Span['kind'], struct: string, field: string, meaning: string, target: Target | undefined): Annotation {
+  return { start, end, path, value, doc, kind, struct, field, meaning, target };
+}
+
+/** A copy of `a` over [start, end) (explicit fields: one object shape for every span). */
+function clip(a: Annotation, start: number, end: number): Annotation {
+  return ann(start, end, a.path, a.value, a.doc, a.kind, a.struct, a.field, a.meaning, a.target);
+}
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** A problem found while inspecting: the shape of {@link ErofsError}'s JSON plus a severity. */
+export interface InspectDiagnostic {
+  code: ErrorCode;
+  format: Format;
+  severity: Severity;
+  message: string;
+  offset: number;
+  length: number;
+}
+
+export type StructureKind =
+  | 'superblock'
+  | 'device-table'
+  | 'device'
+  | 'inode'
+  | 'xattrs'
+  | 'xattr'
+  | 'shared-xattr'
+  | 'long-prefix'
+  | 'directory-block'
+  | 'inline-data'
+  | 'chunk-table'
+  | 'data'
+  | 'tar-header'
+  | 'pax-records'
+  | 'tar-data'
+  | 'tar-end'
+  | 'boot-area';
+
+/** An outline entry (document symbols): a decoded structure and its parts. */
+export interface Structure {
+  kind: StructureKind;
+  name: string;
+  detail: string;
+  start: number;
+  end: number;
+  children: Structure[];
+}
+
+export interface InspectResult {
+  /** What the bytes were recognised as. */
+  format: 'erofs' | 'tar' | 'unknown';
+  /** Sorted, non-overlapping; covers every present byte exactly once. */
+  spans: Annotation[];
+  structures: Structure[];
+  diagnostics: InspectDiagnostic[];
+  /** nid → path, for every inode reached through directories. */
+  paths: Map<number, string>;
+}
+
+/** Field explanations a decoder attaches while tracing a table. */
+export interface Explained {
+  meaning?: string;
+  target?: Target | undefined;
+  /** Replaces the rendered value (e.g. a NUL-padded name shown as text). */
+  value?: string;
+}
+
+const MAX_DIAGNOSTICS = 2000;
+
+export class Annotator {
+  private readonly claims: [Annotation[], Annotation[]] = [[], []];
+  readonly structures: Structure[] = [];
+  readonly diagnostics: InspectDiagnostic[] = [];
+  readonly paths = new Map<number, string>();
+  private dropped = 0;
+
+  constructor(readonly map: ByteMap) {}
+
+  /** Claims a range. Level 0: structures; level 1: file data (yields to structures). */
+  claim(a: Annotation, level: 0 | 1 = 0): void {
+    if (!(a.end > a.start) || !this.map.any(a.start, a.end - a.start)) return;
+    this.claims[level].push(a);
+  }
+
+  diag(severity: Severity, code: ErrorCode, message: string, offset: number, length: number, format: Format = 'erofs'): void {
+    if (this.diagnostics.length >= MAX_DIAGNOSTICS) {
+      this.dropped++;
+      return;
+    }
+    this.diagnostics.push({ code, format, severity, message, offset, length: Math.max(0, length) });
+  }
+
+  /** Adds an outline entry (under `parent` when given). */
+  structure(kind: StructureKind, name: string, detail: string, start: number, end: number, parent?: Structure): Structure {
+    const s: Structure = { kind, name, detail, start, end, children: [] };
+    (parent ? parent.children : this.structures).push(s);
+    return s;
+  }
+
+  /**
+   * Decodes `def` at image offset `off` from whatever bytes are present and claims a span
+   * per field (from {@link trace}). Fields only partly in the dump are claimed with the
+   * value `(partly outside the dump)`; fields wholly absent are not claimed. Returns the
+   * decoded value (absent bytes read as zero) and whether every byte was present, or
+   * undefined when no byte was.
+   */
+  traceStruct<T>(
+    def: StructDef<T>,
+    off: number,
+    path: string,
+    explain?: (field: Field, value: T) => Explained | undefined,
+    checkReserved = true,
+  ): { value: T; complete: boolean } | undefined {
+    if (!this.map.any(off, def.size)) return undefined;
+    const whole = this.map.get(off, def.size);
+    const { bytes, present } = whole ? { bytes: whole, present: undefined } : this.map.read(off, def.size);
+    const value = decode(def, bytes, 0, off);
+    const spans = trace(def, value, off, path);
+    let complete = true;
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      const f = def.fields[i]!;
+      let all = true;
+      let some = true;
+      if (present) {
+        some = false;
+        for (let k = f.offset; k < f.offset + f.size; k++) {
+          if (present(k)) some = true;
+          else all = false;
+        }
+      }
+      if (!all) complete = false;
+      if (!some) continue;
+      const a = ann(span.start, span.end, span.path, span.value, span.doc, span.kind, def.name, f.name, '', undefined);
+      if (!all) {
+        a.value = '(partly outside the dump)';
+      } else {
+        const x = explain?.(f, value);
+        if (x) {
+          if (x.meaning !== undefined) a.meaning = x.meaning;
+          if (x.target !== undefined) a.target = x.target;
+          if (x.value !== undefined) a.value = x.value;
+        }
+        if (f.reserved && checkReserved && !allZero(bytes, f.offset, f.offset + f.size)) {
+          this.diag('warning', 'invalid-value', `${def.name}.${f.name}: reserved bytes are not zero (${a.value})`, a.start, a.end - a.start, def.format);
+        }
+      }
+      this.claim(a);
+    }
+    return { value, complete };
+  }
+
+  /** Claims one non-table part (a name, a value, an id) as a field. */
+  part(start: number, end: number, struct: string, field: string, path: string, value: string, doc: string, meaning = '', target?: Target): void {
+    this.claim(ann(start, end, path, value, doc, 'field', struct, field, meaning, target));
+  }
+
+  padding(start: number, end: number, struct: string, path: string, doc: string): void {
+    this.claim(ann(start, end, path, '', doc, 'padding', struct, '', '', undefined));
+  }
+
+  data(start: number, end: number, struct: string, path: string, value: string, doc: string, meaning = ''): void {
+    this.claim(ann(start, end, path, value, doc, 'data', struct, '', meaning, undefined), 1);
+  }
+
+  finish(format: InspectResult['format']): InspectResult {
+    const structural = sweep(this.claims[0], (a, b) => {
+      this.diag('warning', 'invalid-value', `${b.path} (${hex(b.start)}..${hex(b.end)}) overlaps ${a.path}: the bytes are shown as the first`, b.start, b.end - b.start);
+    });
+    const data = subtract(sweep(this.claims[1]), structural);
+    const merged = mergeSorted(structural, data);
+    const spans = fill(merged, this.map);
+    if (this.dropped > 0) {
+      this.diagnostics.push({ code: 'invalid-value', format: 'erofs', severity: 'info', message: `${this.dropped} more problems not listed`, offset: 0, length: 0 });
+    }
+    this.diagnostics.sort((a, b) => a.offset - b.offset);
+    sortStructures(this.structures);
+    return { format, spans, structures: this.structures, diagnostics: this.diagnostics, paths: this.paths };
+  }
+}
+
+function allZero(b: Uint8Array, s: number, e: number): boolean {
+  for (let i = s; i < e; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function sortStructures(list: Structure[]): void {
+  list.sort((a, b) => a.start - b.start || b.end - a.end);
+  for (const s of list) if (s.children.length) sortStructures(s.children);
+}
+
+const MAX_OVERLAP_REPORTS = 50;
+
+/** Claims in start order (ties: claim order); a later claim loses the bytes it shares with an earlier one. */
+function sweep(claims: Annotation[], overlap?: (kept: Annotation, lost: Annotation) => void): Annotation[] {
+  const order = claims.map((_, i) => i);
+  order.sort((i, j) => claims[i]!.start - claims[j]!.start || i - j);
+  const out: Annotation[] = [];
+  let pos = -Infinity;
+  let reports = 0;
+  for (const i of order) {
+    const c = claims[i]!;
+    if (c.start < pos) {
+      const prev = out[out.length - 1]!;
+      if (overlap && reports < MAX_OVERLAP_REPORTS && !sameThing(prev, c)) {
+        reports++;
+        overlap(prev, c);
+      }
+      if (c.end <= pos) continue;
+      out.push(clip(c, pos, c.end));
+    } else {
+      out.push(c);
+    }
+    pos = c.end;
+  }
+  return out;
+}
+
+function sameThing(a: Annotation, b: Annotation): boolean {
+  return a.path === b.path;
+}
+
+/** Pieces of `a` (sorted, disjoint) not covered by `b` (sorted, disjoint). */
+function subtract(a: Annotation[], b: Annotation[]): Annotation[] {
+  const out: Annotation[] = [];
+  let j = 0;
+  for (const x of a) {
+    let s = x.start;
+    while (j < b.length && b[j]!.end <= s) j++;
+    let k = j;
+    while (s < x.end) {
+      const y = b[k];
+      if (!y || y.start >= x.end) {
+        out.push(s === x.start ? x : clip(x, s, x.end));
+        break;
+      }
+      if (y.start > s) out.push(clip(x, s, y.start));
+      s = Math.max(s, y.end);
+      k++;
+    }
+  }
+  return out;
+}
+
+function mergeSorted(a: Annotation[], b: Annotation[]): Annotation[] {
+  const out: Annotation[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.start <= b[j]!.start)) out.push(a[i++]!);
+    else out.push(b[j++]!);
+  }
+  return out;
+}
+
+/** Clips spans to the present bytes and fills the gaps (zero fill or unknown). */
+function fill(spans: Annotation[], map: ByteMap): Annotation[] {
+  const out: Annotation[] = [];
+  let k = 0;
+  for (const seg of map.segments) {
+    const segEnd = seg.offset + seg.bytes.length;
+    let pos = seg.offset;
+    while (k < spans.length && spans[k]!.end <= pos) k++;
+    while (pos < segEnd) {
+      const s = spans[k];
+      if (!s || s.start >= segEnd) {
+        gap(out, seg.bytes, seg.offset, pos, segEnd);
+        pos = segEnd;
+        break;
+      }
+      if (s.start > pos) {
+        gap(out, seg.bytes, seg.offset, pos, s.start);
+        pos = s.start;
+      }
+      const end = Math.min(s.end, segEnd);
+      out.push(s.start === pos && s.end === end ? s : clip(s, pos, end));
+      pos = end;
+      if (s.end <= segEnd) k++;
+    }
+  }
+  return out;
+}
+
+function gap(out: Annotation[], bytes: Uint8Array, base: number, start: number, end: number): void {
+  let zero = true;
+  for (let i = start - base; i < end - base; i++) {
+    if (bytes[i] !== 0) {
+      zero = false;
+      break;
+    }
+  }
+  out.push(
+    zero
+      ? ann(start, end, 'zero fill', '', 'bytes no decoded structure uses; all zero', 'padding', '', '', '', undefined)
+      : ann(start, end, 'unknown', '', 'bytes no decoded structure reaches from what is in the dump', 'unknown', '', '', '', undefined),
+  );
+}
+
+/** The span containing image offset `off` (binary search), or undefined. */
+export function spanAt(spans: readonly Annotation[], off: number): Annotation | undefined {
+  let lo = 0;
+  let hi = spans.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const s = spans[mid]!;
+    if (off < s.start) hi = mid - 1;
+    else if (off >= s.end) lo = mid + 1;
+    else return s;
+  }
+  return undefined;
+}
+
+/** Index of the first span ending after `off`. */
+export function spanIndexFrom(spans: readonly Annotation[], off: number): number {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (spans[mid]!.end <= off) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

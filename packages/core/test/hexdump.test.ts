@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
+import { formatXxd } from '../src/hexdump/format.js';
+import { isHexdump, parseHexdump, type HexDump } from '../src/hexdump/parse.js';
+import { bytesOf } from './fixtures.js';
+
+function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every byte maps to a text range holding its two hex digits, and that range maps back. */
+function mappingProblem(d: HexDump, text: string): string | undefined {
+  const lines = text.split('\n');
+  for (const seg of d.map.segments) {
+    for (let i = 0; i < seg.bytes.length; i++) {
+      const off = seg.offset + i;
+      const r = d.rangeOfByte(off);
+      if (!r) return `byte ${off} has no range`;
+      const line = lines[r.line]!;
+      if (line.trim() === '*') continue;
+      if (parseInt(line.slice(r.start, r.end), 16) !== seg.bytes[i]) return `byte ${off}: text ${line.slice(r.start, r.end)} is not ${seg.bytes[i]}`;
+      if (d.offsetAt(r.line, r.start) !== off || d.offsetAt(r.line, r.end - 1) !== off) return `byte ${off}: its range maps back to ${d.offsetAt(r.line, r.start)}`;
+      const a = d.asciiOfByte(off);
+      if (a) {
+        if (d.offsetAt(a.line, a.start) !== off) return `ascii of byte ${off} maps back to ${d.offsetAt(a.line, a.start)}`;
+        const b = seg.bytes[i]!;
+        if (line[a.start] !== (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')) return `ascii of byte ${off} is ${line[a.start]}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+function checkMapping(d: HexDump, text: string): void {
+  expect(mappingProblem(d, text)).toBeUndefined();
+}
+
+const image = bytesOf('basic-4k.erofs');
+
+describe('xxd writer', () => {
+  // xxd 2022-01-14 output for these bytes with these options (checked against the real tool below when present).
+  it('writes the default layout with image offsets', () => {
+    const b = image.subarray(1024, 1024 + 20);
+    expect(formatXxd(b, 1024)).toBe(
+      '00000400: e2e1 f5e0 5022 d26d 0700 0000 0c00 2a00  ....P".m......*.\n' +
+      '00000410: 7a00 0000                                z...\n',
+    );
+    expect(formatXxd(b, 1024, { group: 1, cols: 8 })).toBe(
+      '00000400: e2 e1 f5 e0 50 22 d2 6d  ....P".m\n' + '00000408: 07 00 00 00 0c 00 2a 00  ......*.\n' + '00000410: 7a 00 00 00              z...\n',
+    );
+  });
+
+  it.skipIf(!has('xxd'))('matches xxd byte for byte', () => {
+    const b = image.subarray(1000, 1300);
+    const cases: [string[], { cols?: number; group?: number }][] = [
+      [[], {}],
+      [['-g1'], { group: 1 }],
+      [['-c', '12'], { cols: 12 }],
+      [['-c', '12', '-g1'], { cols: 12, group: 1 }],
+      [['-g4', '-c', '32'], { cols: 32, group: 4 }],
+    ];
+    for (const [args, o] of cases) {
+      expect(formatXxd(b, 1000, o)).toBe(execFileSync('xxd', [...args, '-o', '1000'], { input: b }).toString());
+    }
+  });
+});
+
+describe('parser', () => {
+  const head = image.subarray(0, 9000);
+
+  it('reads back what the writer wrote, in every layout', () => {
+    for (const o of [{}, { group: 1 }, { cols: 12 }, { cols: 32, group: 4 }, { autoskip: true }, { cols: 7, group: 3 }]) {
+      const text = formatXxd(head, 0, o);
+      const d = parseHexdump(text);
+      expect(d.format).toBe('xxd');
+      expect(d.problems).toEqual([]);
+      expect(d.map.segments).toHaveLength(1);
+      expect(Buffer.from(d.map.segments[0]!.bytes).equals(Buffer.from(head))).toBe(true);
+      checkMapping(d, text);
+    }
+  });
+
+  it('reads hexdump -C with * lines and the closing offset line', () => {
+    const text = [
+      '00000000  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|',
+      '*',
+      '00000400  e2 e1 f5 e0 50 22 d2 6d  07 00 00 00 0c 00 2a 00  |....P".m......*.|',
+      '00000410  7a 00 00                                          |z..|',
+      '00000413',
+    ].join('\n');
+    const d = parseHexdump(text);
+    expect(d.format).toBe('hexdump-C');
+    expect(d.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual([[0, 0x413]]);
+    expect(d.map.u32(0x400)).toBe(0xe0f5e1e2);
+    expect(d.rangeOfByte(0x100)).toEqual({ line: 1, start: 0, end: 1 });
+    expect(d.rangeOfByte(0x401)).toEqual({ line: 2, start: 13, end: 15 });
+    expect(d.rangeOfByte(0x408)).toEqual({ line: 2, start: 35, end: 37 });
+    expect(d.rangesOf(0x406, 0x412)).toEqual([
+      { line: 2, start: 28, end: 58 },
+      { line: 3, start: 10, end: 15 },
+    ]);
+    checkMapping(d, text);
+  });
+
+  it('reads od -A x -t x1z', () => {
+    const text = '000400 e2 e1 f5 e0 50 22 d2 6d 07 00 00 00 0c 00 2a 00  >....P".m......*.<\n000410 7a 00  >z.<\n000412\n';
+    const d = parseHexdump(text);
+    expect(d.format).toBe('od');
+    expect(d.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual([[0x400, 18]]);
+    checkMapping(d, text);
+  });
+
+  it.skipIf(!has('hexdump') || !has('od') || !has('xxd'))('reads the real tools\' output', () => {
+    for (const [cmd, args, fmt] of [
+      ['hexdump', ['-C'], 'hexdump-C'],
+      ['od', ['-A', 'x', '-t', 'x1z'], 'od'],
+      ['xxd', ['-a'], 'xxd'],
+      ['xxd', ['-s', '1024', '-l', '128'], 'xxd'],
+    ] as const) {
+      const text = execFileSync(cmd, [...args], { input: head }).toString();
+      const d = parseHexdump(text);
+      expect(d.format).toBe(fmt);
+      expect(d.problems).toEqual([]);
+      const s = d.map.segments[0]!;
+      expect(Buffer.from(s.bytes).equals(Buffer.from(head.subarray(s.offset, s.offset + s.bytes.length)))).toBe(true);
+      checkMapping(d, text);
+    }
+  });
+
+  it('collects hint lines and reports lines it does not understand', () => {
+    const text = '# erofs: blksz=4096 meta_blkaddr=0 bogus=1\n00000480: 0400 0000 zz00\nhello world\n';
+    const d = parseHexdump(text);
+    expect(d.hint.blkszbits).toBe(12);
+    expect(d.problems.map((p) => [p.line, p.start, p.end])).toEqual([
+      [0, 35, 42],
+      [1, 20, 24],
+      [2, 0, 11],
+    ]);
+    expect(d.problems[1]!.message).toBe('"zz00" is not hex');
+    expect(d.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual([[0x480, 4]]);
+  });
+
+  it('detects dumps by content', () => {
+    expect(isHexdump(formatXxd(head.subarray(0, 64)))).toBe(true);
+    expect(isHexdump('00000000  00 01 02  |...|\n')).toBe(true);
+    expect(isHexdump('000000 00 01 02  >...<\n')).toBe(true);
+    expect(isHexdump('{"schemaVersion": 2}\n')).toBe(false);
+    expect(isHexdump('/ 4096 40755 2 0 0 0 0.0 - - -\n')).toBe(false);
+  });
+
+  it('never throws on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 400 }), (t) => {
+        const d = parseHexdump(t);
+        for (const s of d.map.segments) for (let i = 0; i < s.bytes.length; i++) expect(d.rangeOfByte(s.offset + i)).toBeDefined();
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat({ max: 1 << 20 }), fc.array(fc.nat(), { maxLength: 5 }), (b, off, cuts) => {
+        let text = formatXxd(b, off);
+        for (const c of cuts) if (text.length) text = text.slice(0, c % text.length) + 'Z' + text.slice((c % text.length) + 1);
+        parseHexdump(text);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * The protocol shell: document sync, capabilities, one cached analysis per document version,
+ * diagnostics pushed after edits settle. Transport-neutral (the node and browser entries pass
+ * a connection).
+ */
+import { isHexdump } from '@erofs-kit/core';
+import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult } from 'vscode-languageserver';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { TOKEN_MODIFIERS, TOKEN_TYPES, analyse, codeActions, definition, diagnostics, hover, inlayHints, semanticTokens, symbols, type Analysis } from './analysis.js';
+
+export const LANGUAGE_ID = 'erofs-hexdump';
+export const EXTENSIONS = ['.xxd', '.hexdump'];
+
+/** Whether the server annotates a document: by language id, extension, or content. */
+export function handles(doc: TextDocument): boolean {
+  if (doc.languageId === LANGUAGE_ID) return true;
+  const path = doc.uri.toLowerCase();
+  if (EXTENSIONS.some((e) => path.endsWith(e))) return true;
+  return isHexdump(doc.getText().slice(0, 8192));
+}
+
+export function startServer(connection: Connection): void {
+  const documents = new TextDocuments(TextDocument);
+  const cache = new Map<string, { version: number; analysis: Analysis | undefined }>();
+  const timers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  const analysisOf = (uri: string): Analysis | undefined => {
+    const doc = documents.get(uri);
+    if (!doc) return undefined;
+    const hit = cache.get(uri);
+    if (hit && hit.version === doc.version) return hit.analysis;
+    const analysis = handles(doc) ? analyse(doc.getText()) : undefined;
+    cache.set(uri, { version: doc.version, analysis });
+    return analysis;
+  };
+
+  const published = new Map<string, number>();
+  const publish = (uri: string): void => {
+    const doc = documents.get(uri);
+    if (!doc) return;
+    const a = analysisOf(uri);
+    published.set(uri, doc.version);
+    void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: a ? diagnostics(a) : [] });
+  };
+
+  connection.onInitialize(
+    (): InitializeResult => ({
+      capabilities: {
+        textDocumentSync: TextDocumentSyncKind.Incremental,
+        hoverProvider: true,
+        definitionProvider: true,
+        documentSymbolProvider: true,
+        inlayHintProvider: true,
+        codeActionProvider: true,
+        semanticTokensProvider: { legend: { tokenTypes: [...TOKEN_TYPES], tokenModifiers: [...TOKEN_MODIFIERS] }, full: true, range: true },
+      },
+      serverInfo: { name: 'erofs-kit-lsp', version: '0.1.0' },
+    }),
+  );
+
+  documents.onDidOpen((e) => publish(e.document.uri));
+  documents.onDidChangeContent((e) => {
+    const uri = e.document.uri;
+    if (published.get(uri) === e.document.version) return; // just opened and published
+    clearTimeout(timers.get(uri));
+    timers.set(uri, setTimeout(() => {
+      timers.delete(uri);
+      publish(uri);
+    }, 150));
+  });
+  documents.onDidClose((e) => {
+    clearTimeout(timers.get(e.document.uri));
+    cache.delete(e.document.uri);
+    published.delete(e.document.uri);
+    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  });
+
+  connection.onHover((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return a ? hover(a, p.position) : null;
+  });
+  connection.onDefinition((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return a ? definition(a, p.position, p.textDocument.uri) : null;
+  });
+  connection.onCodeAction((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return a ? codeActions(a, p.range.start, p.textDocument.uri) : [];
+  });
+  connection.onDocumentSymbol((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return a ? symbols(a) : [];
+  });
+  connection.languages.inlayHint.on((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return a ? inlayHints(a, p.range.start.line, p.range.end.line) : [];
+  });
+  connection.languages.semanticTokens.on((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return { data: a ? semanticTokens(a) : [] };
+  });
+  connection.languages.semanticTokens.onRange((p) => {
+    const a = analysisOf(p.textDocument.uri);
+    return { data: a ? semanticTokens(a, { from: p.range.start.line, to: p.range.end.line }) : [] };
+  });
+
+  documents.listen(connection);
+  connection.listen();
+}

@@ -1,0 +1,301 @@
+/**
+ * The built server, driven over LSP stdio with the fixture documents in test/fixtures
+ * (made by test/fixtures/make-fixtures.mjs from the image fixtures).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { format, formatXxd } from '@erofs-kit/core';
+import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
+import { Client, decodeTokens } from './support/client.js';
+
+const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const uriOf = (name: string): string => `file:///fixtures/${name}`;
+const text = (h: Hover | null): string => (h && typeof h.contents === 'object' && 'value' in h.contents ? h.contents.value : '');
+
+function tree(symbols: DocumentSymbol[]): unknown[] {
+  return symbols.map((s) => (s.children?.length ? [s.name, s.detail ?? '', tree(s.children)] : [s.name, s.detail ?? '']));
+}
+
+let client: Client;
+beforeAll(async () => {
+  client = await Client.start();
+});
+afterAll(async () => {
+  await client.stop();
+});
+
+describe('initialize', () => {
+  it('announces the features', () => {
+    const c = client.init.capabilities;
+    expect(c.hoverProvider).toBe(true);
+    expect(c.definitionProvider).toBe(true);
+    expect(c.documentSymbolProvider).toBe(true);
+    expect(c.inlayHintProvider).toBe(true);
+    expect(c.codeActionProvider).toBe(true);
+    expect(c.semanticTokensProvider).toMatchObject({ full: true, range: true });
+    expect(client.init.serverInfo?.name).toBe('erofs-kit-lsp');
+  });
+});
+
+describe('superblock dump (erofs-kit hexdump --offset 0x400 --length 0x80)', () => {
+  const name = 'basic-4k-sb.xxd';
+  const uri = uriOf(name);
+  let diagnostics: Awaited<ReturnType<Client['open']>>;
+  beforeAll(async () => {
+    diagnostics = await client.open(uri, fixture(name));
+  });
+
+  it('says the checksum cannot be verified from part of block 0', () => {
+    expect(diagnostics).toEqual([
+      {
+        range: { start: { line: 1, character: 20 }, end: { line: 1, character: 29 } },
+        severity: 3,
+        source: 'erofs-kit',
+        code: 'truncated',
+        message: 'checksum not verified: it covers bytes 0x400..0x1000, not all of which are in the dump',
+      },
+    ]);
+  });
+
+  it('explains a byte: structure, field, value, meaning, range, doc', async () => {
+    const h = await client.hover(uri, 1, 40);
+    expect(text(h)).toBe(
+      [
+        '**erofs_super_block.blkszbits** · field',
+        '`superblock.blkszbits`',
+        'value `12 (0xc)` — block size 4096',
+        'bytes 0x40c..0x40d (1 byte) · raw `0c`',
+        'log2 of the block size; the kernel accepts 9..PAGE_SHIFT',
+      ].join('\n\n'),
+    );
+    expect(h!.range).toEqual({ start: { line: 1, character: 40 }, end: { line: 1, character: 42 } });
+  });
+
+  it('names feature bits, dates, and targets outside the dump', async () => {
+    expect(text(await client.hover(uri, 1, 30))).toContain('value `0x7` — sb_chksum, mtime, xattr_filter');
+    expect(text(await client.hover(uri, 2, 30))).toContain('value `1700000000` — 2023-11-14 22:13:20 UTC: base of compact-inode mtimes');
+    expect(text(await client.hover(uri, 1, 46))).toContain('→ root inode 42 at 0x540 (not in this dump)');
+    expect(await client.definition(uri, 1, 46)).toBeNull();
+  });
+
+  it('colours one token per field and line, as the table lays the fields out', async () => {
+    const t = decodeTokens((await client.tokens(uri)).data);
+    // Every superblock field is one token per 16-byte line it touches.
+    let expected = 0;
+    for (const f of format.superBlock.fields) {
+      const a = 1024 + f.offset;
+      const b = a + f.size - 1;
+      expected += Math.floor(b / 16) - Math.floor(a / 16) + 1;
+    }
+    expect(t.length).toBe(expected);
+    expect(t[0]).toEqual([1, 10, 9, 0, 0]); // magic: "e2e1 f5e0", namespace, first field
+    expect(t[1]).toEqual([1, 20, 9, 0, 1]); // checksum, alternate shade
+  });
+
+  it('summarises each line in an inlay hint', async () => {
+    const hints = await client.inlayHints(uri, 0, 3);
+    expect(hints.map((h) => [h.position, h.label])).toEqual([
+      [{ line: 1, character: 67 }, 'superblock: magic=0xe0f5e1e2 checksum=0x6dd22250 feature_compat=0x7 blkszbits=12 sb_extslots=0 rootnid_2b=42'],
+      [{ line: 2, character: 67 }, 'superblock: inos=122 epoch=1700000000'],
+      [{ line: 3, character: 67 }, 'superblock: fixed_nsec=0 blocks_lo=115 meta_blkaddr=0 xattr_blkaddr=0'],
+    ]);
+  });
+
+  it('outlines the superblock', async () => {
+    const s = await client.symbols(uri);
+    expect(s).toEqual([
+      { name: 'superblock', detail: 'erofs_super_block', kind: 3, range: { start: { line: 1, character: 10 }, end: { line: 8, character: 49 } }, selectionRange: { start: { line: 1, character: 10 }, end: { line: 1, character: 10 } }, children: [] },
+    ]);
+  });
+});
+
+describe('image head (hexdump -C of bytes 0..0x700)', () => {
+  const name = 'basic-4k-head.hexdump';
+  const uri = uriOf(name);
+  const lines = fixture(name).split('\n');
+  beforeAll(async () => {
+    await client.open(uri, fixture(name));
+  });
+
+  it('outlines superblock, inodes by nid and path, xattrs and inline dirents', async () => {
+    expect(tree(await client.symbols(uri))).toEqual([
+      ['boot area', 'bytes 0..1023, unused by EROFS'],
+      ['superblock', 'erofs_super_block'],
+      ['inode 42', '/', [['xattrs', '52 bytes', [['user.erofs-kit.root', '']]], ['inline dirents', '200 bytes']]],
+      ['inode 51', '/chunks', [['inline dirents', '110 bytes']]],
+    ]);
+  });
+
+  it('goes from the root nid to the root inode', async () => {
+    // rootnid_2b is byte 0x40e: the 15th byte of the line at 0x400 ("2a" at column 53).
+    expect(lines[2]!.slice(53, 55)).toBe('2a');
+    const loc = (await client.definition(uri, 2, 53)) as Location;
+    expect(loc).toEqual({ uri, range: { start: { line: 21, character: 10 }, end: { line: 21, character: 58 } } });
+    expect(lines[21]!.startsWith('00000540')).toBe(true);
+  });
+
+  it('explains a dirent name from its ascii column and follows it to the inode', async () => {
+    const line = lines.findIndex((l) => l.includes('|.......chunksemp|'));
+    const col = lines[line]!.indexOf('chunks');
+    const h = text(await client.hover(uri, line, col));
+    expect(h).toBe(
+      [
+        '**dirent name.name** · field',
+        '`dir[42].block[0].name[2]`',
+        'value `"chunks"` — /chunks',
+        'bytes 0x627..0x62d (6 bytes) · raw `63 68 75 6e 6b 73`',
+        'name of dirent 2; names are not NUL-terminated: each ends where the next begins',
+        '→ inode 51 (/chunks) at 0x660',
+      ].join('\n\n'),
+    );
+    const loc = (await client.definition(uri, line, col)) as Location;
+    expect(lines[loc.range.start.line]!.startsWith('00000660')).toBe(true);
+  });
+
+  it('explains an inode mode and a zero boot-area line', async () => {
+    expect(text(await client.hover(uri, 21, 23))).toContain('value `0040755` — drwxr-xr-x (directory)');
+    expect(text(await client.hover(uri, 1, 0))).toContain('**boot area** · padding');
+  });
+
+  it('serves tokens for a line range', async () => {
+    const all = decodeTokens((await client.tokens(uri)).data);
+    const part = decodeTokens((await client.tokensInRange(uri, 21, 25)).data);
+    expect(part.length).toBeGreaterThan(0);
+    expect(part).toEqual(all.filter((t) => t[0] >= 21 && t[0] <= 25));
+  });
+});
+
+describe('faults (root directory with i_format bit 15 set and two names out of order)', () => {
+  it('reports each with its byte range and a plain message', async () => {
+    const d = await client.open(uriOf('root-dir-bad.xxd'), fixture('root-dir-bad.xxd'));
+    expect(d.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [{ start: { line: 1, character: 10 }, end: { line: 1, character: 15 } }, 1, 'invalid-value', 'inode 42: i_format 0x8004 has bits 5-15 set (the kernel says "unsupported i_format")'],
+      [
+        { start: { line: 15, character: 49 }, end: { line: 16, character: 15 } },
+        1,
+        'invalid-value',
+        'dirents out of order: "empty" comes after "zhunks"; names must ascend in byte order across the directory (lookups binary-search them)',
+      ],
+    ]);
+  });
+
+  it('updates diagnostics when the text changes', async () => {
+    const uri = uriOf('root-dir-edit.xxd');
+    expect(await client.open(uri, fixture('root-dir-ok.xxd'))).toEqual([]);
+    const d = await client.change(uri, fixture('root-dir-bad.xxd'));
+    expect(d).toHaveLength(2);
+    expect(await client.change(uri, fixture('root-dir-ok.xxd'))).toEqual([]);
+  });
+
+  it('reports hex-dump lines it cannot read', async () => {
+    const d = await client.open(uriOf('typo.xxd'), '00000400: e2e1 f5e0 50zz\nnot a dump line\n');
+    expect(d.map((x) => [x.range, x.message])).toEqual([
+      [{ start: { line: 0, character: 20 }, end: { line: 0, character: 24 } }, '"50zz" is not hex'],
+      [{ start: { line: 1, character: 0 }, end: { line: 1, character: 15 } }, 'not a hex-dump line: expected an offset in hex, then bytes (xxd, hexdump -C or od -A x -t x1z)'],
+      // The magic is there (0x400 is where the superblock starts) but blkszbits is not.
+      [
+        { start: { line: 0, character: 10 }, end: { line: 0, character: 19 } },
+        'the block size is unknown: blkszbits (byte 0x40c) is not in the dump, so nothing after the superblock can be located; add a hint line such as "# erofs: blksz=4096 meta_blkaddr=0"',
+      ],
+    ]);
+  });
+});
+
+describe('decode as', () => {
+  it('offers structures for bytes nothing explains, and the chosen one is decoded', async () => {
+    // The root inode record without its hint line: nothing says where anything is.
+    const body = fixture('root-dir-ok.xxd').split('\n').slice(1).join('\n');
+    const uri = uriOf('no-hint.xxd');
+    const d = await client.open(uri, body);
+    expect(d.map((x) => x.message)).toEqual([expect.stringMatching(/^nothing to decode from/)]);
+    const actions = await client.codeActions(uri, 0, 10);
+    expect(actions.map((x) => x.title)).toEqual(['Decode as inode at 0x540', 'Decode as directory block (dirents) at 0x540', 'Decode as xattr entry at 0x540']);
+    const edit = actions[0]!.edit!.changes![uri]![0]!;
+    expect(edit.newText).toBe('# erofs: blksz=4096 inode=42\n');
+    expect(await client.change(uri, edit.newText + body)).toEqual([]);
+    expect(text(await client.hover(uri, 1, 23))).toContain('value `0040755` — drwxr-xr-x (directory)');
+    expect(await client.codeActions(uri, 1, 23)).toEqual([]);
+  });
+});
+
+describe('tar layer (od -A x -t x1z)', () => {
+  const name = 'tar-head.od';
+  const uri = uriOf(name);
+  const lines = fixture(name).split('\n');
+  it('verifies header checksums and lists headers and pax records', async () => {
+    expect(await client.open(uri, fixture(name))).toEqual([]);
+    // chksum of the first header: bytes 148..155, line 0x90 (column of byte 4).
+    const line = lines.findIndex((l) => l.startsWith('000090'));
+    const h = text(await client.hover(uri, line, 7 + 4 * 3));
+    expect(h.split('\n\n').slice(0, 3)).toEqual(['**posix_header.chksum** · field', '`tar[0x0].chksum`', 'value `0o10356 (4334)` — verified: matches the sum of the header bytes']);
+    const s = await client.symbols(uri);
+    expect(s.map((x) => x.name)).toEqual([
+      'tar header pax extended header (applies to the next entry)',
+      'tar header "./"',
+      'tar header pax extended header (applies to the next entry)',
+      'tar header "./empty"',
+    ]);
+    expect(s[0]!.children!.map((x) => [x.name, x.detail])).toEqual([['pax records', '1 record']]);
+  });
+
+  it('shows a pax record and its meaning', async () => {
+    const line = lines.findIndex((l) => l.startsWith('000200'));
+    const h = text(await client.hover(uri, line, 7));
+    expect(h.split('\n\n').slice(0, 3)).toEqual(['**pax record.SCHILY.xattr.user.erofs-kit.root** · field', '`tar[0x0].pax[0]`', 'value `"root directory xattr"` — xattr user.erofs-kit.root']);
+  });
+});
+
+describe('tar index with its tar appended (golden dump)', () => {
+  it('follows a chunk index from the EROFS image into the tar entry', async () => {
+    const dump = readFileSync(new URL('./golden/tar-appended.xxd', import.meta.url), 'utf8');
+    const uri = uriOf('tar-appended.xxd');
+    expect(await client.open(uri, dump)).toEqual([]);
+    // Line 88 (index 87) holds the chunk index of /modes/setuid-4755: startblk_lo is its last 4 bytes.
+    const h = text(await client.hover(uri, 87, 20));
+    expect(h.split('\n\n').slice(0, 2)).toEqual(['**erofs_inode_chunk_index.startblk_lo** · field', '`inode[42].chunk[0].startblk_lo`']);
+    expect(h).toMatch(/chunk 0 of \/modes\/setuid-4755 \(bytes 0\.\.\d+\) at block \d+ of device 1 = byte 0x[0-9a-f]+ of this file/);
+    const loc = (await client.definition(uri, 87, 20)) as Location;
+    const there = text(await client.hover(uri, loc.range.start.line, loc.range.start.character));
+    expect(there.split('\n\n')[0]).toBe('**tar data** · data');
+    expect(there).toContain('of "./modes/setuid-4755"');
+    // One header block above the data: the entry's ustar header, its name field first.
+    const header = text(await client.hover(uri, loc.range.start.line - 32, 10));
+    expect(header.split('\n\n').slice(0, 3)).toEqual(['**posix_header.name** · field', expect.stringMatching(/^`device\[1\]\[0x[0-9a-f]+\]\.name`$/), 'value `"./modes/setuid-4755"`']);
+  });
+});
+
+describe('documents', () => {
+  it('are recognised by content whatever their language id', async () => {
+    const dump = `# erofs: blksz=4096 meta_blkaddr=0\n${formatXxd(new Uint8Array(16), 0x480)}`;
+    const d = await client.open('file:///x/notes.txt', dump, 'plaintext');
+    expect(d).toEqual([]);
+    expect(text(await client.hover('file:///x/notes.txt', 1, 12))).toContain('bytes 0x480..0x490');
+    await client.open('file:///x/readme.txt', 'just some notes\n', 'plaintext');
+    expect(await client.hover('file:///x/readme.txt', 0, 2)).toBeNull();
+    expect(await client.symbols('file:///x/readme.txt')).toEqual([]);
+  });
+
+  it('survive random and mutated dumps (the server answers every request)', async () => {
+    const base = fixture('basic-4k-head.hexdump');
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string({ maxLength: 300 }), fc.array(fc.tuple(fc.nat(), fc.constantFrom('0', 'f', ' ', '*', '\n', 'z', '|', ':')), { maxLength: 30 }).map((m) => {
+        const c = base.split('');
+        for (const [i, ch] of m) c[i % c.length] = ch;
+        return c.join('');
+      })), async (t) => {
+        const uri = `file:///fuzz/${n++}.xxd`;
+        await client.open(uri, t);
+        await client.hover(uri, 3, 12);
+        await client.tokens(uri);
+        await client.symbols(uri);
+        await client.inlayHints(uri, 0, 40);
+        await client.definition(uri, 2, 53);
+        client.close(uri);
+      }),
+      { numRuns: 40 },
+    );
+    expect(client.proc.exitCode).toBeNull();
+  });
+});
