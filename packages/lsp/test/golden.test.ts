@@ -20,8 +20,16 @@ const UPDATE = process.env.EROFS_KIT_UPDATE_GOLDEN === '1';
 interface Entry {
   name: string;
   image: string;
+  command: string;
 }
-const manifest = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf8')) as Entry[];
+const all = JSON.parse(readFileSync(`${FIXTURES}manifest.json`, 'utf8')) as Entry[];
+/** Images made with -z: their data maps are not decoded by the inspector yet (no golden files). */
+const isCompressed = (m: Entry): boolean => / -z\S/.test(m.command);
+const manifest = all.filter((m) => !isCompressed(m));
+
+describe.each(all.filter(isCompressed).map((m) => [m.name] as const))('%s', () => {
+  it.skip('golden files: not yet (the inspector does not decode compressed data maps, so no golden files exist for -z images)', () => {});
+});
 
 function golden(file: string, actual: string): void {
   const path = `${GOLDEN}${file}`;
