@@ -9,6 +9,7 @@
  * belongs to (the 'x'/'g'/'L'/'K' header for a bad record, the entry's own header for its
  * fields and its data), and `path` is set once the entry's path is known.
  */
+import { NO_XATTRS } from '../tree/node.js';
 import { ErofsError, hex, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { decode } from '../layout/struct.js';
@@ -450,7 +451,7 @@ class Reader {
       devmajor: devmajor ?? 0,
       devminor: devminor ?? 0,
       sparse,
-      xattrs: attrs ? new Map(attrs.xattrs) : new Map(),
+      xattrs: attrs && attrs.xattrs.size > 0 ? new Map(attrs.xattrs) : NO_XATTRS,
       format: attrs && dialect === 'ustar' ? 'pax' : dialect, // pax = a ustar header with x/g records (entry.ts)
     };
 

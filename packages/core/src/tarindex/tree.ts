@@ -14,6 +14,7 @@ import {
   S_IFLNK,
   S_IFMT,
   S_IFREG,
+  NO_XATTRS,
   keyBytes,
   nameKey,
   newDir,
@@ -148,8 +149,9 @@ export class TarTreeBuilder {
     return cur;
   }
 
+  /** The entry's xattrs, sorted; NO_XATTRS (shared, immutable) when it has none. */
   private xattrsOf(e: TarEntry): Map<string, Uint8Array> {
-    if (e.xattrs.size === 0) return new Map();
+    if (e.xattrs.size === 0) return NO_XATTRS;
     const out = new Map<string, Uint8Array>();
     for (const [name, value] of e.xattrs) {
       if (splitXattrName(name).index === 0) {
@@ -184,7 +186,7 @@ export class TarTreeBuilder {
       }
       key = key.slice(WH_PREFIX.length);
       if (key.length === 0) throw new ErofsError('invalid-value', `${pathOf()}: whiteout without a name`, { offset: e.headerOffset, path: pathOf(), format: 'tar' });
-      const wh: TreeNode = { mode: S_IFCHR, uid: e.uid, gid: e.gid, mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: new Map() };
+      const wh: TreeNode = { mode: S_IFCHR, uid: e.uid, gid: e.gid, mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS };
       this.replace(parent, key, wh);
       if (!parent.xattrs.has('trusted.overlay.origin')) parent.xattrs.set('trusted.overlay.origin', new Uint8Array(0));
       return;
@@ -263,6 +265,7 @@ export class TarTreeBuilder {
     n.mtime = e.mtime.sec;
     n.mtimeNsec = e.mtime.nsec;
     const keep = new Map([...n.xattrs].filter(([k]) => k.startsWith('trusted.overlay.')));
+    // A directory's map is its own: whiteouts and opaque markers are added to it later.
     n.xattrs = new Map([...this.xattrsOf(e), ...keep]);
   }
 
