@@ -3,7 +3,7 @@
 // bench/make-data.sh. Not a test: it prints a table and writes bench/results/latest.json.
 //
 //   node bench/run.mjs [--work DIR] [--runs N] [--only SUBSTRING] [--reference-only]
-//                      [--no-verify] [--out FILE]
+//                      [--no-verify] [--out FILE] [--idle-wait SECONDS]
 //
 // Each case runs both tools N times (default 3), alternating which goes first, under
 // /usr/bin/time -v. Reported: the median wall time (measured here with hrtime around the
@@ -42,6 +42,7 @@ const opts = {
   verify: true,
   out: join(HERE, 'results/latest.json'),
   tmpfsSize: process.env.EROFS_BENCH_TMPFS ?? '12G',
+  idleWait: 60,
 };
 for (let i = 2; i < process.argv.length; i++) {
   const a = process.argv[i];
@@ -55,6 +56,7 @@ for (let i = 2; i < process.argv.length; i++) {
   else if (a === '--reference-only') opts.referenceOnly = true;
   else if (a === '--no-verify') opts.verify = false;
   else if (a === '--out') opts.out = resolve(val());
+  else if (a === '--idle-wait') opts.idleWait = Number(val());
   else if (a === '-h' || a === '--help') {
     console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 17).join('\n'));
     process.exit(0);
@@ -306,8 +308,8 @@ function compareManifests(a, b) {
 const MAX_RETRIES = 2;
 const isNoisy = (res) => res.otherCpu > Math.max(0.2, 0.1 * res.wall);
 const sleepSeconds = (n) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, n * 1000);
-/** Waits (up to IDLE_WAIT_MAX seconds in all per call) until the machine's other load is small. */
-const IDLE_WAIT_MAX = 60;
+/** Waits (up to IDLE_WAIT_MAX seconds in all per call, --idle-wait) until the machine's other load is small. */
+const IDLE_WAIT_MAX = opts.idleWait;
 let idleWaited = 0;
 function waitIdle() {
   const start = Date.now();
@@ -358,6 +360,7 @@ const env = {
   work: W,
   tmpfs: MNT,
   runs: opts.runs,
+  idleWaitMax: opts.idleWait,
   imageBytes: Object.fromEntries(INPUTS.map((f) => [f, statSync(img(f)).size])),
 };
 
