@@ -33,5 +33,5 @@ export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';
 export { sha256, sha512, defaultHash, toHex } from './digest/hash.js';
 export type { Hash, HashFactory, HashAlgorithm } from './digest/hash.js';
-export { FsVerityHasher, fsverityDigest, formatDigest } from './digest/fsverity.js';
-export type { FsVerityOptions } from './digest/fsverity.js';
+export { FsVerityHasher, fsverityDigest, formatDigest, merkleTreeGeometry } from './digest/fsverity.js';
+export type { FsVerityOptions, MerkleLevel } from './digest/fsverity.js';

@@ -43,6 +43,7 @@ describe('public API', () => {
         "isErofsError",
         "keyBytes",
         "lz4Decompress",
+        "merkleTreeGeometry",
         "microLzmaDecompress",
         "nameFilter",
         "nameKey",
@@ -74,6 +75,7 @@ describe('public API', () => {
     expect(Object.keys(node).sort()).toMatchInlineSnapshot(`
       [
         "FileSource",
+        "fsverityFile",
         "nodeHash",
         "nodeSha256",
         "nodeSha512",
