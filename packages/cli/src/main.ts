@@ -11,9 +11,10 @@ import { cat } from './commands/cat.js';
 import { extract } from './commands/extract.js';
 import { fsck } from './commands/fsck.js';
 import { index } from './commands/index.js';
+import { digest } from './commands/digest.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, digest];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -57,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(cmd));
       return 0;
     }
-    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs an IMAGE`);
+    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs ${cmd.name === 'digest' ? 'a FILE' : 'an IMAGE'}`);
     file = args.positionals[0]!;
     return await cmd.run(args);
   } catch (e) {
