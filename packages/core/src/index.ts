@@ -19,8 +19,9 @@ export { lz4Decompress, microLzmaDecompress, deflateDecompress, zstdDecompress }
 export type { Decompressor } from './compress/index.js';
 export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrName } from './erofs/xattr.js';
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
-export { walk, walkBatches, fsck, checkName, checkUnique, WalkEntry } from './erofs/walk.js';
-export type { FsckReport, FsckProblem } from './erofs/walk.js';
+export { walk, walkBatches, checkName, checkUnique, WalkEntry } from './erofs/walk.js';
+export { fsck, fsckSource, FSCK_CHECKS } from './erofs/fsck.js';
+export type { FsckReport, FsckProblem, FsckCheck, FsckOptions, FsckStats } from './erofs/fsck.js';
 export { writeImage, encodeDev } from './erofs/writer.js';
 export type { WriterOptions, WriteResult, ExtraDevice } from './erofs/writer.js';
 export { newDir, nameKey, keyBytes } from './tree/node.js';
