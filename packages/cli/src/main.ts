@@ -12,9 +12,10 @@ import { extract } from './commands/extract.js';
 import { fsck } from './commands/fsck.js';
 import { index } from './commands/index.js';
 import { digest } from './commands/digest.js';
+import { verify } from './commands/verify.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, digest];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, digest, verify];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

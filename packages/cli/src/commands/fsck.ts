@@ -2,6 +2,7 @@ import { fsckSource } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { Out, deviceOption, jsonOption, strs, type Command } from '../util.js';
 import { Progress } from '../progress.js';
+import { REPORT_SCHEMA_VERSION } from '../report.js';
 
 export const fsck: Command = {
   name: 'fsck',
@@ -30,7 +31,7 @@ Exit 0 when no error is found (warnings do not fail), 1 otherwise.`,
       const report = await fsckSource(src, { devices, onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
       progress.done();
       const out = new Out();
-      if (values.json) out.line(JSON.stringify({ file, ...report }, null, 2));
+      if (values.json) out.line(JSON.stringify({ schema: 'erofs-kit/fsck-report', schemaVersion: REPORT_SCHEMA_VERSION, file, ...report }, null, 2));
       else {
         for (const p of report.problems) {
           const where = [p.nid !== undefined ? `inode ${p.nid}` : '', p.path ? `path ${p.path}` : ''].filter(Boolean).join(', ');
