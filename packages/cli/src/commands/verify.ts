@@ -53,13 +53,21 @@ kernel and erofs-utils for the features the image uses. --json prints one report
         sources.push(s);
         return s;
       });
-      const fsck = await fsckSource(src, { devices, onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
+      // An image without a device table gets no devices (the tar check then says it is no tar index).
+      let probe: ErofsImage | undefined;
+      try {
+        probe = await ErofsImage.open(src, { ignoreChecksum: true });
+      } catch {
+        probe = undefined; // fsck reports why
+      }
+      const attach = probe !== undefined && probe.devices.length === 0 ? [] : devices;
+      const fsck = await fsckSource(src, { devices: attach, onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
       progress.done();
       let tar: VerifyReport['tar'] = null;
       let compatibility: Compatibility | null = null;
       let img;
       try {
-        img = await ErofsImage.open(src, { devices, ignoreChecksum: true });
+        img = await ErofsImage.open(src, { devices: attach, ignoreChecksum: true });
       } catch {
         img = undefined; // fsck has reported why
       }
