@@ -5,9 +5,11 @@
  * by the kernel (mount, then list and read everything). The table records what the
  * references do, so every row says whether they also reject the defect or whether erofs-kit
  * finds something they miss. Missing references are skipped loudly (a failure under CI).
+ * `EROFS_KIT_CORRUPT_OUT=DIR npx vitest run test/fsck-corrupt.test.ts` also writes every
+ * defective image to DIR.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,6 +84,12 @@ describe('corruption suite', () => {
       await d.patch(p);
       const image = join(work, `${d.id}.erofs`);
       writeFileSync(image, p.result());
+      // EROFS_KIT_CORRUPT_OUT=DIR keeps a copy of every defective image (to try other tools on).
+      const keep = process.env['EROFS_KIT_CORRUPT_OUT'];
+      if (keep) {
+        mkdirSync(keep, { recursive: true });
+        writeFileSync(join(keep, `${d.id}.erofs`), p.result());
+      }
 
       const r = runCli(['fsck', image, '--json']);
       const report = JSON.parse(r.stdout) as FsckReport;
