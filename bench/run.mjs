@@ -201,6 +201,12 @@ const CASES = [
     ref: [DUMP, '--ls', '--path=/', img('small.erofs')],
   },
   ...['rootfs.tar', 'files.tar', 'huge.tar', 'rootfs.tar.gz', 'files.tar.gz', 'huge.tar.gz'].map(indexCase),
+  {
+    // fs-verity digest of a 1 GiB file (huge.tar, 1.0 GiB) against fsverity-utils, not erofs-utils.
+    id: 'digest-1g', what: 'fs-verity digest (reference: fsverity digest)', image: 'huge.tar', stdout: LIST,
+    kit: kit('digest', img('huge.tar')),
+    ref: ['fsverity', 'digest', img('huge.tar')],
+  },
 ].filter((c) => !opts.only || c.id.includes(opts.only));
 if (!CASES.length) die(`no case matches --only ${opts.only}`);
 

@@ -12,9 +12,11 @@ import { extract } from './commands/extract.js';
 import { fsck } from './commands/fsck.js';
 import { index } from './commands/index.js';
 import { hexdump } from './commands/hexdump.js';
+import { digest } from './commands/digest.js';
+import { verify } from './commands/verify.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, hexdump];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, digest, verify, hexdump];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -58,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(cmd));
       return 0;
     }
-    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs an IMAGE`);
+    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs ${cmd.name === 'digest' ? 'a FILE' : 'an IMAGE'}`);
     file = args.positionals[0]!;
     return await cmd.run(args);
   } catch (e) {

@@ -19,8 +19,13 @@ export { lz4Decompress, microLzmaDecompress, deflateDecompress, zstdDecompress }
 export type { Decompressor } from './compress/index.js';
 export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrName } from './erofs/xattr.js';
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
-export { walk, walkBatches, fsck, checkName, checkUnique, WalkEntry } from './erofs/walk.js';
-export type { FsckReport, FsckProblem } from './erofs/walk.js';
+export { walk, walkBatches, checkName, checkUnique, WalkEntry } from './erofs/walk.js';
+export { fsck, fsckSource, FSCK_CHECKS } from './erofs/fsck.js';
+export { compatibility, compareVersions, COMPAT_TABLE } from './erofs/compat.js';
+export type { Compatibility, CompatFact, CompatFeature, InodeUsage } from './erofs/compat.js';
+export { verifyTarIndex, TAR_CHECKS } from './tarindex/verify.js';
+export type { TarCheck, TarCheckProblem, TarCheckReport, TarCheckOptions } from './tarindex/verify.js';
+export type { FsckReport, FsckProblem, FsckCheck, FsckOptions, FsckStats } from './erofs/fsck.js';
 export { writeImage, encodeDev } from './erofs/writer.js';
 export type { WriterOptions, WriteResult, ExtraDevice } from './erofs/writer.js';
 export { newDir, nameKey, keyBytes } from './tree/node.js';
@@ -33,8 +38,8 @@ export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';
 export { sha256, sha512, defaultHash, toHex } from './digest/hash.js';
 export type { Hash, HashFactory, HashAlgorithm } from './digest/hash.js';
-export { FsVerityHasher, fsverityDigest, formatDigest } from './digest/fsverity.js';
-export type { FsVerityOptions } from './digest/fsverity.js';
+export { FsVerityHasher, fsverityDigest, formatDigest, merkleTreeGeometry } from './digest/fsverity.js';
+export type { FsVerityOptions, MerkleLevel } from './digest/fsverity.js';
 export { inspect, ByteMap, spanAt, spanIndexFrom, layoutInspectors, parseHint, parseHintLine, formatHint, isHintLine, emptyHint, REQUESTABLE } from './inspect/index.js';
 export type {
   InspectOptions,

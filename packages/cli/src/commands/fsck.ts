@@ -1,36 +1,52 @@
-import { fsck as check } from '@erofs-kit/core';
-import { Out, deviceOption, jsonOption, openImage, strs, type Command } from '../util.js';
+import { fsckSource } from '@erofs-kit/core';
+import { FileSource } from '@erofs-kit/core/node';
+import { Out, deviceOption, jsonOption, strs, type Command } from '../util.js';
 import { Progress } from '../progress.js';
+import { REPORT_SCHEMA_VERSION } from '../report.js';
 
 export const fsck: Command = {
   name: 'fsck',
-  summary: 'check an image: every inode, directory, xattr and byte of data',
+  summary: 'check an image: superblock, every inode, directory, xattr and byte of data',
   usage: 'erofs-kit fsck IMAGE [--device FILE]... [--json]',
-  help: `Walks the whole tree, decodes every inode, reads every byte of every file, every symlink and
-every xattr, and checks directories ("." and "..", sort order, dirent types), the xattr name
-filter and link counts. Exit 0 when no error is found, 1 otherwise (warnings do not fail).`,
+  help: `Checks the superblock (checksum, feature bits, block count, inode count), then walks the
+whole tree from the root: every inode decodes, layout fields agree with sizes, inline tails stay
+in their block, blocks and chunks lie inside their devices, directories are sorted with valid
+names and right "." and "..", no directory is reached twice, link counts equal references,
+xattrs are well formed, compressed extents decode to their sizes and every byte of data reads.
+Each problem names its check, error code, inode or path and byte offset.
+Exit 0 when no error is found (warnings do not fail), 1 otherwise.`,
   options: { ...deviceOption, ...jsonOption },
   async run({ values, positionals }) {
     const [file] = positionals;
-    const o = await openImage(file!, strs(values.device));
+    const sources: FileSource[] = [];
     const progress = new Progress(!values.json);
     try {
-      const report = await check(o.img, { onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
+      const src = new FileSource(file!);
+      sources.push(src);
+      const devices = strs(values.device).map((d) => {
+        const s = new FileSource(d);
+        sources.push(s);
+        return s;
+      });
+      const report = await fsckSource(src, { devices, onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
       progress.done();
       const out = new Out();
-      if (values.json) out.line(JSON.stringify({ file, ...report }, null, 2));
+      if (values.json) out.line(JSON.stringify({ schema: 'erofs-kit/fsck-report', schemaVersion: REPORT_SCHEMA_VERSION, file, ...report }, null, 2));
       else {
         for (const p of report.problems) {
-          out.line(`${file}${p.offset !== undefined ? ':0x' + p.offset.toString(16) : ''}: ${p.severity}: ${p.code}: ${p.message}${p.path ? ` (path ${p.path})` : ''}`);
+          const where = [p.nid !== undefined ? `inode ${p.nid}` : '', p.path ? `path ${p.path}` : ''].filter(Boolean).join(', ');
+          out.line(`${file}${p.offset !== undefined ? ':0x' + p.offset.toString(16) : ''}: ${p.severity}: ${p.check}: ${p.code}: ${p.message}${where ? ` (${where})` : ''}`);
         }
+        if (report.truncated > 0) out.line(`... and ${report.truncated} more problems`);
         const s = report.stats;
-        out.line(`${report.ok ? 'ok' : 'FAILED'}: ${s.inodes} inodes (${s.directories} directories, ${s.files} files, ${s.symlinks} symlinks, ${s.special} special), ${s.bytes} bytes of data, ${s.xattrs} xattrs; ${report.problems.filter((p) => p.severity === 'error').length} errors, ${report.problems.filter((p) => p.severity === 'warning').length} warnings`);
+        const errors = report.problems.filter((p) => p.severity === 'error').length;
+        out.line(`${report.ok ? 'ok' : 'FAILED'}: ${s.inodes} inodes (${s.directories} directories, ${s.files} files, ${s.symlinks} symlinks, ${s.special} special), ${s.bytes} bytes of data, ${s.xattrs} xattrs; ${errors} errors, ${report.problems.length - errors} warnings`);
       }
       out.flush();
       return report.ok ? 0 : 1;
     } finally {
       progress.done();
-      await o.close();
+      for (const s of sources) await s.close();
     }
   },
 };

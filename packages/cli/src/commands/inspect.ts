@@ -1,4 +1,4 @@
-import { COMPAT_FEATURES, INCOMPAT_FEATURES, featuresSet, hex, textDecoder, walkBatches, type ErofsImage } from '@erofs-kit/core';
+import { COMPAT_FEATURES, INCOMPAT_FEATURES, compatibility, featuresSet, hex, textDecoder, walkBatches, type ErofsImage } from '@erofs-kit/core';
 import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
 
 function uuidString(b: Uint8Array): string {
@@ -22,6 +22,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
       const counts = { directories: 0, files: 0, symlinks: 0, charDevices: 0, blockDevices: 0, fifos: 0, sockets: 0, hardlinks: 0, xattrs: 0, fileBytes: 0 };
       const seen = new Set<number>();
       const layouts: Record<string, number> = {};
+      let formatBit4 = false;
       for await (const batch of walkBatches(img)) for (const e of batch) {
         const ino = e.inode;
         if (seen.has(ino.nid)) {
@@ -29,6 +30,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
           continue;
         }
         seen.add(ino.nid);
+        if (ino.bit4) formatBit4 = true;
         layouts[ino.layoutName] = (layouts[ino.layoutName] ?? 0) + 1;
         switch (ino.mode & 0o170000) {
           case 0o040000: counts.directories++; break;
@@ -65,6 +67,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
         packedNid: img.packedNid,
         longXattrPrefixes: img.longPrefixes.map((p) => p.prefix),
         compression: compressionInfo(img, layouts),
+        compatibility: compatibility(img, { chunkBased: (layouts['chunk-based'] ?? 0) > 0, formatBit4 }),
         devices: img.devices.map((d) => ({ id: d.index, tag: d.tag, blocks: d.blocks, bytes: d.blocks * img.blockSize, uniaddr: d.uniaddr, attached: d.attached })),
         counts: { inodes: seen.size, ...counts },
         layouts,
@@ -80,7 +83,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
           ['checksum', sb.feature_compat & 1 ? `${info.checksum} (crc32c verified)` : 'none'],
           ['compat', `${info.featureCompat.mask}: ${f(info.featureCompat.features)}`],
           ['incompat', `${info.featureIncompat.mask}: ${f(info.featureIncompat.features)}`],
-          ['mounts on', `Linux ${info.minimumKernel} or later`],
+          ['mounts on', `Linux ${info.compatibility.minimumKernel} or later; written by erofs-utils ${info.compatibility.minimumErofsUtils} or later (${info.compatibility.features.map((x) => `${x.name} ${x.kernel}/${x.erofsUtils}`).join(', ')})`],
           ['root nid', String(info.rootNid)],
           ['inodes', `${info.inos} (superblock), ${seen.size} reachable`],
           ['blocks', `${info.blocks} (${info.blocks * info.blockSize} bytes on the primary device)`],
@@ -109,6 +112,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
           ['xattrs', String(counts.xattrs)],
           ['layouts', Object.entries(layouts).map(([k, v]) => `${k} ${v}`).join(', ')],
         );
+        for (const warning of info.compatibility.warnings) rows.push(['note', warning]);
         const w = Math.max(...rows.map((r) => r[0].length));
         for (const [k, v] of rows) out.line(`${k.padEnd(w)}  ${v}`);
       }

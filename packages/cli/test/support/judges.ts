@@ -63,6 +63,10 @@ export function hasMkfs(): JudgeResult {
   return runs(MKFS, ['-V']) ? OK : { ok: false, reason: `${MKFS} (erofs-utils 1.8.x) not found` };
 }
 
+export function hasFsverity(): JudgeResult {
+  return runs('fsverity', ['--version']) ? OK : { ok: false, reason: 'fsverity (fsverity-utils) not found: apt-get install fsverity' };
+}
+
 /** First failure among the given checks, or ok. */
 export function allOf(...checks: (() => JudgeResult)[]): JudgeResult {
   for (const check of checks) {

@@ -27,6 +27,44 @@ export interface FsVerityOptions {
   salt?: Uint8Array;
   /** Hash backend computing `algorithm`; default @noble/hashes (node:crypto from the Node entry is faster). */
   hash?: HashFactory;
+  /**
+   * Keep the Merkle tree's blocks so {@link FsVerityHasher.merkleTree} can return them (the
+   * tree is about digestSize / blockSize of the data: 8 MiB for 1 GiB with SHA-256 and 4 KiB
+   * blocks). Default false: memory stays (tree height + 1) × block size.
+   */
+  keepTree?: boolean;
+}
+
+/** One stored level of a Merkle tree: its blocks and where it starts in the tree file. */
+export interface MerkleLevel {
+  /** Blocks in this level (the last one zero-padded). */
+  blocks: number;
+  /** Byte offset of the level in the tree as `fsverity digest --out-merkle-tree` writes it. */
+  offset: number;
+}
+
+/**
+ * Shape of the stored Merkle tree of a `dataSize`-byte file: the levels above the data,
+ * **top level first** (the order fs-verity stores them after a file's data and fsverity-utils
+ * writes with `--out-merkle-tree`). `levels[levels.length - 1]` is the level that hashes the
+ * data blocks. A file of at most one block has no stored level (its root is the hash of
+ * that block); an empty file has none either (its root is all zeros).
+ */
+export function merkleTreeGeometry(dataSize: number, blockSize: number, algorithm: HashAlgorithm): { levels: MerkleLevel[]; size: number } {
+  const per = blockSize / HASH_SIZES[algorithm].digestSize;
+  const counts: number[] = [];
+  for (let blocks = Math.ceil(dataSize / blockSize); blocks > 1; ) {
+    blocks = Math.ceil(blocks / per);
+    counts.push(blocks);
+  }
+  counts.reverse();
+  const levels: MerkleLevel[] = [];
+  let offset = 0;
+  for (const blocks of counts) {
+    levels.push({ blocks, offset });
+    offset += blocks * blockSize;
+  }
+  return { levels, size: offset };
 }
 
 const MIN_BLOCK_SIZE = 1024;
@@ -64,6 +102,10 @@ export class FsVerityHasher {
   private root: Uint8Array | null = null;
   private desc: Uint8Array | null = null;
   private fileDigest: Uint8Array | null = null;
+  /** With keepTree: every hashed tree block, per level (0 = the level hashing the data). */
+  private readonly kept: Uint8Array[][] | null;
+  /** Set once a partial data block was given as a digest (appendLeafDigests): no more input. */
+  private sealed = false;
 
   constructor(opts: FsVerityOptions = {}) {
     const algorithm = opts.algorithm ?? opts.hash?.algorithm ?? 'sha256';
@@ -99,11 +141,13 @@ export class FsVerityHasher {
     this.scratch = factory.oneShot && padded > 0 ? new Uint8Array(padded + blockSize) : null;
     if (this.scratch) this.scratch.set(this.saltPrefix);
     this.data = new Uint8Array(blockSize);
+    this.kept = opts.keepTree ? [] : null;
   }
 
   /** Feeds the next bytes of the file. Full blocks are hashed straight from `chunk`. */
   update(chunk: Uint8Array): void {
     if (this.root !== null) throw new Error('FsVerityHasher: update after digest');
+    if (this.sealed) throw new Error('FsVerityHasher: update after a partial last block');
     const bs = this.blockSize;
     const n = chunk.length;
     this.dataSize += n;
@@ -121,6 +165,48 @@ export class FsVerityHasher {
       this.data.set(chunk.subarray(pos), 0);
       this.dataFill = n - pos;
     }
+  }
+
+  /**
+   * Feeds the digests of consecutive data blocks computed elsewhere (worker threads hashing
+   * ranges of a file: `src/node/merkle-pool.ts`), as if their `bytes` of data had been given
+   * to `update`. Each digest must be hash(salt prefix ‖ block) of a full block, or of the
+   * zero-padded last block when `bytes` is not a multiple of the block size, which then
+   * ends the input. Only valid on a block boundary (no partial block pending from `update`).
+   */
+  appendLeafDigests(digests: Uint8Array, bytes: number): void {
+    if (this.root !== null) throw new Error('FsVerityHasher: appendLeafDigests after digest');
+    if (this.sealed) throw new Error('FsVerityHasher: input after a partial last block');
+    if (this.dataFill !== 0) throw new Error('FsVerityHasher: appendLeafDigests needs a block boundary');
+    const ds = this.digestSize;
+    if (digests.length !== Math.ceil(bytes / this.blockSize) * ds) {
+      throw new Error(`FsVerityHasher: ${digests.length} bytes of digests for ${bytes} bytes of data`);
+    }
+    for (let o = 0; o < digests.length; o += ds) this.append(0, digests.subarray(o, o + ds));
+    this.dataSize += bytes;
+    if (bytes % this.blockSize !== 0) this.sealed = true;
+  }
+
+  /**
+   * The Merkle tree as fs-verity stores it and `fsverity digest --out-merkle-tree` writes it:
+   * levels top first, each a whole number of zero-padded blocks ({@link merkleTreeGeometry}).
+   * Needs `keepTree`. Ends the input.
+   */
+  merkleTree(): Uint8Array {
+    if (this.kept === null) throw new Error('FsVerityHasher: merkleTree() needs the keepTree option');
+    this.finishTree();
+    const top = this.kept.length;
+    let size = 0;
+    for (const level of this.kept) size += level.length * this.blockSize;
+    const out = new Uint8Array(size);
+    let o = 0;
+    for (let k = top - 1; k >= 0; k--) {
+      for (const b of this.kept[k]!) {
+        out.set(b, o);
+        o += b.length;
+      }
+    }
+    return out;
   }
 
   /** The Merkle tree root hash (all zeros for an empty file). Ends the input. */
@@ -166,6 +252,7 @@ export class FsVerityHasher {
       if (level.count === 1) return (this.root = level.block.slice(0, this.digestSize));
       if (level.fill > 0) {
         level.block.fill(0, level.fill);
+        this.keep(k, level.block);
         this.append(k + 1, this.hashBlock(level.block));
         level.fill = 0;
       }
@@ -183,9 +270,16 @@ export class FsVerityHasher {
     level.fill += digest.length;
     level.count++;
     if (level.fill === this.blockSize) {
+      this.keep(k, level.block);
       this.append(k + 1, this.hashBlock(level.block));
       level.fill = 0;
     }
+  }
+
+  /** With keepTree, records a copy of a finished block of tree level `k`. */
+  private keep(k: number, block: Uint8Array): void {
+    if (this.kept === null) return;
+    (this.kept[k] ??= []).push(block.slice());
   }
 
   /** hash(salt prefix ‖ block) for one full block. */

@@ -231,9 +231,7 @@ export class ErofsImage {
       if (source.size < EROFS_SUPER_OFFSET + len) {
         throw new ErofsError('truncated', `checksummed area ${hex(EROFS_SUPER_OFFSET)}+${len} runs past the end of the image`, { offset: EROFS_SUPER_OFFSET });
       }
-      const area = (await cache.read(EROFS_SUPER_OFFSET, len)).slice();
-      area.fill(0, 4, 8);
-      const got = crc32c(0xffffffff, area);
+      const got = await superblockCrc(cache, bs);
       if (got !== sb.checksum) {
         throw new ErofsError('bad-checksum', `superblock checksum ${hex(sb.checksum)} does not match crc32c ${hex(got)} of bytes ${hex(EROFS_SUPER_OFFSET)}..${hex(EROFS_SUPER_OFFSET + len)}`, {
           offset: EROFS_SUPER_OFFSET + 4,
@@ -272,6 +270,16 @@ export class ErofsImage {
       img.longPrefixes = await loadLongPrefixes(img);
     }
     return img;
+  }
+
+  /** Size in bytes of the source attached for extra device `index` (1-based); undefined when none is attached. */
+  deviceSourceSize(index: number): number | undefined {
+    return this.deviceCaches[index - 1]?.size;
+  }
+
+  /** The crc32c the superblock's `checksum` field should hold (whether or not SB_CHKSUM is set). */
+  async computeChecksum(): Promise<number> {
+    return superblockCrc(this.cache, this.blockSize);
   }
 
   /** Byte offset of inode `nid`. */
@@ -793,6 +801,17 @@ function nextPow2(n: number): number {
 }
 
 /** Splits a path into name components (bytes), dropping empty ones. */
+/**
+ * crc32c (raw: init ~0, no final xor) of the superblock's block from byte 1024 to its end
+ * (512 bytes for 512-byte blocks), with the checksum field taken as zero: erofs-format.md §11.1.
+ */
+async function superblockCrc(cache: BlockCache, bs: number): Promise<number> {
+  const len = bs > EROFS_SUPER_OFFSET ? bs - EROFS_SUPER_OFFSET : bs;
+  const area = (await cache.read(EROFS_SUPER_OFFSET, Math.min(len, cache.size - EROFS_SUPER_OFFSET))).slice();
+  area.fill(0, 4, 8);
+  return crc32c(0xffffffff, area);
+}
+
 export function splitPath(path: string | Uint8Array): Uint8Array[] {
   const bytes = typeof path === 'string' ? textEncoder.encode(path) : path;
   const out: Uint8Array[] = [];

@@ -1,13 +1,11 @@
 /**
- * Whole-tree traversal and the first-version checker. The walk refuses what would make an
+ * Whole-tree traversal (the checker is in ./fsck.ts). The walk refuses what would make an
  * extractor write outside its destination: names containing '/' or NUL, empty names, and
  * directory cycles (a directory reached twice).
  */
-import { isCompressed } from './zmap.js';
-import { ErofsError, isErofsError, type ErofsErrorJSON } from '../errors.js';
-import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, fileTypeOfMode } from './format.js';
+import { ErofsError, isErofsError } from '../errors.js';
+import { S_IFDIR, S_IFMT } from './format.js';
 import { isDotOrDotDot, textDecoder, type DirEntry, type ErofsImage, type Inode } from './image.js';
-import { filterBit, filterEnabled, nameFilter } from './xattr.js';
 
 /**
  * One node of a walk. `path` and `parts` are computed on demand from the parent chain, so a
@@ -145,132 +143,6 @@ export async function* walkBatches(img: ErofsImage, opts: { start?: Inode; start
 /** {@link walkBatches} one entry at a time. */
 export async function* walk(img: ErofsImage, opts: { start?: Inode; startPath?: string } = {}): AsyncGenerator<WalkEntry> {
   for await (const batch of walkBatches(img, opts)) yield* batch;
-}
-
-export interface FsckProblem extends ErofsErrorJSON {
-  severity: 'error' | 'warning';
-}
-
-export interface FsckReport {
-  ok: boolean;
-  problems: FsckProblem[];
-  stats: { inodes: number; directories: number; files: number; symlinks: number; special: number; bytes: number; xattrs: number };
-}
-
-/** Image problems become diagnostics; anything else is a bug in erofs-kit and propagates. */
-function problem(e: unknown, severity: 'error' | 'warning' = 'error', path?: string): FsckProblem {
-  if (!isErofsError(e)) throw e;
-  const j = (path !== undefined ? e.withPath(path) : e).toJSON();
-  return { ...j, severity };
-}
-
-/**
- * First-version checker: walks the whole tree, decodes every inode, reads every byte of
- * every file, every symlink and every xattr, and checks directory structure (`.`/`..`,
- * sort order, dirent types) and the xattr name filter. Never throws for image problems.
- */
-export async function fsck(img: ErofsImage, opts: { maxProblems?: number; onProgress?: (files: number, bytes: number) => void } = {}): Promise<FsckReport> {
-  const problems: FsckProblem[] = [];
-  const max = opts.maxProblems ?? 1000;
-  const stats = { inodes: 0, directories: 0, files: 0, symlinks: 0, special: 0, bytes: 0, xattrs: 0 };
-  const refs = new Map<number, { count: number; entry: WalkEntry }>();
-  const add = (p: FsckProblem): void => {
-    if (problems.length < max) problems.push(p);
-  };
-  const useFilter = filterEnabled(img);
-  try {
-    for await (const batch of walkBatches(img)) for (const ent of batch) {
-      const ino = ent.inode;
-      const isNew = !refs.has(ino.nid);
-      if (isNew) {
-        stats.inodes++;
-        refs.set(ino.nid, { count: 0, entry: ent });
-      }
-      const r = refs.get(ino.nid)!;
-      r.count++;
-      if (ent.dirent && ent.dirent.fileType !== fileTypeOfMode(ino.mode)) {
-        add(problem(new ErofsError('invalid-value', `dirent file_type ${ent.dirent.fileType} does not match the inode's mode ${ino.mode.toString(8)}`, { offset: ent.dirent.offset + 10 }), 'error', ent.path));
-      }
-      if (!isNew) continue;
-      try {
-        const xs = await img.xattrs(ino);
-        stats.xattrs += xs.length;
-        if (useFilter && xs.length > 0) {
-          const f = (await nameFilter(img, ino)) ?? 0;
-          for (const x of xs) {
-            if (x.kernelVisible && (f >>> filterBit(x.name)) & 1) {
-              add(problem(new ErofsError('invalid-value', `xattr ${x.name} is present but the name filter marks it absent (the kernel would not find it)`, { offset: ino.offset + ino.inodeSize }), 'error', ent.path));
-            }
-          }
-        }
-        const type = ino.mode & S_IFMT;
-        if (type === S_IFDIR) {
-          stats.directories++;
-          await checkDir(img, ino, ent, add);
-        } else if (type === S_IFREG) {
-          stats.files++;
-          // Read every mapped byte; holes cost nothing (a huge sparse size must not hang fsck).
-          // Compressed files are decoded in full (that is what checks their pclusters).
-          if (isCompressed(ino)) {
-            for await (const piece of img.stream(ino)) stats.bytes += piece.length;
-          } else for (const e of await img.extents(ino)) {
-            if (e.device === null) continue;
-            for (let o = 0; o < e.length; o += 1 << 20) {
-              const n = Math.min(1 << 20, e.length - o);
-              await img.readDevice(e.device, e.physical + o, n, e.entryOffset ?? ino.offset);
-              stats.bytes += n;
-            }
-          }
-        } else if (type === S_IFLNK) {
-          stats.symlinks++;
-          await img.readlink(ino);
-        } else {
-          stats.special++;
-          if (ino.size !== 0) add(problem(new ErofsError('invalid-value', `special file has size ${ino.size}`, { offset: ino.offset + 8 }), 'warning', ent.path));
-        }
-      } catch (e) {
-        add(problem(e, 'error', ent.path));
-      }
-      opts.onProgress?.(stats.inodes, stats.bytes);
-    }
-  } catch (e) {
-    add(problem(e));
-  }
-  for (const [nid, r] of refs) {
-    // The walk already decoded this inode: no second read (the inode cache holds 65,536).
-    const ino = r.entry.inode;
-    if ((ino.mode & S_IFMT) === S_IFDIR) continue;
-    if (r.count !== ino.nlink) {
-      add(problem(new ErofsError('invalid-value', `nlink ${ino.nlink} but ${r.count} directory entr${r.count === 1 ? 'y refers' : 'ies refer'} to nid ${nid}`, { offset: ino.offset }), 'warning', r.entry.path));
-    }
-  }
-  return { ok: !problems.some((p) => p.severity === 'error'), problems, stats };
-}
-
-async function checkDir(img: ErofsImage, ino: Inode, ent: WalkEntry, add: (p: FsckProblem) => void): Promise<void> {
-  const ents = await img.readdir(ino);
-  let prev: Uint8Array | undefined;
-  let sawDot = false;
-  let sawDotDot = false;
-  let subdirs = 0;
-  for (const d of ents) {
-    if (prev && compare(prev, d.name) >= 0) {
-      add(problem(new ErofsError('invalid-value', `directory entries out of order: "${textDecoder.decode(d.name)}" after "${textDecoder.decode(prev)}" (lookups would miss it)`, { offset: d.offset }), 'error', ent.path));
-    }
-    prev = d.name;
-    if (d.name.length === 1 && d.name[0] === 0x2e) {
-      sawDot = true;
-      if (d.nid !== ino.nid) add(problem(new ErofsError('invalid-value', `"." points to nid ${d.nid}, not to the directory itself (${ino.nid})`, { offset: d.offset }), 'error', ent.path));
-    } else if (d.name.length === 2 && d.name[0] === 0x2e && d.name[1] === 0x2e) {
-      sawDotDot = true;
-      if (d.nid !== ent.parentNid) add(problem(new ErofsError('invalid-value', `".." points to nid ${d.nid}, not to the parent (${ent.parentNid})`, { offset: d.offset }), 'error', ent.path));
-    } else if (d.fileType === 2) subdirs++;
-  }
-  if (!sawDot && !ino.bit4) add(problem(new ErofsError('invalid-value', 'directory has no "." entry', { offset: ino.offset }), 'warning', ent.path));
-  if (!sawDotDot) add(problem(new ErofsError('invalid-value', 'directory has no ".." entry', { offset: ino.offset }), 'warning', ent.path));
-  if (ino.nlink !== 2 + subdirs) {
-    add(problem(new ErofsError('invalid-value', `directory nlink ${ino.nlink} but it has ${subdirs} subdirectories (expected ${2 + subdirs})`, { offset: ino.offset }), 'warning', ent.path));
-  }
 }
 
 function compare(a: Uint8Array, b: Uint8Array): number {

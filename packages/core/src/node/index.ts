@@ -62,3 +62,4 @@ export function openFile(path: string): FileSource {
 }
 export * from './digest.js';
 export { threadedSha256 } from './threaded-hash.js';
+export { fsverityFile, type FsVerityFileOptions } from './merkle-pool.js';
