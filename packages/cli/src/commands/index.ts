@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, createReadStream, statSync, existsSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, createReadStream, statSync, existsSync, openSync, readSync, renameSync, unlinkSync, write, writeSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter, join } from 'node:path';
@@ -121,7 +121,9 @@ function startZstdCheck(): ZstdCheck | undefined {
 }
 
 async function* gunzipChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const gz = createGunzip();
+  // 1 MiB output chunks: the default 16 KiB means 50,000 pieces for a large layer, each one a
+  // trip through the stream, the tar reader, the hash and the --tar-out write.
+  const gz = createGunzip({ chunkSize: 1 << 20 });
   let fed = 0;
   const feed = (async () => {
     for await (const c of input) {
@@ -143,6 +145,56 @@ async function* gunzipChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<U
     throw e;
   }
   await feed;
+}
+
+/** Bytes of --tar-out allowed in flight before the pass waits for the disk. */
+const TEE_AHEAD = 64 << 20;
+
+/**
+ * Passes every chunk of `input` on, and writes it to `fd` (at increasing offsets from 0) on
+ * libuv's threads: the main thread, which parses the tar, only queues the writes. At most
+ * TEE_AHEAD bytes wait; then the stream waits for the disk. `done()` resolves once every
+ * byte is written and rejects with the first write error.
+ */
+function teeToFile(input: AsyncIterable<Uint8Array>, fd: number): { chunks: AsyncGenerator<Uint8Array>; done: () => Promise<void> } {
+  let pos = 0;
+  let pending = 0;
+  let failure: Error | undefined;
+  let tail: Promise<void> = Promise.resolve();
+  const writeAt = (b: Uint8Array, at: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const step = (off: number): void => {
+        if (off === b.length) return resolve();
+        write(fd, b, off, b.length - off, at + off, (err, n) => (err ? reject(err) : step(off + n)));
+      };
+      step(0);
+    });
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    for await (const c of input) {
+      if (failure) throw failure;
+      const at = pos;
+      pos += c.length;
+      pending += c.length;
+      const w = writeAt(c, at).then(
+        () => {
+          pending -= c.length;
+        },
+        (e: unknown) => {
+          failure ??= e as Error;
+        },
+      );
+      tail = tail.then(() => w);
+      if (pending > TEE_AHEAD) await w;
+      yield c;
+    }
+  }
+  return {
+    chunks: chunks(),
+    done: async () => {
+      await tail;
+      if (failure) throw failure;
+    },
+  };
 }
 
 /** An async iterable that first yields `head`, then the rest of `rest`. */
@@ -269,6 +321,7 @@ The same input and options always give the same bytes. Reports the tar's sha256 
     const progress = new Progress(!values.json);
     let source: FileSource | undefined;
     let tarFd: number | undefined;
+    let tee: ReturnType<typeof teeToFile> | undefined;
     let tarTemp: string | undefined;
     try {
       // Open the input and find out whether it is compressed.
@@ -305,6 +358,12 @@ The same input and options always give the same bytes. Reports the tar's sha256 
       if (tarOut) tarTemp = outputs.temp(tarOut);
       else if (append && !seekablePath) tarTemp = outputs.temp(output + '.tar');
       if (tarTemp) tarFd = openSync(tarTemp, 'wx', 0o644);
+      // A stream's bytes are written by libuv's threads as they pass (the main thread parses);
+      // a seekable tar copied with --tar-out goes through the tap.
+      if (tarFd !== undefined && !seekablePath) {
+        tee = teeToFile(input as AsyncIterable<Uint8Array>, tarFd);
+        input = tee.chunks;
+      }
       let seen = 0;
       // The diffID's hashing takes about a third of the pass on a large layer: on another
       // core it overlaps with parsing. Not worth a thread for a small file.
@@ -316,12 +375,13 @@ The same input and options always give the same bytes. Reports the tar's sha256 
         ...(timestamp ? { timestamp } : {}),
         ...(values.verity ? { verity: { hash: nodeSha256 } } : {}),
         tap: (chunk) => {
-          if (tarFd !== undefined) writeAllSync(tarFd, chunk);
+          if (tarFd !== undefined && !tee) writeAllSync(tarFd, chunk);
           seen += chunk.length;
           progress.update(`indexed ${(seen / 1048576).toFixed(0)} MiB`);
         },
       });
       progress.done();
+      await tee?.done();
       if (tarFd !== undefined) {
         closeSync(tarFd);
         tarFd = undefined;
@@ -367,6 +427,8 @@ The same input and options always give the same bytes. Reports the tar's sha256 
       return 0;
     } catch (e) {
       progress.done();
+      // Writes still queued must end before the descriptor closes (its number could be reused).
+      await tee?.done().catch(() => undefined);
       if (tarFd !== undefined) closeSync(tarFd);
       outputs.cleanup();
       throw e;
