@@ -28,7 +28,9 @@ const isCompressed = (m: Entry): boolean => / -z\S/.test(m.command);
 const manifest = all.filter((m) => !isCompressed(m));
 
 describe.each(all.filter(isCompressed).map((m) => [m.name] as const))('%s', () => {
-  it.skip('golden files: not yet (the inspector does not decode compressed data maps, so no golden files exist for -z images)', () => {});
+  it('golden files', (ctx) => {
+    ctx.skip('not yet: the inspector does not decode compressed data maps, so -z images have no golden files');
+  });
 });
 
 function golden(file: string, actual: string): void {
