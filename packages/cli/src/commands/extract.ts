@@ -136,8 +136,6 @@ interface DirToDo {
   path: string;
 }
 
-const FT_REG_FILE = 1;
-
 function childPath(parent: string, name: Uint8Array): string {
   return `${parent}/${textDecoder.decode(name)}`;
 }
@@ -219,7 +217,7 @@ class Extraction {
         if (isDotOrDotDot(d.name)) continue;
         checkName(d.name, dir.path, d);
         const p = Buffer.concat([dir.p, SLASH, d.name]);
-        if (pool && d.fileType === FT_REG_FILE) {
+        if (pool && d.fileType === format.FT.REG_FILE) {
           batch.add(p, d.nid);
           if (batch.count >= BATCH_FILES) {
             const t = batch.take();
