@@ -1,6 +1,6 @@
 import { writeSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ErofsImage, hex, type ErofsError, type ByteSource, type CacheOptions } from '@erofs-kit/core';
+import { ErofsImage, hex, modeString as coreModeString, type ErofsError, type ByteSource, type CacheOptions } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 
 /** Exit codes: 0 ok, 1 the input is bad, 2 usage error, 3 internal error. */
@@ -107,31 +107,13 @@ export async function openImage(path: string, devices: string[] = [], cache?: Ca
   }
 }
 
-const TYPE_CHARS: Record<number, string> = { 0o140000: 's', 0o120000: 'l', 0o100000: '-', 0o060000: 'b', 0o040000: 'd', 0o020000: 'c', 0o010000: 'p' };
-
-/** `drwxr-sr-t`-style mode string, as ls -l prints it. */
+/** `drwxr-sr-t`-style mode string, as ls -l prints it (core's rendering, remembered per mode). */
 const modeStrings = new Map<number, string>();
 
 export function modeString(mode: number): string {
   let s = modeStrings.get(mode);
-  if (s === undefined) modeStrings.set(mode, (s = buildModeString(mode)));
+  if (s === undefined) modeStrings.set(mode, (s = coreModeString(mode)));
   return s;
-}
-
-function buildModeString(mode: number): string {
-  const t = TYPE_CHARS[mode & 0o170000] ?? '?';
-  const r = (b: number, c: string): string => (mode & b ? c : '-');
-  const x = (bit: number, special: number, on: string, off: string): string => {
-    const hasX = (mode & bit) !== 0;
-    if (mode & special) return hasX ? on : off;
-    return hasX ? 'x' : '-';
-  };
-  return (
-    t +
-    r(0o400, 'r') + r(0o200, 'w') + x(0o100, 0o4000, 's', 'S') +
-    r(0o040, 'r') + r(0o020, 'w') + x(0o010, 0o2000, 's', 'S') +
-    r(0o004, 'r') + r(0o002, 'w') + x(0o001, 0o1000, 't', 'T')
-  );
 }
 
 export const TYPE_NAMES: Record<number, string> = {
