@@ -564,6 +564,12 @@ def umoci_layers(out, tree):
     return layers
 
 
+def gzip_file(src, out, level):
+    """gzip -n: no name, mtime 0, so the same tar gives the same bytes."""
+    with open(src, "rb") as i, open(out, "wb") as o:
+        o.write(gzip.compress(i.read(), level, mtime=0))
+
+
 def strip_eof(src, out):
     """Copies src without its end-of-archive zero blocks (and record padding)."""
     with tarfile.open(src) as tf:
@@ -646,8 +652,7 @@ def build(out):
                 if not os.path.exists(plain):
                     raise RuntimeError("gnu-pax.tar was not built")
                 f = os.path.join(out, name + ".tar.gz")
-                with open(plain, "rb") as i, open(f, "wb") as o:
-                    o.write(gzip.compress(i.read(), 9, mtime=0))
+                gzip_file(plain, f, 9)
                 gz = True
             elif name.startswith("gnu-pax-sparse-"):
                 gnu_tar(f, src["sparse"], "--format=posix", *PAX_STABLE, "--sparse-version=" + name.rsplit("-", 1)[1])
@@ -761,8 +766,7 @@ def build(out):
                 plain = os.path.join(out, "debootstrap-rootfs.tar")
                 gnu_tar(plain, root, "--format=posix", *PAX_STABLE, "--xattrs", "--xattrs-include=*")
                 f = os.path.join(out, name + ".tar.gz")
-                with open(plain, "rb") as i, open(f, "wb") as o:
-                    o.write(gzip.compress(i.read(), 6, mtime=0))
+                gzip_file(plain, f, 6)
                 os.unlink(plain)
                 gz = True
                 source = root
