@@ -480,6 +480,49 @@ describe.skipIf(skipAll)('digests', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * A tar file of 16 MiB or more is hashed by a worker thread that reads the file itself while
+ * the pass reads only what it needs (headers, small files; large data is skipped): the digests,
+ * the image and the verity digest must be those of the streamed pass over the same bytes.
+ */
+describe.skipIf(skipAll)('a large tar file (hashed on a thread of its own)', () => {
+  let big = '';
+  const build = (): string => {
+    if (big) return big;
+    const root = join(work, 'big-tree');
+    mkdirSync(join(root, 'd'), { recursive: true });
+    writeFileSync(join(root, 'd/large-1'), pseudoRandom(9 * 1024 * 1024 + 5, 11));
+    writeFileSync(join(root, 'd/large-2'), pseudoRandom(8 * 1024 * 1024, 12));
+    for (let i = 0; i < 50; i++) writeFileSync(join(root, `small-${i}`), pseudoRandom(100 + 37 * i, 100 + i));
+    big = join(work, 'big.tar');
+    gnuTar(root, big, 'posix');
+    return big;
+  };
+  it('diffID, --verity and the image equal those of the same tar streamed on stdin', () => {
+    const tar = build();
+    expect(read(tar).length).toBeGreaterThanOrEqual(16 << 20);
+    const a = box('big-file');
+    const b = box('big-pipe');
+    const fromFile = json(kit(['index', tar, '-o', join(a, 'm.erofs'), '--verity', '--json']));
+    const fromPipe = json(kitPiped(tar, ['index', '-', '-o', join(b, 'm.erofs'), '--tar-out', join(b, 't.tar'), '--verity', '--json']));
+    expect(fromFile.diffId).toBe(sha256sum(tar));
+    expect(fromPipe.diffId).toBe(fromFile.diffId);
+    expect(fromFile.verity).toBe(fromPipe.verity);
+    if (haveFsverity) expect(fromFile.verity).toBe(fsverityDigest(tar));
+    expect(fromFile.tarBytes).toBe(read(tar).length);
+    expectSameBytes(join(a, 'm.erofs'), join(b, 'm.erofs'), 'image from the file vs from stdin');
+    expect(catOf(join(a, 'm.erofs'), '/d/large-1', [tar]).equals(pseudoRandom(9 * 1024 * 1024 + 5, 11))).toBe(true);
+  });
+  it('--expect-diffid with a wrong digest exits 1 and leaves nothing', () => {
+    const tar = build();
+    const d = box('big-wrong');
+    const r = kit(['index', tar, '-o', join(d, 'm.erofs'), '--expect-diffid', `sha256:${'1'.repeat(64)}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toContain(sha256sum(tar));
+    expect(listing(d)).toEqual([]);
+  });
+});
+
 describe.skipIf(skipAll)('--json', () => {
   const rows = FORMATS.flatMap((format) => [
     { format, args: [] as string[], verity: false },

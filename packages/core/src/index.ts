@@ -21,7 +21,7 @@ export { readXattrs, getXattr, filterBit, filterEnabled, nameFilter, splitXattrN
 export type { Xattr, LongPrefix } from './erofs/xattr.js';
 export { walk, walkBatches, checkName, checkUnique, WalkEntry } from './erofs/walk.js';
 export { fsck, fsckSource, FSCK_CHECKS } from './erofs/fsck.js';
-export { compatibility, compareVersions, COMPAT_TABLE } from './erofs/compat.js';
+export { compatibility, compareVersions, oldKernelRefusesSymlink, COMPAT_TABLE } from './erofs/compat.js';
 export type { Compatibility, CompatFact, CompatFeature, InodeUsage } from './erofs/compat.js';
 export { verifyTarIndex, TAR_CHECKS } from './tarindex/verify.js';
 export type { TarCheck, TarCheckProblem, TarCheckReport, TarCheckOptions } from './tarindex/verify.js';

@@ -66,6 +66,7 @@ describe('public API', () => {
         "nameFilter",
         "nameKey",
         "newDir",
+        "oldKernelRefusesSymlink",
         "parseHexdump",
         "parseHint",
         "parseHintLine",
@@ -102,6 +103,7 @@ describe('public API', () => {
       [
         "FileSource",
         "fsverityFile",
+        "hashFileThreaded",
         "nodeHash",
         "nodeSha256",
         "nodeSha512",

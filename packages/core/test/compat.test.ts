@@ -1,7 +1,10 @@
 /** The compatibility table and what it says about the fixtures (whose features are known from their mkfs commands). */
 import { describe, expect, it } from 'vitest';
-import { COMPAT_TABLE, compareVersions, compatibility } from '../src/erofs/compat.js';
-import { ErofsImage } from '../src/erofs/image.js';
+import { COMPAT_TABLE, compareVersions, compatibility, oldKernelRefusesSymlink } from '../src/erofs/compat.js';
+import { ErofsImage, type Inode } from '../src/erofs/image.js';
+import { fsck } from '../src/erofs/fsck.js';
+import { writeImage } from '../src/erofs/writer.js';
+import { NO_XATTRS, nameKey, newDir } from '../src/tree/node.js';
 import { MemorySource } from '../src/io/source.js';
 import { bytesOf, manifest } from './fixtures.js';
 
@@ -47,5 +50,62 @@ describe('compatibility table', () => {
     expect(c.warnings.join('\n')).toMatch(/empty tag/);
     expect(compatibility(await open('basic-4k'), { formatBit4: true }).minimumKernel).toBe('6.15');
     expect(compatibility(await open('basic-4k')).warnings).toEqual([]);
+  });
+});
+
+/**
+ * The old-kernel inline symlink pitfall: an image in which a symlink's compact inode ends
+ * exactly at a block end and its 8-byte target opens the next block (made from the writer's
+ * image by moving the inode there and pointing the root's dirent at it).
+ */
+describe('inline symlinks older kernels refuse', () => {
+  async function pitfallImage(): Promise<{ img: ErofsImage; bytes: Uint8Array }> {
+    const root = newDir({ mtime: 1 });
+    root.children!.set(nameKey(new TextEncoder().encode('ln')), {
+      mode: 0o120777, uid: 0, gid: 0, mtime: 1, mtimeNsec: 0, size: 8, rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS, target: new TextEncoder().encode('abcdefgh'),
+    });
+    const { image } = writeImage(root, { blkszbits: 12, epoch: { sec: 1, nsec: 0 } });
+    const before = await ErofsImage.open(new MemorySource(image));
+    const ent = (await before.readdir(await before.root())).find((d) => new TextDecoder().decode(d.name) === 'ln')!;
+    const ino = await before.inode(ent.nid);
+    expect(ino.inodeSize).toBe(32);
+    expect(oldKernelRefusesSymlink(ino, 4096)).toBe(false); // the writer keeps inode and target in one block
+    const bytes = new Uint8Array(8192);
+    bytes.set(image.subarray(0, Math.min(image.length, 4096)));
+    bytes.set(image.subarray(ino.offset, ino.offset + 32), 4064); // the core ends at the block's end
+    bytes.set(new TextEncoder().encode('abcdefgh'), 4096); // the target opens the next block
+    new DataView(bytes.buffer).setUint32(1024 + 36, 2, true); // blocks_lo: the image is two blocks now
+    new DataView(bytes.buffer).setBigUint64(ent.offset, 4064n / 32n, true); // the dirent's nid
+    return { img: await ErofsImage.open(new MemorySource(bytes)), bytes };
+  }
+
+  it('are found by oldKernelRefusesSymlink, read by the reader, reported by fsck as a warning and by compatibility', async () => {
+    const { img } = await pitfallImage();
+    const ino = await img.lookup('/ln');
+    expect(ino.nid).toBe(127);
+    expect(new TextDecoder().decode(await img.readlink(ino))).toBe('abcdefgh');
+    expect(oldKernelRefusesSymlink(ino, 4096)).toBe(true);
+    const r = await fsck(img);
+    expect(r.ok).toBe(true);
+    const p = r.problems.filter((x) => x.check === 'old-kernel-symlink');
+    expect(p).toHaveLength(1);
+    expect(p[0]!.severity).toBe('warning');
+    expect(p[0]!.offset).toBe(4096);
+    const c = compatibility(img, { oldKernelSymlinks: { count: 1, first: { nid: 127, path: '/ln' } } });
+    expect(c.warnings.join('\n')).toMatch(/1 inline symlink \(first: \/ln, nid 127\).*5\.14/);
+  });
+
+  it('the rule, case by case', () => {
+    const base = { mode: 0o120777, layout: 2, inodeSize: 32, xattrSize: 0 } as const;
+    const at = (offset: number, size: number, extra: Partial<typeof base> = {}): boolean =>
+      oldKernelRefusesSymlink({ ...base, ...extra, offset, size } as unknown as Inode, 4096);
+    expect(at(4096 - 64, 32)).toBe(false); // core and target end exactly at the block end
+    expect(at(4096 - 64, 33)).toBe(true); // one byte over
+    expect(at(4096 - 64, 16, { xattrSize: 24 })).toBe(true); // xattrs push the target over
+    expect(at(4096 - 16, 30, { inodeSize: 64 })).toBe(false); // the core crosses: the old code goes on in the next block
+    expect(at(4096 - 16, 4048, { inodeSize: 64 })).toBe(false); // 48 bytes of core in the next block + 4048 = 4096
+    expect(at(4096 - 16, 4049, { inodeSize: 64 })).toBe(true);
+    expect(at(4096 - 32, 10, { layout: 0 })).toBe(false); // FLAT_PLAIN: never a fast symlink
+    expect(oldKernelRefusesSymlink({ ...base, offset: 512 - 32, size: 10 } as unknown as Inode, 512)).toBe(false); // those kernels mount no 512-byte blocks
   });
 });

@@ -141,3 +141,40 @@ describe('SCHILY.acl text to the posix_acl xattr', () => {
     expect(aclTextToXattr('')).toMatch(/empty/);
   });
 });
+
+describe('header checksums', () => {
+  const naive = (b: Uint8Array): { unsigned: number; signed: number } => {
+    let u = 0;
+    let s = 0;
+    for (let i = 0; i < 512; i++) {
+      const v = i >= 148 && i < 156 ? 0x20 : b[i]!;
+      u += v;
+      s += v >= 0x80 ? v - 256 : v;
+    }
+    return { unsigned: u, signed: s };
+  };
+  it('headerSum (word-wise when aligned, byte-wise otherwise) and headerSums equal the byte-by-byte sums', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 512, maxLength: 512 }), fc.integer({ min: 0, max: 7 }), (bytes, shift) => {
+        const buf = new Uint8Array(520);
+        buf.set(bytes, shift);
+        const block = buf.subarray(shift, shift + 512);
+        const want = naive(block);
+        expect(T.headerSum(block)).toBe(want.unsigned);
+        expect(T.headerSums(block)).toEqual(want);
+      }),
+      { numRuns: 300 },
+    );
+    // The largest sums: every byte 0xff (each 16-bit lane at its maximum).
+    const full = new Uint8Array(512).fill(0xff);
+    expect(T.headerSum(full)).toBe(naive(full).unsigned);
+  });
+  it("HEADER_FIELDS are the tables' own offsets in the header layouts that have them", () => {
+    for (const [name, f] of Object.entries(T.HEADER_FIELDS)) {
+      const key = name as keyof typeof T.HEADER_FIELDS;
+      expect(fieldOf(T.ustarHeader, key)).toEqual(f);
+      if (name !== 'prefix') expect(fieldOf(T.gnuHeader, key as 'name')).toEqual(f);
+      if (!['uname', 'gname', 'devmajor', 'devminor', 'prefix'].includes(name)) expect(fieldOf(T.v7Header, key as 'name')).toEqual(f);
+    }
+  });
+});

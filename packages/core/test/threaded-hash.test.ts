@@ -3,10 +3,14 @@
  * digests of node:crypto in the calling thread, whatever the chunking: chunks smaller than a
  * slot, spanning several slots, filling the whole ring, empty input.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { nodeSha256 } from '../src/node/digest.js';
-import { threadedSha256 } from '../src/node/threaded-hash.js';
+import { hashFileThreaded, threadedSha256 } from '../src/node/threaded-hash.js';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErofsError } from '../src/errors.js';
 import { toHex } from '../src/digest/hash.js';
 
 function bytes(n: number, seed: number): Uint8Array {
@@ -66,4 +70,47 @@ describe('threadedSha256', () => {
     expect(toHex(hb.digest())).toBe(toHex(nodeSha256().update(b).digest()));
     expect(toHex(ha.digest())).toBe(toHex(nodeSha256().update(a).digest()));
   });
+});
+
+describe('hashFileThreaded', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'erofs-kit-filehash-'));
+  const hashOf = (data: Uint8Array): string => toHex(nodeSha256().update(data).digest());
+  // Sizes around the worker's 4 MiB reads: empty, one byte, exactly one read, one read and a byte.
+  it.each([0, 1, 4 << 20, (4 << 20) + 1, 9_999_999])('a file of %i bytes: the digest of node:crypto and the byte count', async (n) => {
+    const data = bytes(n, n + 7);
+    const f = join(dir, `f${n}`);
+    writeFileSync(f, data);
+    const fd = openSync(f, 'r');
+    try {
+      const r = await hashFileThreaded(fd, f).result;
+      expect(r.bytes).toBe(n);
+      expect(toHex(r.digest)).toBe(hashOf(data));
+    } finally {
+      closeSync(fd);
+    }
+  });
+  it('a descriptor that cannot be read gives an io ErofsError naming the file', async () => {
+    const d = openSync(dir, 'r'); // a directory: read() fails with EISDIR
+    try {
+      const err = await hashFileThreaded(d, dir).result.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ErofsError);
+      expect((err as ErofsError).code).toBe('io');
+      expect((err as ErofsError).message).toContain(dir);
+    } finally {
+      closeSync(d);
+    }
+  });
+  it('cancel stops the worker without an unhandled rejection', async () => {
+    const f = join(dir, 'cancel');
+    writeFileSync(f, bytes(1 << 20, 3));
+    const fd = openSync(f, 'r');
+    const job = hashFileThreaded(fd, f);
+    job.cancel();
+    // Nothing settles after a cancel; give the worker time to be gone before closing the fd.
+    await new Promise((r) => setTimeout(r, 100));
+    closeSync(fd);
+    const settled = await Promise.race([job.result.then(() => 'resolved', () => 'rejected'), new Promise((r) => setTimeout(() => r('pending'), 200))]);
+    expect(['pending', 'resolved']).toContain(settled);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 });

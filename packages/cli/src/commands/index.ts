@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import { Decompress as ZstdDecompress } from 'fzstd';
 import { ErofsError, hex, indexTar, type ByteSource, type TarIndexResult } from '@erofs-kit/core';
-import { FileSource, nodeSha256, threadedSha256 } from '@erofs-kit/core/node';
+import { FileSource, hashFileThreaded, nodeSha256, threadedSha256, type FileHashJob } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
 
@@ -120,10 +120,18 @@ function startZstdCheck(): ZstdCheck | undefined {
   };
 }
 
+/**
+ * Inflated bytes zlib may hold ready before the pass asks for them. zlib inflates on libuv's
+ * threads, but a Transform stops once its readable buffer passes the high-water mark (16 KiB
+ * by default, less than one 1 MiB chunk): inflating would then wait for the parser after
+ * every chunk and the two would take turns instead of running side by side.
+ */
+const GUNZIP_AHEAD = 16 << 20;
+
 async function* gunzipChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   // 1 MiB output chunks: the default 16 KiB means 50,000 pieces for a large layer, each one a
   // trip through the stream, the tar reader, the hash and the --tar-out write.
-  const gz = createGunzip({ chunkSize: 1 << 20 });
+  const gz = createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: GUNZIP_AHEAD });
   let fed = 0;
   const feed = (async () => {
     for await (const c of input) {
@@ -323,6 +331,7 @@ The same input and options always give the same bytes. Reports the tar's sha256 
     let tarFd: number | undefined;
     let tee: ReturnType<typeof teeToFile> | undefined;
     let tarTemp: string | undefined;
+    let fileHash: FileHashJob | undefined;
     try {
       // Open the input and find out whether it is compressed.
       let input: AsyncIterable<Uint8Array> | ByteSource;
@@ -366,11 +375,14 @@ The same input and options always give the same bytes. Reports the tar's sha256 
       }
       let seen = 0;
       // The diffID's hashing takes about a third of the pass on a large layer: on another
-      // core it overlaps with parsing. Not worth a thread for a small file.
+      // core it overlaps with parsing. A tar file is read and hashed by a worker of its own
+      // (the pass then reads only headers and the data it needs); a stream's bytes go to the
+      // hashing worker as they pass. Not worth a thread for a small file.
       const big = !seekablePath || (source?.size ?? 0) >= THREADED_HASH_MIN;
+      if (big && seekablePath && source) fileHash = hashFileThreaded(source.descriptor, layer!);
       const result: TarIndexResult = await indexTar(input, {
         aufs: values.aufs === true,
-        hash: big ? threadedSha256 : nodeSha256,
+        ...(fileHash ? { sha256: fileHash.result.then((r) => r.digest) } : { hash: big ? threadedSha256 : nodeSha256 }),
         ...(uuid ? { uuid } : {}),
         ...(timestamp ? { timestamp } : {}),
         ...(values.verity ? { verity: { hash: nodeSha256 } } : {}),
@@ -381,6 +393,12 @@ The same input and options always give the same bytes. Reports the tar's sha256 
         },
       });
       progress.done();
+      if (fileHash) {
+        const { bytes } = await fileHash.result;
+        if (bytes !== result.tarBytes) {
+          throw new ErofsError('io', `${layer} changed while it was indexed: ${result.tarBytes} bytes parsed, ${bytes} bytes hashed`, { format: 'io', path: layer! });
+        }
+      }
       await tee?.done();
       if (tarFd !== undefined) {
         closeSync(tarFd);
@@ -427,6 +445,7 @@ The same input and options always give the same bytes. Reports the tar's sha256 
       return 0;
     } catch (e) {
       progress.done();
+      fileHash?.cancel();
       // Writes still queued must end before the descriptor closes (its number could be reused).
       await tee?.done().catch(() => undefined);
       if (tarFd !== undefined) closeSync(tarFd);

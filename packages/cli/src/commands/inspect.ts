@@ -1,4 +1,4 @@
-import { COMPAT_FEATURES, INCOMPAT_FEATURES, compatibility, featuresSet, hex, textDecoder, walkBatches, type ErofsImage } from '@erofs-kit/core';
+import { COMPAT_FEATURES, INCOMPAT_FEATURES, compatibility, featuresSet, hex, oldKernelRefusesSymlink, textDecoder, walkBatches, type ErofsImage, type InodeUsage } from '@erofs-kit/core';
 import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
 
 function uuidString(b: Uint8Array): string {
@@ -23,6 +23,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
       const seen = new Set<number>();
       const layouts: Record<string, number> = {};
       let formatBit4 = false;
+      let oldKernelSymlinks: InodeUsage['oldKernelSymlinks'];
       for await (const batch of walkBatches(img)) for (const e of batch) {
         const ino = e.inode;
         if (seen.has(ino.nid)) {
@@ -31,6 +32,10 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
         }
         seen.add(ino.nid);
         if (ino.bit4) formatBit4 = true;
+        if (oldKernelRefusesSymlink(ino, img.blockSize)) {
+          if (oldKernelSymlinks) oldKernelSymlinks.count++;
+          else oldKernelSymlinks = { count: 1, first: { nid: ino.nid, path: e.path } };
+        }
         layouts[ino.layoutName] = (layouts[ino.layoutName] ?? 0) + 1;
         switch (ino.mode & 0o170000) {
           case 0o040000: counts.directories++; break;
@@ -67,7 +72,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
         packedNid: img.packedNid,
         longXattrPrefixes: img.longPrefixes.map((p) => p.prefix),
         compression: compressionInfo(img, layouts),
-        compatibility: compatibility(img, { chunkBased: (layouts['chunk-based'] ?? 0) > 0, formatBit4 }),
+        compatibility: compatibility(img, { chunkBased: (layouts['chunk-based'] ?? 0) > 0, formatBit4, ...(oldKernelSymlinks ? { oldKernelSymlinks } : {}) }),
         devices: img.devices.map((d) => ({ id: d.index, tag: d.tag, blocks: d.blocks, bytes: d.blocks * img.blockSize, uniaddr: d.uniaddr, attached: d.attached })),
         counts: { inodes: seen.size, ...counts },
         layouts,

@@ -11,9 +11,14 @@
  *   [U-tag] `git tag --contains` of the erofs-utils commit introducing the option
  *   [F§n]   /work/shared/erofs-format.md section n (the project's verified format reference)
  *   [I7]    issue 7 of this project, which states the fact; not re-verified against the kernel tree
+ *   [CR85]  composefs-rs issue #85: "erofs_fill_symlink: inline data cross block boundary" on
+ *           RHEL 9's 5.14 kernel for a symlink whose extended inode ended exactly at a block end
+ *           (its target in the next block), an image newer kernels read; the old fast-symlink
+ *           check, and the newer one that falls back to an ordinary read, are in fs/erofs/inode.c
  */
 import { COMPAT_FEATURES, INCOMPAT_FEATURES } from './features.js';
-import type { ErofsImage } from './image.js';
+import type { ErofsImage, Inode } from './image.js';
+import { DataLayout, S_IFLNK, S_IFMT } from './format.js';
 
 export interface CompatFact {
   /** First mainline Linux release that mounts images using it. */
@@ -74,6 +79,26 @@ export interface InodeUsage {
   formatBit4?: boolean;
   /** Some regular file is chunk-based (tar indexes have it without the CHUNKED_FILE bit). */
   chunkBased?: boolean;
+  /** Inline symlinks that older kernels refuse ({@link oldKernelRefusesSymlink}): how many, and the first. */
+  oldKernelSymlinks?: { count: number; first: { nid: number; path: string } };
+}
+
+/**
+ * Whether kernels with the old fast-symlink check refuse this inode [CR85]. Those kernels
+ * (4096-byte blocks only) read an inline symlink's target from the block in which the inode
+ * core ends, right after the core and its xattrs, and fail with EFSCORRUPTED when the target
+ * does not end inside that block — even when it sits whole in the next block, which the data
+ * path and newer kernels read. The writer of erofs-kit keeps an inode, its xattrs and its
+ * inline tail in one block, so its images never trip it.
+ */
+export function oldKernelRefusesSymlink(ino: Inode, blockSize: number): boolean {
+  if ((ino.mode & S_IFMT) !== S_IFLNK || ino.layout !== DataLayout.FLAT_INLINE) return false;
+  if (blockSize !== 4096 || ino.size >= 4096) return false; // other sizes: not a fast symlink there, or not mountable at all
+  const coreEnd = ino.offset + ino.inodeSize;
+  // The block the old code continues in: the inode's first block, unless the core crosses into the next.
+  const startBlock = Math.floor(ino.offset / blockSize);
+  const block = coreEnd <= (startBlock + 1) * blockSize ? startBlock : startBlock + 1;
+  return coreEnd - block * blockSize + ino.xattrSize + ino.size > blockSize;
 }
 
 /** Compares dotted versions numerically. */
@@ -116,6 +141,12 @@ export function compatibility(img: ErofsImage, usage: InodeUsage = {}): Compatib
   if (usage.formatBit4) {
     warnings.push('some inode sets i_format bit 4 (NLINK_1 / DOT_OMITTED): kernels up to 6.14 refuse such inodes [F§11.10]');
     if (compareVersions(kernel, '6.15') < 0) kernel = '6.15';
+  }
+  if (usage.oldKernelSymlinks && usage.oldKernelSymlinks.count > 0) {
+    const { count, first } = usage.oldKernelSymlinks;
+    warnings.push(
+      `${count} inline symlink${count === 1 ? '' : 's'} (first: ${first.path}, nid ${first.nid}) keep${count === 1 ? 's' : ''} the target past the block the inode ends in: older kernels (seen on RHEL 9's 5.14) fail to read ${count === 1 ? 'it' : 'them'} with "inline data cross block boundary" (EFSCORRUPTED); newer kernels read ${count === 1 ? 'it' : 'them'} [CR85]`,
+    );
   }
   if (img.devices.some((d) => d.tag === '')) {
     warnings.push('an extra device has an empty tag: mounting without -o device=… does not fail on new kernels, it reads the data after the metadata (flatdev) instead [F§11.13]');

@@ -17,6 +17,7 @@ import { DataLayout, EROFS_NULL_ADDR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, fileTyp
 import { ErofsImage, isDotOrDotDot, textDecoder, type DirEntry, type Inode, type OpenOptions } from './image.js';
 import { filterBit, filterEnabled, nameFilter } from './xattr.js';
 import { isCompressed } from './zmap.js';
+import { oldKernelRefusesSymlink } from './compat.js';
 
 const SB = 1024;
 
@@ -33,6 +34,7 @@ export const FSCK_CHECKS = {
   'file-size': 'sizes fit the file type (directories non-empty, symlinks 1..4095 bytes, special files 0)',
   layout: 'data layout fields are consistent with the size (startblk, chunk format, chunk table)',
   'inline-tail': 'an inline tail fits in the block that holds its inode',
+  'old-kernel-symlink': 'an inline symlink target ends in the block its inode core ends in (older kernels require it; a warning)',
   'block-address': 'every data block and chunk lies inside its device',
   'chunk-device': 'every chunk index names a device of the device table',
   'dir-block': 'directory blocks decode (nameoff order and bounds, names at most 255 bytes, file types)',
@@ -364,6 +366,15 @@ async function checkLayout(img: ErofsImage, ino: Inode, c: Collector, where: { p
     if (tail > 0 && (ino.inlineBase % bs) + tail > bs) {
       c.found('inline-tail', 'invalid-value', `inline tail of ${tail} bytes starts at ${hex(ino.inlineBase)}, ${ino.inlineBase % bs} bytes into its block, and would cross into the next block (size ${ino.size})`, ino.inlineBase, where);
       return false;
+    }
+    if (oldKernelRefusesSymlink(ino, bs)) {
+      c.found(
+        'old-kernel-symlink',
+        'unsupported-feature',
+        `inline symlink target of ${ino.size} bytes at ${hex(ino.inlineBase)} ends past the block its inode ends in: older kernels (seen on 5.14) refuse it with "inline data cross block boundary"; newer kernels read it`,
+        ino.inlineBase,
+        { ...where, severity: 'warning' },
+      );
     }
   }
   if (ino.layout === DataLayout.FLAT_PLAIN || ino.layout === DataLayout.FLAT_INLINE) {

@@ -77,8 +77,13 @@ interface Slot {
   tail: Uint8Array | undefined;
   /** Full blocks of data to place in the data area (dirs, symlinks, copied file data). */
   blockData: Uint8Array | undefined;
-  /** Chunk table entries (CHUNK_BASED): device id and block address per chunk, or null hole. */
-  chunks: ({ device: number; blkaddr: number; copyIndex?: number } | null)[] | undefined;
+  /**
+   * Chunk table (CHUNK_BASED), two numbers per chunk: device id and block address; device
+   * CHUNK_HOLE for a hole, CHUNK_COPY for copied data (the address is then the copy's index).
+   * Flat, because a layer of small files has one chunk per file and an object per chunk is
+   * garbage per file.
+   */
+  chunks: number[] | undefined;
   chunkbits: number | undefined;
   /** Copied file data blocks (CHUNK_BASED with device 0), in order of copyIndex. */
   copies: Uint8Array[] | undefined;
@@ -87,11 +92,13 @@ interface Slot {
   nid: number;
   startblk: number;
   copyStart: number;
-  /** Directory entries, `.` and `..` included, sorted: [name as a latin1 key, child's slot index]. */
-  entries: [string, number][] | undefined;
+  /** Directory entries, `.` and `..` included, sorted: names as latin1 keys, and each one's slot index. */
+  entries: Entries | undefined;
 }
 
 const XATTR_MAX_VALUE = 65535;
+const CHUNK_HOLE = -1;
+const CHUNK_COPY = -2;
 const EMPTY = new Uint8Array(0);
 
 function alignUp(n: number, a: number): number {
@@ -104,9 +111,26 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** Byte order of names held as latin1 keys: UTF-16 code unit order equals byte order there. */
-function compareKeys(a: [string, number], b: [string, number]): number {
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+/** A directory's entries as two parallel arrays (a pair per entry would be garbage per inode). */
+interface Entries {
+  names: string[];
+  index: number[];
+}
+
+/**
+ * `.`, `..` and the children, sorted by name bytes (names are latin1 keys, whose UTF-16 code
+ * unit order equals byte order).
+ */
+function sortedEntries(self: number, parent: number, children: Entries): Entries {
+  const n = children.names.length + 2;
+  const names = ['.', '..', ...children.names];
+  const index = [self, parent, ...children.index];
+  let sorted = true;
+  for (let k = 1; k < n && sorted; k++) if (names[k - 1]! >= names[k]!) sorted = false;
+  if (sorted) return { names, index };
+  const order = Array.from({ length: n }, (_, k) => k);
+  order.sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  return { names: order.map((k) => names[k]!), index: order.map((k) => index[k]!) };
 }
 
 /** Linux new_encode_dev. */
@@ -146,11 +170,11 @@ function xattrBody(node: TreeNode, filter: boolean, where: string): Uint8Array {
 }
 
 /** Packs sorted dirents into blocks; returns the directory's bytes and the name offsets. */
-function packDirents(entries: [string, number][], bs: number): { bytes: Uint8Array; blocks: { start: number; count: number; used: number }[] } {
+function packDirents(names: string[], bs: number): { bytes: Uint8Array; blocks: { start: number; count: number; used: number }[] } {
   const blocks: { start: number; count: number; used: number }[] = [];
   let cur = { start: 0, count: 0, used: 0 };
-  for (let i = 0; i < entries.length; i++) {
-    const need = dirent.size + entries[i]![0].length;
+  for (let i = 0; i < names.length; i++) {
+    const need = dirent.size + names[i]!.length;
     if (cur.count > 0 && cur.used + need > bs) {
       blocks.push(cur);
       cur = { start: i, count: 0, used: 0 };
@@ -179,8 +203,8 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   const names: string[] = [''];
   /** Names referring to each node: the link count of non-directories (hard links). */
   const refs: number[] = [0];
-  /** Directory entries (without `.` and `..`): [name as a latin1 key, child index]. */
-  const entriesOf: ([string, number][] | undefined)[] = [];
+  /** Directory entries (without `.` and `..`): names as latin1 keys, child indexes. */
+  const entriesOf: (Entries | undefined)[] = [];
   const td = new TextDecoder();
   /** Display path of a node, for error messages only (built on demand). */
   const pathAt = (i: number): string => {
@@ -191,7 +215,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   for (let i = 0; i < order.length; i++) {
     const n = order[i]!;
     if ((n.mode & S_IFMT) !== S_IFDIR) continue;
-    const ents: [string, number][] = [];
+    const ents: Entries = { names: [], index: [] };
     for (const [key, child] of n.children ?? []) {
       let ci = indexOf.get(child);
       if (ci === undefined) {
@@ -206,7 +230,8 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       } else {
         refs[ci]!++;
       }
-      ents.push([key, ci]);
+      ents.names.push(key);
+      ents.index.push(ci);
     }
     entriesOf[i] = ents;
   }
@@ -214,12 +239,14 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   // ---- 2. Time base: the most common mtime, unless given. ----
   let epoch = opts.epoch;
   if (!epoch) {
-    const counts = new Map<string, { sec: number; nsec: number; count: number }>();
+    // Counted per second, then per nanosecond within it (no key strings: one per inode is garbage).
+    const counts = new Map<number, { sec: number; nsec: number; count: number }[]>();
     let best: { sec: number; nsec: number; count: number } | undefined;
     for (const n of order) {
-      const k = `${n.mtime}:${n.mtimeNsec}`;
-      let c = counts.get(k);
-      if (!c) counts.set(k, (c = { sec: n.mtime, nsec: n.mtimeNsec, count: 0 }));
+      let list = counts.get(n.mtime);
+      if (!list) counts.set(n.mtime, (list = []));
+      let c = list.find((x) => x.nsec === n.mtimeNsec);
+      if (!c) list.push((c = { sec: n.mtime, nsec: n.mtimeNsec, count: 0 }));
       c.count++;
       if (!best || c.count > best.count || (c.count === best.count && (c.sec < best.sec || (c.sec === best.sec && c.nsec < best.nsec)))) best = c;
     }
@@ -260,15 +287,13 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     let nlink = refs[i]!;
     if (type === S_IFDIR) {
       const children = entriesOf[i]!;
-      const ents: [string, number][] = [['.', i], ['..', parents[i]!]];
-      for (const e of children) ents.push(e);
-      ents.sort(compareKeys);
+      const ents = sortedEntries(i, parents[i]!, children);
       slot.entries = ents;
-      const packed = packDirents(ents, bs);
+      const packed = packDirents(ents.names, bs);
       slot.dirBytes = packed.bytes;
       size = packed.bytes.length;
       nlink = 2;
-      for (const [, c] of children) if ((order[c]!.mode & S_IFMT) === S_IFDIR) nlink++;
+      for (const c of children.index) if ((order[c]!.mode & S_IFMT) === S_IFDIR) nlink++;
     } else if (type === S_IFLNK) {
       size = node.target?.length ?? 0;
       if (size === 0 || size > 4095) throw new ErofsError('invalid-value', `${pathAt(i)}: symlink target of ${size} bytes (must be 1..4095)`, { path: pathAt(i) });
@@ -294,7 +319,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       }
     } else if (type === S_IFREG && size > 0) {
       layout = DataLayout.CHUNK_BASED;
-      chunkPlan(slot, bs, bits, () => pathAt(i), devices.length);
+      chunkPlan(slot, bs, bits, pathAt, i, devices.length);
     }
     slot.layout = layout;
     slots.push(slot);
@@ -313,7 +338,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     s.nid = start / 32;
     let end = start + head;
     if (s.tail) end += s.tail.length;
-    if (s.chunks) end = alignUp(end, chunkIndex.size) + s.chunks.length * chunkIndex.size;
+    if (s.chunks) end = alignUp(end, chunkIndex.size) + (s.chunks.length / 2) * chunkIndex.size;
     pos = alignUp(end, 32);
   }
   const root0 = slots[0]!;
@@ -383,33 +408,59 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   return { image: img, blocks: totalBlocks, inodes: slots.length, rootNid: root0.nid };
 }
 
+/** A chunk table of `count` holes. */
+function holes(count: number): number[] {
+  const t = new Array<number>(2 * count);
+  for (let i = 0; i < t.length; i += 2) {
+    t[i] = CHUNK_HOLE;
+    t[i + 1] = 0;
+  }
+  return t;
+}
+
 /** Decides the chunk size and chunk table of a regular file. */
-function chunkPlan(slot: Slot, bs: number, bits: number, whereFn: () => string, ndev: number): void {
-  let whereText: string | undefined;
-  const whereOf = (): string => (whereText ??= whereFn());
+function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => string, i: number, ndev: number): void {
   const node = slot.node;
   const size = slot.size;
   const data = node.data ?? { kind: 'empty' as const };
   // Block-aligned pieces: [logical, length, device, byte offset] or copied blocks.
   const maxBits = bits + 31;
+  if (data.kind === 'extent') {
+    // One range [0, size): the largest chunk that covers the file (several past 2^maxBits).
+    if (data.device < 1 || data.device > ndev) throw new ErofsError('invalid-value', `${pathAt(i)}: data on device ${data.device}, but the image has ${ndev} extra device(s)`, { path: pathAt(i) });
+    if (data.offset % bs !== 0) throw new ErofsError('invalid-value', `${pathAt(i)}: data at byte ${data.offset} is not ${bs}-byte aligned`, { path: pathAt(i) });
+    const cbits = Math.min(maxBits, Math.max(bits, Math.ceil(Math.log2(size))));
+    const cs = 2 ** cbits;
+    const count = Math.ceil(size / cs);
+    const chunks = new Array<number>(2 * count);
+    for (let c = 0; c < count; c++) {
+      chunks[2 * c] = data.device;
+      chunks[2 * c + 1] = (data.offset + c * cs) / bs;
+    }
+    slot.chunks = chunks;
+    slot.chunkbits = cbits;
+    return;
+  }
   if (data.kind === 'device') {
-    if (data.device < 1 || data.device > ndev) throw new ErofsError('invalid-value', `${whereOf()}: data on device ${data.device}, but the image has ${ndev} extra device(s)`, { path: whereOf() });
+    if (data.device < 1 || data.device > ndev) throw new ErofsError('invalid-value', `${pathAt(i)}: data on device ${data.device}, but the image has ${ndev} extra device(s)`, { path: pathAt(i) });
     // The largest chunk size that every range boundary respects.
     let cbits = Math.min(maxBits, Math.max(bits, Math.ceil(Math.log2(size))));
     for (const r of data.ranges) {
-      if (r.offset % bs !== 0) throw new ErofsError('invalid-value', `${whereOf()}: data at byte ${r.offset} is not ${bs}-byte aligned`, { path: whereOf() });
+      if (r.offset % bs !== 0) throw new ErofsError('invalid-value', `${pathAt(i)}: data at byte ${r.offset} is not ${bs}-byte aligned`, { path: pathAt(i) });
       while (cbits > bits && (r.logical % 2 ** cbits !== 0 || (r.logical + r.length !== size && (r.logical + r.length) % 2 ** cbits !== 0))) cbits--;
       if (r.logical % bs !== 0 || (r.logical + r.length !== size && (r.logical + r.length) % bs !== 0)) {
-        throw new ErofsError('invalid-value', `${whereOf()}: data range at logical ${r.logical} is not block-aligned; it must be copied`, { path: whereOf() });
+        throw new ErofsError('invalid-value', `${pathAt(i)}: data range at logical ${r.logical} is not block-aligned; it must be copied`, { path: pathAt(i) });
       }
     }
     const cs = 2 ** cbits;
     const count = Math.ceil(size / cs);
-    if (count > 1 << 26) throw new ErofsError('too-large', `${whereOf()}: ${count} chunks needed for a ${size}-byte file`, { path: whereOf() });
-    const chunks: Slot['chunks'] = new Array(count).fill(null);
+    if (count > 1 << 26) throw new ErofsError('too-large', `${pathAt(i)}: ${count} chunks needed for a ${size}-byte file`, { path: pathAt(i) });
+    const chunks = holes(count);
     for (const r of data.ranges) {
       for (let o = 0; o < r.length; o += cs) {
-        chunks[(r.logical + o) / cs] = { device: data.device, blkaddr: (r.offset + o) / bs };
+        const c = (r.logical + o) / cs;
+        chunks[2 * c] = data.device;
+        chunks[2 * c + 1] = (r.offset + o) / bs;
       }
     }
     slot.chunks = chunks;
@@ -438,17 +489,18 @@ function chunkPlan(slot: Slot, bs: number, bits: number, whereFn: () => string, 
     if (blocks.size === 0) {
       // Nothing stored: one hole chunk covers the whole file.
       const cbits = Math.min(maxBits, Math.max(bits, Math.ceil(Math.log2(size))));
-      slot.chunks = new Array(Math.ceil(size / 2 ** cbits)).fill(null);
+      slot.chunks = holes(Math.ceil(size / 2 ** cbits));
       slot.chunkbits = cbits;
       slot.copies = [];
       return;
     }
     const count = Math.ceil(size / bs);
-    if (count > 1 << 26) throw new ErofsError('too-large', `${whereOf()}: ${count} chunks needed for a ${size}-byte file`, { path: whereOf() });
-    const chunks: Slot['chunks'] = new Array(count).fill(null);
+    if (count > 1 << 26) throw new ErofsError('too-large', `${pathAt(i)}: ${count} chunks needed for a ${size}-byte file`, { path: pathAt(i) });
+    const chunks = holes(count);
     const copies: Uint8Array[] = [];
     for (const b of [...blocks.keys()].sort((x, y) => x - y)) {
-      chunks[b] = { device: 0, blkaddr: 0, copyIndex: copies.length };
+      chunks[2 * b] = CHUNK_COPY;
+      chunks[2 * b + 1] = copies.length;
       copies.push(blocks.get(b)!);
     }
     slot.chunks = chunks;
@@ -456,7 +508,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, whereFn: () => string, 
     slot.copies = copies;
     return;
   }
-  throw new ErofsError('invalid-value', `${whereOf()}: ${size}-byte file without data`, { path: whereOf() });
+  throw new ErofsError('invalid-value', `${pathAt(i)}: ${size}-byte file without data`, { path: pathAt(i) });
 }
 
 function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: Slot[]): void {
@@ -505,10 +557,12 @@ function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: S
   if (s.blockData && s.blockData.length > 0) img.set(s.blockData, s.startblk * bs);
   if (s.chunks) {
     let at = Math.ceil(p / chunkIndex.size) * chunkIndex.size;
-    for (const c of s.chunks) {
-      if (c === null) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: EROFS_NULL_ADDR }, img, at);
-      else if (c.copyIndex !== undefined) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: s.copyStart + c.copyIndex }, img, at);
-      else encode(chunkIndex, { startblk_hi: 0, device_id: c.device, startblk_lo: c.blkaddr }, img, at);
+    const t = s.chunks;
+    for (let c = 0; c < t.length; c += 2) {
+      const device = t[c]!;
+      if (device === CHUNK_HOLE) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: EROFS_NULL_ADDR }, img, at);
+      else if (device === CHUNK_COPY) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: s.copyStart + t[c + 1]! }, img, at);
+      else encode(chunkIndex, { startblk_hi: 0, device_id: device, startblk_lo: t[c + 1]! }, img, at);
       at += chunkIndex.size;
     }
     s.copies?.forEach((b, i) => img.set(b, (s.copyStart + i) * bs));
@@ -518,20 +572,20 @@ function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: S
 /** Writes the dirents (with final nids) into the directory's content bytes. */
 function fillDirents(s: Slot, bs: number, slots: Slot[]): void {
   const out = s.dirBytes!;
-  const ents = s.entries!;
+  const { names, index } = s.entries!;
   let i = 0;
-  for (let blockStart = 0; i < ents.length; blockStart += bs) {
+  for (let blockStart = 0; i < names.length; blockStart += bs) {
     // Count how many entries this block holds (same rule as packDirents).
     let used = 0;
     let count = 0;
-    while (i + count < ents.length && (count === 0 || used + dirent.size + ents[i + count]![0].length <= bs)) {
-      used += dirent.size + ents[i + count]![0].length;
+    while (i + count < names.length && (count === 0 || used + dirent.size + names[i + count]!.length <= bs)) {
+      used += dirent.size + names[i + count]!.length;
       count++;
     }
     let nameoff = count * dirent.size;
     for (let k = 0; k < count; k++) {
-      const [name, ci] = ents[i + k]!;
-      const child = slots[ci]!;
+      const name = names[i + k]!;
+      const child = slots[index[i + k]!]!;
       encode(dirent, { nid: BigInt(child.nid), nameoff, file_type: fileTypeOfMode(child.node.mode), reserved: 0 }, out, blockStart + k * dirent.size);
       for (let c = 0; c < name.length; c++) out[blockStart + nameoff + c] = name.charCodeAt(c);
       nameoff += name.length;

@@ -23,6 +23,12 @@ export class FileSource implements ByteSource {
     }
   }
 
+  /** The open file descriptor (for work on other threads over the very same file). */
+  get descriptor(): number {
+    if (this.fd === undefined) throw new ErofsError('io', `${this.name} is closed`, { format: 'io', path: this.name });
+    return this.fd;
+  }
+
   readInto(offset: number, into: Uint8Array): void {
     if (this.fd === undefined) throw new ErofsError('io', `${this.name} is closed`, { format: 'io', path: this.name });
     let got = 0;
@@ -61,5 +67,5 @@ export function openFile(path: string): FileSource {
   return new FileSource(path);
 }
 export * from './digest.js';
-export { threadedSha256 } from './threaded-hash.js';
+export { threadedSha256, hashFileThreaded, type FileHashJob } from './threaded-hash.js';
 export { fsverityFile, type FsVerityFileOptions } from './merkle-pool.js';

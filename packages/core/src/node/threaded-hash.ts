@@ -158,3 +158,68 @@ class ThreadedHash implements Hash {
  * worker costs some milliseconds; for many short messages use `nodeSha256`.
  */
 export const threadedSha256: HashFactory = Object.assign((): Hash => new ThreadedHash('sha256', 32), { algorithm: 'sha256' as const });
+
+// The file hasher, as CommonJS source: reads the descriptor with positioned reads in large
+// pieces and hashes them, all on its own thread.
+const FILE_WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const crypto = require('node:crypto');
+const { fd, algorithm, chunk } = workerData;
+try {
+  const h = crypto.createHash(algorithm);
+  const buf = Buffer.allocUnsafe(chunk);
+  let total = 0;
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, total);
+    if (n === 0) break;
+    h.update(n === buf.length ? buf : buf.subarray(0, n));
+    total += n;
+  }
+  parentPort.postMessage({ digest: h.digest(), bytes: total });
+} catch (e) {
+  parentPort.postMessage({ error: String((e && e.code) || (e && e.message) || e) });
+}
+`;
+
+/** A whole-file hash running on a worker thread. */
+export interface FileHashJob {
+  /** The digest and the number of bytes hashed (the file's size when it did not change meanwhile). */
+  result: Promise<{ digest: Uint8Array; bytes: number }>;
+  /** Stops the worker (when the digest is no longer wanted). */
+  cancel(): void;
+}
+
+/**
+ * Hashes the file open at `fd` from its first byte to its end on a worker thread, which reads
+ * it with positioned reads of its own: the calling thread neither reads nor copies the bytes.
+ * The descriptor must stay open until `result` settles. `name` is for error messages.
+ */
+export function hashFileThreaded(fd: number, name: string, algorithm: HashAlgorithm = 'sha256'): FileHashJob {
+  const worker = new Worker(FILE_WORKER_SOURCE, { eval: true, workerData: { fd, algorithm, chunk: 4 << 20 } });
+  let settled = false;
+  const result = new Promise<{ digest: Uint8Array; bytes: number }>((resolve, reject) => {
+    worker.once('message', (m: { digest?: Uint8Array; bytes?: number; error?: string }) => {
+      settled = true;
+      if (m.error !== undefined) reject(new ErofsError('io', `cannot read ${name} to hash it: ${m.error}`, { format: 'io', path: name }));
+      else resolve({ digest: new Uint8Array(m.digest!), bytes: m.bytes! });
+      void worker.terminate();
+    });
+    worker.once('error', (e) => {
+      settled = true;
+      reject(new ErofsError('io', `${algorithm} worker for ${name} failed: ${e.message}`, { format: 'io', path: name }));
+    });
+    worker.once('exit', () => {
+      if (!settled) reject(new ErofsError('io', `${algorithm} worker for ${name} stopped before its digest`, { format: 'io', path: name }));
+    });
+  });
+  // A caller that gives up (its pass failed) may never await the result.
+  result.catch(() => undefined);
+  return {
+    result,
+    cancel() {
+      settled = true;
+      void worker.terminate();
+    },
+  };
+}

@@ -173,22 +173,63 @@ export function chksumField(block: Uint8Array): Uint8Array {
 
 /** Unsigned and signed byte sums of a header block with the chksum field counted as spaces. */
 export function headerSums(block: Uint8Array): { unsigned: number; signed: number } {
-  let u = 0;
+  const u = headerSum(block);
   let high = 0; // number of bytes >= 0x80, each of which is 256 less when signed
   const c0 = CHKSUM.offset;
   const c1 = c0 + CHKSUM.size;
-  for (let i = 0; i < BLOCK; i++) {
-    if (i === c0) {
-      u += 0x20 * CHKSUM.size;
-      i = c1 - 1;
-      continue;
-    }
-    const b = block[i] as number;
-    u += b;
-    if (b & 0x80) high++;
-  }
+  for (let i = 0; i < BLOCK; i++) if (block[i]! & 0x80 && (i < c0 || i >= c1)) high++;
   return { unsigned: u, signed: u - 256 * high };
 }
+
+/**
+ * The unsigned byte sum alone (what every writer stores). An aligned block is summed a 32-bit
+ * word at a time, two bytes per 16-bit lane (126 words cannot overflow a lane); the chksum
+ * field (bytes 148..156) is whole words, so it is skipped exactly.
+ */
+export function headerSum(block: Uint8Array): number {
+  if ((block.byteOffset & 3) === 0 && block.length >= BLOCK) {
+    const w = new Int32Array(block.buffer, block.byteOffset, BLOCK / 4);
+    const c0 = CHKSUM.offset / 4;
+    const c1 = (CHKSUM.offset + CHKSUM.size) / 4;
+    let lanes = 0;
+    for (let i = 0; i < c0; i++) {
+      const x = w[i]!;
+      lanes += (x & 0xff00ff) + ((x >>> 8) & 0xff00ff);
+    }
+    for (let i = c1; i < BLOCK / 4; i++) {
+      const x = w[i]!;
+      lanes += (x & 0xff00ff) + ((x >>> 8) & 0xff00ff);
+    }
+    return 0x20 * CHKSUM.size + (lanes & 0xffff) + (lanes >>> 16);
+  }
+  let u = 0x20 * CHKSUM.size;
+  const c0 = CHKSUM.offset;
+  for (let i = 0; i < c0; i++) u += block[i]!;
+  for (let i = c0 + CHKSUM.size; i < BLOCK; i++) u += block[i]!;
+  return u;
+}
+
+/**
+ * Where the reader finds the fields it reads from every header, taken from the tables above
+ * (v7, ustar and GNU headers share them; `prefix` and the ustar identity exist only in ustar
+ * and GNU headers).
+ */
+export const HEADER_FIELDS = {
+  name: fieldOf(ustarHeader, 'name'),
+  mode: fieldOf(ustarHeader, 'mode'),
+  uid: fieldOf(ustarHeader, 'uid'),
+  gid: fieldOf(ustarHeader, 'gid'),
+  size: fieldOf(ustarHeader, 'size'),
+  mtime: fieldOf(ustarHeader, 'mtime'),
+  chksum: CHKSUM,
+  typeflag: fieldOf(ustarHeader, 'typeflag'),
+  linkname: fieldOf(ustarHeader, 'linkname'),
+  uname: fieldOf(ustarHeader, 'uname'),
+  gname: fieldOf(ustarHeader, 'gname'),
+  devmajor: fieldOf(ustarHeader, 'devmajor'),
+  devminor: fieldOf(ustarHeader, 'devminor'),
+  prefix: fieldOf(ustarHeader, 'prefix'),
+} as const;
 
 export function isZeroBlock(block: Uint8Array): boolean {
   for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;

@@ -37,22 +37,36 @@ export function isEmptyField(field: Uint8Array): boolean {
  * the field is not a number, `'too-large'` beyond 2^53.
  */
 export function headerNumber(field: Uint8Array): number | string {
-  const n = field.length;
-  const first = field[0] ?? 0;
-  if (first & 0x80) return base256(field);
-  let i = 0;
-  while (i < n && field[i] === 0x20) i++;
+  return headerNumberAt(field, 0, field.length);
+}
+
+/**
+ * {@link headerNumber} of the field `b[start, start + len)`, read in place: the reader parses
+ * several numbers per header and a view per field would be garbage per entry.
+ */
+export function headerNumberAt(b: Uint8Array, start: number, len: number): number | string {
+  const end = start + len;
+  const first = b[start] ?? 0;
+  if (first & 0x80) return base256(b.subarray(start, end));
+  let i = start;
+  while (i < end && b[i] === 0x20) i++;
   let v = 0;
-  for (; i < n; i++) {
-    const c = field[i] as number;
+  for (; i < end; i++) {
+    const c = b[i] as number;
     if (c < 0x30 || c > 0x37) break;
     v = v * 8 + (c - 0x30);
   }
-  if (i < n) {
-    const c = field[i];
-    if (c !== 0 && c !== 0x20) return `not an octal number (byte 0x${(c as number).toString(16)} at field position ${i})`;
+  if (i < end) {
+    const c = b[i];
+    if (c !== 0 && c !== 0x20) return `not an octal number (byte 0x${(c as number).toString(16)} at field position ${i - start})`;
   }
   return v;
+}
+
+/** The length of the NUL-terminated text in `b[start, start + len)`. */
+export function cstringLength(b: Uint8Array, start: number, len: number): number {
+  for (let i = 0; i < len; i++) if (b[start + i] === 0) return i;
+  return len;
 }
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);

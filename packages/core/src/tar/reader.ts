@@ -16,6 +16,7 @@ import { decode } from '../layout/struct.js';
 import type { SparseSegment, TarEntry, TarEntryType, TarTime, TarWarning } from './entry.js';
 import {
   BLOCK,
+  HEADER_FIELDS as F,
   SPARSES_IN_OLDGNU_HEADER,
   SPARSES_IN_SPARSE_HEADER,
   TYPE,
@@ -24,17 +25,14 @@ import {
   gnuHeader,
   gnuSparse,
   gnuSparseHeader,
+  headerSum,
   headerSums,
   isZeroBlock,
-  ustarHeader,
-  v7Header,
   type Dialect,
-  type GnuHeader,
-  type UstarHeader,
-  type V7Header,
 } from './format.js';
+import type { Field } from '../layout/struct.js';
 import { isByteSource, SeekInput, StreamInput, type TarInput } from './input.js';
-import { copyBytes, cstring, headerNumber } from './numbers.js';
+import { copyBytes, cstring, cstringLength, headerNumber, headerNumberAt } from './numbers.js';
 import { MAX_SPARSE_SEGMENTS, applyRecords, cloneAttrs, emptyAttrs, hasSparse, parsePaxRecords, type PaxAttrs } from './pax.js';
 
 export interface TarReadOptions {
@@ -106,7 +104,40 @@ export async function* readTarBatches(
 
 const utf8 = new TextDecoder('utf-8');
 
-type AnyHeader = V7Header | UstarHeader | GnuHeader;
+const NO_BYTES = new Uint8Array(0);
+
+/** A copy of the NUL-terminated text of header field `f` (one shared empty array when blank). */
+function fieldText(blk: Uint8Array, f: Field): Uint8Array {
+  const n = cstringLength(blk, f.offset, f.size);
+  return n === 0 ? NO_BYTES : blk.slice(f.offset, f.offset + n);
+}
+
+/**
+ * uname/gname as strings, remembering the last bytes seen: a layer names the same few owners
+ * over and over, and decoding them afresh per entry is garbage per entry.
+ */
+class OwnerNames {
+  private bytes = new Uint8Array(32);
+  private len = -1;
+  private text = '';
+  get(blk: Uint8Array, f: Field): string {
+    const n = cstringLength(blk, f.offset, f.size);
+    if (n === this.len) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (blk[f.offset + i] !== this.bytes[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.text;
+    }
+    this.bytes.set(blk.subarray(f.offset, f.offset + n));
+    this.len = n;
+    this.text = utf8.decode(blk.subarray(f.offset, f.offset + n));
+    return this.text;
+  }
+}
 
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   const out = new Uint8Array(total);
@@ -141,6 +172,8 @@ function compressionHint(b: Uint8Array): string {
 
 class Reader {
   private readonly globals: PaxAttrs = emptyAttrs();
+  private readonly unames = new OwnerNames();
+  private readonly gnames = new OwnerNames();
   private globalsSeen = false;
   private result: TarEnd | undefined;
 
@@ -162,9 +195,19 @@ class Reader {
     this.opts.onWarning(w);
   }
 
-  /** A numeric header field; `signed` allows negative (base-256) values. */
-  private num(field: Uint8Array, name: string, at: number, path: Uint8Array | undefined, signed = false): number {
-    const v = headerNumber(field);
+  /** A numeric field of header block `blk`; `signed` allows negative (base-256) values. */
+  private num(blk: Uint8Array, f: Field, name: string, at: number, path: Uint8Array | undefined, signed = false): number {
+    const v = headerNumberAt(blk, f.offset, f.size);
+    if (typeof v === 'number' && v >= 0) return v;
+    return this.checkedNum(v, blk.subarray(f.offset, f.offset + f.size), name, at, path, signed);
+  }
+
+  /** A numeric field in bytes of its own (sparse maps). */
+  private numField(field: Uint8Array, name: string, at: number, path: Uint8Array | undefined): number {
+    return this.checkedNum(headerNumber(field), field, name, at, path, false);
+  }
+
+  private checkedNum(v: number | string, field: Uint8Array, name: string, at: number, path: Uint8Array | undefined, signed: boolean): number {
     if (typeof v === 'number') {
       if (v < 0 && !signed) this.fail('invalid-value', `header at ${hex(at)}: ${name} ${v} is negative`, at, path);
       return v;
@@ -179,8 +222,8 @@ class Reader {
   }
 
   /** Reads the data of an extension header (`size` bytes, then the padding). Valid until the next read. */
-  private async extensionData(h: AnyHeader, at: number, what: string): Promise<Uint8Array> {
-    const size = this.num(h.size, 'size', at, undefined);
+  private async extensionData(blk: Uint8Array, at: number, what: string): Promise<Uint8Array> {
+    const size = this.num(blk, F.size, 'size', at, undefined);
     if (size > MAX_EXTENSION_SIZE) {
       this.fail('too-large', `${what} at ${hex(at)} has ${size} bytes of data, more than the ${MAX_EXTENSION_SIZE} allowed`, at);
     }
@@ -206,10 +249,10 @@ class Reader {
         await this.finish(at, blk, first);
         return undefined;
       }
-      const chkField = chksumField(blk);
-      const chk = headerNumber(chkField);
-      const sums = headerSums(blk);
-      if (chk !== sums.unsigned && chk !== sums.signed) {
+      const chk = headerNumberAt(blk, F.chksum.offset, F.chksum.size);
+      if (chk !== headerSum(blk) && chk !== headerSums(blk).signed) {
+        const chkField = chksumField(blk);
+        const sums = headerSums(blk);
         if (at === 0) {
           this.fail('bad-magic', `not a tar archive: the first block is neither a tar header nor zeros${compressionHint(blk)}`, 0);
         }
@@ -220,12 +263,10 @@ class Reader {
         );
       }
       const dialect = dialectOf(blk);
-      const h: AnyHeader =
-        dialect === 'ustar' ? decode(ustarHeader, blk, 0, at, false) : dialect === 'gnu' ? decode(gnuHeader, blk, 0, at, false) : decode(v7Header, blk, 0, at, false);
-      const flag = h.typeflag;
+      const flag = blk[F.typeflag.offset]!;
       if (flag === TYPE.XHD || flag === TYPE.SOLARIS_XHD || flag === TYPE.XGL) {
         const global = flag === TYPE.XGL;
-        const data = await this.extensionData(h, at, global ? 'pax global header' : 'pax header');
+        const data = await this.extensionData(blk, at, global ? 'pax global header' : 'pax header');
         const records = parsePaxRecords(data, at + BLOCK, at);
         const warn = (w: TarWarning): void => this.opts.onWarning?.(w);
         if (global) {
@@ -239,7 +280,7 @@ class Reader {
         continue;
       }
       if (flag === TYPE.GNU_LONGNAME || flag === TYPE.GNU_LONGLINK) {
-        const data = await this.extensionData(h, at, flag === TYPE.GNU_LONGNAME ? 'GNU long name' : 'GNU long link name');
+        const data = await this.extensionData(blk, at, flag === TYPE.GNU_LONGNAME ? 'GNU long name' : 'GNU long link name');
         const value = copyBytes(cstring(data));
         if (flag === TYPE.GNU_LONGNAME) longName = value;
         else longLink = value;
@@ -248,21 +289,22 @@ class Reader {
       }
       if (flag === TYPE.GNU_VOLHDR) {
         // A volume label names the archive, not a member: GNU tar does not extract it.
-        const size = this.num(h.size, 'size', at, undefined);
+        const size = this.num(blk, F.size, 'size', at, undefined);
         await inp.skip(Math.ceil(size / BLOCK) * BLOCK);
-        this.warn('unknown-type', `header at ${hex(at)}: GNU volume label ${JSON.stringify(utf8.decode(cstring(h.name)))} skipped`, at);
+        this.warn('unknown-type', `header at ${hex(at)}: GNU volume label ${JSON.stringify(utf8.decode(fieldText(blk, F.name)))} skipped`, at);
         first = -1;
         local = undefined;
         longName = undefined;
         longLink = undefined;
         continue;
       }
-      return this.entry(h, dialect, at, first >= 0 ? first : at, local, longName, longLink);
+      return this.entry(blk, dialect, at, first >= 0 ? first : at, local, longName, longLink);
     }
   }
 
+  /** The entry whose main header is `blk` (valid until the next read from the input). */
   private async entry(
-    h: AnyHeader,
+    blk: Uint8Array,
     dialect: Dialect,
     at: number,
     headerOffset: number,
@@ -272,21 +314,22 @@ class Reader {
   ): Promise<{ entry: TarEntry; data?: Uint8Array }> {
     const inp = this.inp;
     const attrs = local ?? (this.globalsSeen ? this.globals : undefined);
-    const flag = h.typeflag;
+    const flag = blk[F.typeflag.offset]!;
 
     let path: Uint8Array;
     if (attrs?.sparseName) path = attrs.sparseName;
     else if (attrs?.path) path = attrs.path;
     else if (longName) path = longName;
-    else if (dialect === 'ustar' && (h as UstarHeader).prefix[0] !== 0) {
-      const prefix = cstring((h as UstarHeader).prefix);
-      const name = cstring(h.name);
-      path = new Uint8Array(prefix.length + 1 + name.length);
-      path.set(prefix);
-      path[prefix.length] = 0x2f;
-      path.set(name, prefix.length + 1);
-    } else path = copyBytes(cstring(h.name));
-    const linkpath = attrs?.linkpath ?? longLink ?? copyBytes(cstring(h.linkname));
+    else if (dialect === 'ustar' && blk[F.prefix.offset] !== 0) {
+      const p = F.prefix.offset;
+      const pn = cstringLength(blk, p, F.prefix.size);
+      const nn = cstringLength(blk, F.name.offset, F.name.size);
+      path = new Uint8Array(pn + 1 + nn);
+      path.set(blk.subarray(p, p + pn));
+      path[pn] = 0x2f;
+      path.set(blk.subarray(F.name.offset, F.name.offset + nn), pn + 1);
+    } else path = fieldText(blk, F.name);
+    const linkpath = attrs?.linkpath ?? longLink ?? fieldText(blk, F.linkname);
 
     let type: TarEntryType;
     switch (flag) {
@@ -329,26 +372,25 @@ class Reader {
     // Old tars marked directories only by a trailing slash.
     if ((flag === TYPE.AREG || (flag === TYPE.REG && dialect === 'v7')) && path[path.length - 1] === 0x2f) type = 'directory';
 
-    const storedSize = attrs?.size ?? this.num(h.size, 'size', at, path);
-    const modeField = this.num(h.mode, 'mode', at, path);
-    const uid = attrs?.uid ?? this.num(h.uid, 'uid', at, path);
-    const gid = attrs?.gid ?? this.num(h.gid, 'gid', at, path);
-    const mtime: TarTime = attrs?.mtime ?? { sec: this.num(h.mtime, 'mtime', at, path, true), nsec: 0 };
+    const storedSize = attrs?.size ?? this.num(blk, F.size, 'size', at, path);
+    const modeField = this.num(blk, F.mode, 'mode', at, path);
+    const uid = attrs?.uid ?? this.num(blk, F.uid, 'uid', at, path);
+    const gid = attrs?.gid ?? this.num(blk, F.gid, 'gid', at, path);
+    const mtime: TarTime = attrs?.mtime ?? { sec: this.num(blk, F.mtime, 'mtime', at, path, true), nsec: 0 };
     let uname = attrs?.uname;
     let gname = attrs?.gname;
     let devmajor = attrs?.devmajor;
     let devminor = attrs?.devminor;
     if (dialect !== 'v7') {
-      const u = h as UstarHeader | GnuHeader;
-      uname ??= utf8.decode(cstring(u.uname));
-      gname ??= utf8.decode(cstring(u.gname));
+      uname ??= this.unames.get(blk, F.uname);
+      gname ??= this.gnames.get(blk, F.gname);
       if (type === 'chardev' || type === 'blockdev') {
-        devmajor ??= this.num(u.devmajor, 'devmajor', at, path);
-        devminor ??= this.num(u.devminor, 'devminor', at, path);
+        devmajor ??= this.num(blk, F.devmajor, 'devmajor', at, path);
+        devminor ??= this.num(blk, F.devminor, 'devminor', at, path);
       } else {
         // Not a device: writers leave these blank or zero; a value that does not parse is no error.
-        const ma = headerNumber(u.devmajor);
-        const mi = headerNumber(u.devminor);
+        const ma = headerNumberAt(blk, F.devmajor.offset, F.devmajor.size);
+        const mi = headerNumberAt(blk, F.devminor.offset, F.devminor.size);
         devmajor ??= typeof ma === 'number' && ma >= 0 ? ma : 0;
         devminor ??= typeof mi === 'number' && mi >= 0 ? mi : 0;
       }
@@ -361,7 +403,9 @@ class Reader {
       if (dialect !== 'gnu') {
         this.fail('unsupported-feature', `header at ${hex(at)}: sparse ('S') entry without the GNU magic (star's sparse format is not supported)`, at, path);
       }
-      const g = h as GnuHeader;
+      const g = decode(gnuHeader, blk, 0, at, false);
+      // Read before the extension blocks: they may be read into the buffer that holds `blk`.
+      realSize = this.numField(g.realsize, 'realsize', at, path);
       pairs = [];
       let open = this.sparseDescriptors(g.sp, SPARSES_IN_OLDGNU_HEADER, pairs, at, path);
       let extended = g.isextended !== 0;
@@ -373,7 +417,6 @@ class Reader {
         if (open) open = this.sparseDescriptors(sh.sp, SPARSES_IN_SPARSE_HEADER, pairs, ext, path);
         extended = sh.isextended !== 0;
       }
-      realSize = this.num(g.realsize, 'realsize', at, path);
     }
     const dataOffset = inp.pos;
     if (inp.size !== undefined && dataOffset + storedSize > inp.size) {
@@ -484,7 +527,7 @@ class Reader {
       const d = decode(gnuSparse, sp, i * gnuSparse.size, at, false);
       if (d.numbytes[0] === 0) return false;
       if (pairs.length >= 2 * MAX_SPARSE_SEGMENTS) this.fail('too-large', `sparse map at ${hex(at)} has more than ${MAX_SPARSE_SEGMENTS} segments`, at, path);
-      pairs.push(this.num(d.offset, `sparse[${pairs.length / 2}].offset`, at, path), this.num(d.numbytes, `sparse[${pairs.length / 2}].numbytes`, at, path));
+      pairs.push(this.numField(d.offset, `sparse[${pairs.length / 2}].offset`, at, path), this.numField(d.numbytes, `sparse[${pairs.length / 2}].numbytes`, at, path));
     }
     return true;
   }

@@ -21,6 +21,12 @@ export interface TarIndexOptions {
   timestamp?: { sec: number; nsec: number };
   /** SHA-256 backend for the diffID (node:crypto from the Node entry is faster). */
   hash?: HashFactory;
+  /**
+   * The tar's SHA-256, computed elsewhere over the same bytes (a worker thread reading the same
+   * file): the pass then hashes nothing, and a seekable input's large data is not read at all.
+   * The caller checks that the bytes hashed are the `tarBytes` of the result.
+   */
+  sha256?: Promise<Uint8Array>;
   /** Also compute the fs-verity digest of the tar with these parameters. */
   verity?: FsVerityOptions;
   /** Sees every byte of the tar once, in order (for writing it out during the same pass). */
@@ -60,16 +66,17 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
     warnings.push(w);
     opts.onWarning?.(w);
   };
-  const hasher = (opts.hash ?? sha256)();
+  const hasher = opts.sha256 ? undefined : (opts.hash ?? sha256)();
   const verity = opts.verity ? new FsVerityHasher(opts.verity) : undefined;
   const extra = opts.tap;
   const tap = (chunk: Uint8Array): void => {
-    hasher.update(chunk);
+    hasher?.update(chunk);
     verity?.update(chunk);
     extra?.(chunk);
   };
   const builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning });
-  const gen = readTarBatches(input, { tap, wantData: (e) => !sparseInPlace(e), onWarning });
+  const tapping = hasher !== undefined || verity !== undefined || extra !== undefined;
+  const gen = readTarBatches(input, { ...(tapping ? { tap } : {}), wantData: (e) => !sparseInPlace(e), onWarning });
   let entries = 0;
   let r = await gen.next();
   while (!r.done) {
@@ -78,7 +85,7 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
     r = await gen.next();
   }
   const end: TarEnd = r.value;
-  const digest = hasher.digest();
+  const digest = hasher ? hasher.digest() : await opts.sha256!;
   const deviceBlocks = Math.ceil(end.endOffset / 512);
   const written = writeImage(builder.root, {
     blkszbits: 9,

@@ -73,6 +73,11 @@ export class TarTreeBuilder {
    * byte views cost more than the rest of the entry's handling on layers of small files.
    */
   private components(raw: Uint8Array, e: TarEntry, what = 'path'): string[] {
+    return this.componentsOf(this.keyOf(raw, e, what), raw, e, what);
+  }
+
+  /** The raw path as one name key, after the leading-slash warning and the NUL check. */
+  private keyOf(raw: Uint8Array, e: TarEntry, what: string): string {
     if (raw.length > 0 && raw[0] === 0x2f) {
       if (this.strippedSlash++ === 0) {
         this.warn({ code: 'stripped-leading-slash', message: `removing leading '/' from member names (first: ${td.decode(raw)})`, offset: e.headerOffset, path: td.decode(raw) });
@@ -82,6 +87,11 @@ export class TarTreeBuilder {
     if (str.includes('\0')) {
       throw new ErofsError('invalid-value', `${what} ${JSON.stringify(td.decode(raw))} contains a NUL byte`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
     }
+    return str;
+  }
+
+  /** Components of the key `str` of the raw path `raw` (see {@link components}). */
+  private componentsOf(str: string, raw: Uint8Array, e: TarEntry, what: string): string[] {
     const out: string[] = [];
     for (const part of str.split('/')) {
       if (part.length === 0 || part === '.') continue;
@@ -104,21 +114,47 @@ export class TarTreeBuilder {
     return out;
   }
 
-  /** Last directory resolved by {@link dirAt}: tars list a directory's members together. */
-  private lastDir: { parts: string[]; node: TreeNode } | undefined;
+  /**
+   * The last parent directory resolved, by the raw text of the path before its last name:
+   * tars list a directory's members together, so most entries skip splitting and walking the
+   * path. The same text always names the same components, so only a replaced directory
+   * (see {@link replace}) makes the cache stale.
+   */
+  private lastDirText: string | undefined;
+  private lastDirNode: TreeNode | undefined;
+  /** What {@link locate} found: the parent directory and the name in it (undefined: the root itself). */
+  private foundParent: TreeNode | undefined;
+  private foundKey = '';
 
-  private sameParts(a: string[], b: string[]): boolean {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-
-  /** The directory at `parts`, creating missing ones; refuses to go below a non-directory. */
-  private dirAt(parts: string[], e: TarEntry): TreeNode {
-    if (this.lastDir && this.sameParts(this.lastDir.parts, parts)) return this.lastDir.node;
-    const node = this.resolveDir(parts, e);
-    this.lastDir = { parts, node };
-    return node;
+  /**
+   * Finds the parent directory of the entry's path (creating missing ones; refusing to go below
+   * a non-directory) and the entry's name in it, into `foundParent`/`foundKey`.
+   */
+  private locate(e: TarEntry): void {
+    const raw = e.path;
+    const str = this.keyOf(raw, e, 'path');
+    let end = str.length;
+    while (end > 0 && str.charCodeAt(end - 1) === 0x2f) end--;
+    const slash = end > 0 ? str.lastIndexOf('/', end - 1) : -1;
+    const leaf = str.slice(slash + 1, end);
+    if (end > 0 && leaf !== '.' && leaf !== '..' && leaf.length <= 255) {
+      // An ordinary last name: only the directory part needs resolving.
+      const dirText = slash < 0 ? '' : str.slice(0, slash);
+      if (dirText !== this.lastDirText || !this.lastDirNode) {
+        this.lastDirNode = this.resolveDir(this.componentsOf(dirText, raw, e, 'path'), e);
+        this.lastDirText = dirText;
+      }
+      this.foundParent = this.lastDirNode;
+      this.foundKey = leaf;
+      return;
+    }
+    const parts = this.componentsOf(str, raw, e, 'path');
+    if (parts.length === 0) {
+      this.foundParent = undefined;
+      return;
+    }
+    this.foundParent = this.resolveDir(parts.slice(0, -1), e);
+    this.foundKey = parts[parts.length - 1]!;
   }
 
   private resolveDir(parts: string[], e: TarEntry): TreeNode {
@@ -165,19 +201,19 @@ export class TarTreeBuilder {
 
   /** Applies one entry. `data` is the entry's stored bytes when it had to be read (sparse copies). */
   add(e: TarEntry, data?: Uint8Array): void {
-    const parts = this.components(e.path, e);
+    this.locate(e);
     // The path as text, for messages only.
     let pathText: string | undefined;
     const pathOf = (): string => (pathText ??= td.decode(e.path));
-    if (parts.length === 0) {
+    if (!this.foundParent) {
       if (e.type !== 'directory') {
         throw new ErofsError('invalid-value', `${JSON.stringify(pathOf())}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path: pathOf(), format: 'tar' });
       }
       this.setAttrs(this.root, e);
       return;
     }
-    const parent = this.dirAt(parts.slice(0, -1), e);
-    let key = parts[parts.length - 1]!;
+    const parent = this.foundParent;
+    let key = this.foundKey;
     // Keys are latin1 strings of the name bytes: the ASCII prefixes compare as they are.
     if (this.opts.aufs && key.startsWith(WH_PREFIX)) {
       if (key === WH_OPAQUE) {
@@ -246,7 +282,7 @@ export class TarTreeBuilder {
     if (e.size === 0) return { kind: 'empty' };
     if (!e.sparse) {
       if (e.dataOffset % 512 !== 0) throw new ErofsError('invalid-value', `data at ${hex(e.dataOffset)} is not 512-byte aligned`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
-      return { kind: 'device', device: 1, ranges: [{ logical: 0, length: e.size, offset: e.dataOffset }] };
+      return { kind: 'extent', device: 1, offset: e.dataOffset };
     }
     const segs = e.sparse.filter((s) => s.length > 0);
     if (segs.length === 0) return { kind: 'copy', ranges: [] };
@@ -273,7 +309,7 @@ export class TarTreeBuilder {
   private replace(parent: TreeNode, key: string, node: TreeNode): void {
     const old = parent.children!.get(key);
     // Replacing a directory can orphan the cached one (or one of its ancestors' paths).
-    if (old && (old.mode & S_IFMT) === S_IFDIR) this.lastDir = undefined;
+    if (old && (old.mode & S_IFMT) === S_IFDIR) this.lastDirNode = undefined;
     parent.children!.delete(key);
     parent.children!.set(key, node);
   }

@@ -13,6 +13,12 @@ export type FileData =
    * `offset` of device `device` (1-based). Ranges not covered are holes.
    */
   | { kind: 'device'; device: number; ranges: DeviceRange[] }
+  /**
+   * The whole file in one piece on an extra device: `size` bytes at byte `offset` of device
+   * `device`. What `device` with one range from logical 0 says, in one object instead of three
+   * (a layer of small files has one per file).
+   */
+  | { kind: 'extent'; device: number; offset: number }
   /** Bytes copied into the image itself (sparse files that cannot be referenced in place). */
   | { kind: 'copy'; ranges: CopyRange[] };
 
