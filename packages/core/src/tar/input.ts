@@ -22,6 +22,12 @@ export interface TarInput {
   /** Advances `pos` by `n` (less at the end of the input); returns the bytes skipped. */
   skip(n: number): Promise<number>;
   /**
+   * Advances `pos` by `n` when that needs no waiting and does not reach past the end of the
+   * input; otherwise changes nothing and returns false (then call {@link skip}). Spares an
+   * await per skip on the hot path.
+   */
+  trySkip(n: number): boolean;
+  /**
    * Consumes the rest of the input. Returns the total bytes in the input and the offset of
    * the first non-zero byte at or after `pos`, if any.
    */
@@ -172,6 +178,19 @@ export class StreamInput implements TarInput {
     }
     this.pos += filled;
     return filled === n ? out : out.subarray(0, filled);
+  }
+
+  trySkip(n: number): boolean {
+    if (this.buffered < n) return false;
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0] as Uint8Array;
+      const k = Math.min(left, c.length - this.head);
+      this.advance(k);
+      left -= k;
+    }
+    this.pos += n;
+    return true;
   }
 
   async skip(n: number): Promise<number> {
@@ -340,6 +359,12 @@ export class SeekInput implements TarInput {
     this.win = EMPTY;
     this.winStart = this.pos;
     return out;
+  }
+
+  trySkip(n: number): boolean {
+    if (n < 0 || this.pos + n > this.size) return false;
+    this.pos += n;
+    return true;
   }
 
   async skip(n: number): Promise<number> {

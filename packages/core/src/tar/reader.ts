@@ -298,7 +298,8 @@ class Reader {
         longLink = undefined;
         continue;
       }
-      return this.entry(blk, dialect, at, first >= 0 ? first : at, local, longName, longLink);
+      // `return await`: returning the promise itself would cost extra microtask turns per entry.
+      return await this.entry(blk, dialect, at, first >= 0 ? first : at, local, longName, longLink);
     }
   }
 
@@ -504,11 +505,12 @@ class Reader {
       const tail = await inp.readOwned(rest);
       if (tail.length < rest) this.dataTruncated(entry, consumed + tail.length);
       data = mapBlocks ? concat([...mapBlocks, tail], storedSize) : tail;
-    } else {
+    } else if (!inp.trySkip(rest)) {
       const skipped = await inp.skip(rest);
       if (skipped < rest) this.dataTruncated(entry, consumed + skipped);
     }
-    await inp.skip((BLOCK - (storedSize % BLOCK)) % BLOCK); // padding: a short tail is reported at the end
+    const padding = (BLOCK - (storedSize % BLOCK)) % BLOCK;
+    if (!inp.trySkip(padding)) await inp.skip(padding); // a short tail is reported at the end
     return data ? { entry, data } : { entry };
   }
 
