@@ -11,12 +11,13 @@ import { cat } from './commands/cat.js';
 import { extract } from './commands/extract.js';
 import { fsck } from './commands/fsck.js';
 import { index } from './commands/index.js';
+import { build } from './commands/build.js';
 import { hexdump } from './commands/hexdump.js';
 import { digest } from './commands/digest.js';
 import { verify } from './commands/verify.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, digest, verify, hexdump];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

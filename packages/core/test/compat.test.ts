@@ -96,7 +96,7 @@ describe('inline symlinks older kernels refuse', () => {
   });
 
   it('the rule, case by case', () => {
-    const base = { mode: 0o120777, layout: 2, inodeSize: 32, xattrSize: 0 } as const;
+    const base: { mode: number; layout: number; inodeSize: number; xattrSize: number } = { mode: 0o120777, layout: 2, inodeSize: 32, xattrSize: 0 };
     const at = (offset: number, size: number, extra: Partial<typeof base> = {}): boolean =>
       oldKernelRefusesSymlink({ ...base, ...extra, offset, size } as unknown as Inode, 4096);
     expect(at(4096 - 64, 32)).toBe(false); // core and target end exactly at the block end

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ErofsImage, MemorySource, fsck, keyBytes, nameKey, newDir, walk, writeImage, type TreeNode } from '../src/index.js';
+import { ErofsImage, MemorySource, fsck, keyBytes, nameKey, newDir, walk, writeImage, writeImageTo, type TreeNode } from '../src/index.js';
 
 const enc = new TextEncoder();
 
@@ -181,5 +181,51 @@ describe('writer → reader round trip', () => {
     expect(r.size).toBeGreaterThan(512 * 10);
     for (const i of [0, 1, 1499, 2999]) expect((await img.lookup(`/entry-${i.toString().padStart(5, '0')}`)).nid).toBeGreaterThan(0);
     await expect(img.lookup('/entry-3000')).rejects.toMatchObject({ code: 'not-found' });
+  });
+});
+
+describe('writeImageTo (files copied from an input)', () => {
+  const bytesOf = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+  const tree = (src: MemorySource, sizes: number[]): TreeNode => {
+    const root = newDir({ mtime: 5 });
+    let off = 0;
+    sizes.forEach((n, k) => {
+      root.children!.set(nameKey(new TextEncoder().encode(`f${k}`)), {
+        mode: 0o100644, uid: 0, gid: 0, mtime: 5, mtimeNsec: 0, size: n, rdevMajor: 0, rdevMinor: 0, xattrs: new Map(),
+        data: n === 0 ? { kind: 'empty' } : { kind: 'input', input: src, offset: off },
+      });
+      off += n;
+    });
+    return root;
+  };
+  it.each([
+    [12, true],
+    [12, false],
+    [9, true],
+  ])('blkszbits %i, inline %s: every file reads back, the checksum verifies at 4 KiB, writeImage refuses', async (bits, inline) => {
+    const sizes = [0, 1, (1 << bits) - 1, 1 << bits, (1 << bits) + 1, 3 * (1 << bits) + 77, 300_000];
+    const all = bytesOf(sizes.reduce((a, b) => a + b, 0), bits);
+    const src = new MemorySource(all);
+    const chunks: [number, Uint8Array][] = [];
+    const r = await writeImageTo(tree(src, sizes), { blkszbits: bits, inlineData: inline }, { write: (o, b) => void chunks.push([o, b.slice()]) });
+    const img = new Uint8Array(r.blocks << bits);
+    let last = -1;
+    for (const [o, b] of chunks) {
+      expect(o).toBeGreaterThan(last); // increasing offsets
+      last = o;
+      img.set(b, o);
+    }
+    const image = await ErofsImage.open(new MemorySource(img));
+    let off = 0;
+    for (const [k, n] of sizes.entries()) {
+      const ino = await image.lookup(`/f${k}`);
+      expect(ino.size).toBe(n);
+      expect(Buffer.from(await image.read(ino)).equals(Buffer.from(all.subarray(off, off + n)))).toBe(true);
+      if (!inline && n > 0) expect(ino.layoutName).toBe('flat-plain');
+      off += n;
+    }
+    expect(image.checksumOk).toBe(bits === 12 ? true : undefined);
+    expect((await fsck(image)).ok).toBe(true);
+    expect(() => writeImage(tree(src, sizes), { blkszbits: bits })).toThrow(/writeImageTo/);
   });
 });

@@ -1,5 +1,5 @@
-import { accessSync, closeSync, constants, createReadStream, statSync, existsSync, openSync, readSync, renameSync, unlinkSync, write, writeSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
+import { accessSync, closeSync, constants, createReadStream, statSync, openSync, readSync, write } from 'node:fs';
+import { createGunzip, type ZlibOptions } from 'node:zlib';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import { Decompress as ZstdDecompress } from 'fzstd';
@@ -7,6 +7,7 @@ import { ErofsError, hex, indexTar, type ByteSource, type TarIndexResult } from 
 import { FileSource, hashFileThreaded, nodeSha256, threadedSha256, type FileHashJob } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
+import { Outputs, parseTimestamp, parseUuid, writeAllSync } from '../outputs.js';
 
 type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -131,7 +132,8 @@ const GUNZIP_AHEAD = 16 << 20;
 async function* gunzipChunks(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   // 1 MiB output chunks: the default 16 KiB means 50,000 pieces for a large layer, each one a
   // trip through the stream, the tar reader, the hash and the --tar-out write.
-  const gz = createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: GUNZIP_AHEAD });
+  // Transform options pass through zlib's constructor (its type omits them).
+  const gz = createGunzip({ chunkSize: 1 << 20, readableHighWaterMark: GUNZIP_AHEAD } as ZlibOptions);
   let fed = 0;
   const feed = (async () => {
     for await (const c of input) {
@@ -228,43 +230,6 @@ async function peek(stream: AsyncIterable<Uint8Array>): Promise<{ head: Uint8Arr
     o += p.length;
   }
   return { head, rest: it };
-}
-
-function parseUuid(s: string): Uint8Array {
-  const hex = s.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new UsageError(`--uuid ${s}: not a UUID`);
-  return Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
-}
-
-function parseTimestamp(s: string, what: string): { sec: number; nsec: number } {
-  if (!/^-?\d+(\.\d{1,9})?$/.test(s)) throw new UsageError(`${what} ${s}: expected seconds since the epoch`);
-  const [a, b = ''] = s.split('.');
-  const sec = Number(a);
-  if (sec < 0 || sec > 2 ** 63) throw new UsageError(`${what} ${s}: out of range`);
-  return { sec, nsec: Number(b.padEnd(9, '0')) };
-}
-
-/** Temp files that must vanish on any failure. */
-class Outputs {
-  private temps: string[] = [];
-  temp(final: string): string {
-    const t = `${final}.erofs-kit-${process.pid}.tmp`;
-    this.temps.push(t);
-    return t;
-  }
-  commit(temp: string, final: string): void {
-    renameSync(temp, final);
-    this.temps = this.temps.filter((t) => t !== temp);
-  }
-  cleanup(): void {
-    for (const t of this.temps) if (existsSync(t)) unlinkSync(t);
-    this.temps = [];
-  }
-}
-
-function writeAllSync(fd: number, b: Uint8Array): void {
-  let o = 0;
-  while (o < b.length) o += writeSync(fd, b, o, b.length - o);
 }
 
 /** Appends the whole file `from` to the open descriptor. */

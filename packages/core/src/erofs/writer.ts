@@ -8,7 +8,9 @@
  * data lives on an extra device or is copied into the image, FLAT_PLAIN (size 0) for empty
  * files and special files. Xattrs are stored inline with a name bloom filter.
  */
-import { ErofsError } from '../errors.js';
+import { ErofsError, hex } from '../errors.js';
+import type { ByteSource } from '../io/source.js';
+import { crc32c } from './checksum.js';
 import { encode } from '../layout/struct.js';
 import {
   CHUNK_FORMAT_INDEXES,
@@ -27,7 +29,7 @@ import {
   xattrEntry,
   xattrIbodyHeader,
 } from './format.js';
-import { COMPAT_MTIME, COMPAT_XATTR_FILTER, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE } from './features.js';
+import { COMPAT_MTIME, COMPAT_SB_CHKSUM, COMPAT_XATTR_FILTER, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE } from './features.js';
 import { splitXattrName } from './xattr.js';
 import { xxh32 } from './xxhash.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, keyBytes, type TreeNode } from '../tree/node.js';
@@ -52,6 +54,17 @@ export interface WriterOptions {
   epoch?: { sec: number; nsec: number };
   /** Write the xattr name bloom filter (COMPAT_XATTR_FILTER). Default true. */
   xattrFilter?: boolean;
+  /**
+   * Regular files whose bytes are copied in (`input` data) keep a partial last block inline
+   * after the inode when it fits (FLAT_INLINE), as mkfs.erofs does unless `-E noinline_data`.
+   * Default true.
+   */
+  inlineData?: boolean;
+}
+
+/** Where {@link writeImageTo} puts the image: positioned writes, in increasing offsets. */
+export interface ImageSink {
+  write(offset: number, bytes: Uint8Array): Promise<void> | void;
 }
 
 export interface WriteResult {
@@ -75,6 +88,11 @@ interface Slot {
   dirBytes: Uint8Array | undefined;
   /** Inline tail bytes (dirs, symlinks). */
   tail: Uint8Array | undefined;
+  /** Bytes of the inline tail (of `tail`, or of a copied file's last partial block). */
+  tailLen: number;
+  /** A regular file copied in from its input: the bytes, and how many data blocks it takes. */
+  input: { source: ByteSource; offset: number } | undefined;
+  dataBlocks: number;
   /** Full blocks of data to place in the data area (dirs, symlinks, copied file data). */
   blockData: Uint8Array | undefined;
   /**
@@ -187,12 +205,110 @@ function packDirents(names: string[], bs: number): { bytes: Uint8Array; blocks: 
   return { bytes: new Uint8Array(size), blocks };
 }
 
+/** The layout of an image: every decision made, nothing written yet. */
+interface Layout {
+  bits: number;
+  bs: number;
+  slots: Slot[];
+  devices: ExtraDevice[];
+  devtOff: number;
+  epoch: { sec: number; nsec: number };
+  filter: boolean;
+  /** First byte of the data area (end of the inodes, block-aligned). */
+  dataStart: number;
+  totalBlocks: number;
+}
+
+/**
+ * Writes an image whose files all live in the tree or on extra devices (no `input` data)
+ * into one buffer.
+ */
 export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
+  const L = layOut(root, opts);
+  if (L.slots.some((s) => s.input)) throw new Error('writeImage: files copied from an input need writeImageTo');
+  const img = new Uint8Array(L.totalBlocks * L.bs);
+  writeSuperblock(img, L, opts);
+  for (const s of L.slots) writeInode(img, 0, s, L.bs, L.bits, L.slots, s.tail);
+  for (const s of L.slots) writeData(img, 0, s, L.bs);
+  return { image: img, blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid };
+}
+
+/**
+ * Writes an image to `sink` in increasing offsets: the metadata (superblock, inodes with
+ * their xattrs and inline tails) from one buffer, then the data area block by block, with
+ * the bytes of `input` files read from their sources as they are written. The superblock
+ * checksum is set for 4096-byte blocks (as mkfs.erofs does). Memory: the metadata area and
+ * one 1 MiB piece of data at a time.
+ */
+export async function writeImageTo(root: TreeNode, opts: WriterOptions, sink: ImageSink): Promise<Omit<WriteResult, 'image'>> {
+  const L = layOut(root, opts);
+  const bs = L.bs;
+  const meta = new Uint8Array(L.dataStart);
+  writeSuperblock(meta, L, opts);
+  for (const s of L.slots) {
+    let tail = s.tail;
+    if (s.input && s.tailLen > 0) tail = await readInput(s, s.node.size - s.tailLen, s.tailLen);
+    writeInode(meta, 0, s, bs, L.bits, L.slots, tail);
+  }
+  if (bs === 4096) {
+    // crc32c of the superblock's block from the superblock on, with the checksum field zero.
+    const v = new DataView(meta.buffer, meta.byteOffset);
+    v.setUint32(EROFS_SUPER_OFFSET + 8, v.getUint32(EROFS_SUPER_OFFSET + 8, true) | COMPAT_SB_CHKSUM, true);
+    v.setUint32(EROFS_SUPER_OFFSET + 4, crc32c(0xffffffff, meta.subarray(EROFS_SUPER_OFFSET, bs)), true);
+  }
+  await sink.write(0, meta);
+  // The data area in block order (slots were given blocks in their order).
+  const piece = new Uint8Array(1 << 20);
+  for (const s of L.slots) {
+    if (s.input && s.dataBlocks > 0) {
+      const start = s.startblk * bs;
+      const bytes = Math.min(s.node.size, s.dataBlocks * bs);
+      for (let o = 0; o < s.dataBlocks * bs; o += piece.length) {
+        const n = Math.min(piece.length, s.dataBlocks * bs - o);
+        const have = Math.max(0, Math.min(n, bytes - o));
+        const part = piece.subarray(0, n);
+        if (have > 0) part.set(await readInput(s, o, have));
+        part.fill(0, have); // the last block's padding
+        await sink.write(start + o, part);
+      }
+    } else {
+      const extent = dataExtent(s, bs);
+      if (extent) {
+        const part = new Uint8Array(extent.blocks * bs);
+        writeData(part, extent.start * bs, s, bs);
+        await sink.write(extent.start * bs, part);
+      }
+    }
+  }
+  return { blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid };
+}
+
+/** `length` bytes at `offset` of a copied file, checked against what its source holds. */
+async function readInput(s: Slot, offset: number, length: number): Promise<Uint8Array> {
+  const { source, offset: base } = s.input!;
+  const b = await source.read(base + offset, length);
+  if (b.length !== length) {
+    throw new ErofsError('truncated', `${source.name}: ${length} bytes at ${hex(base + offset)} expected, got ${b.length}`, { offset: base + offset, format: 'io' });
+  }
+  return b;
+}
+
+/** The blocks of the data area a slot writes with {@link writeData} (directory/symlink blocks, copies). */
+function dataExtent(s: Slot, bs: number): { start: number; blocks: number } | undefined {
+  const own = s.blockData && s.blockData.length > 0 ? Math.ceil(s.blockData.length / bs) : 0;
+  const copies = s.copies?.length ?? 0;
+  if (own + copies === 0) return undefined;
+  const start = own > 0 ? s.startblk : s.copyStart;
+  return { start, blocks: own > 0 && copies > 0 ? s.copyStart + copies - s.startblk : own + copies };
+}
+
+function layOut(root: TreeNode, opts: WriterOptions): Layout {
   const bits = opts.blkszbits;
   if (bits < 9 || bits > 16) throw new RangeError(`blkszbits ${bits} out of range [9, 16]`);
   const bs = 1 << bits;
   const devices = opts.devices ?? [];
   const filter = opts.xattrFilter ?? true;
+  const inlineData = opts.inlineData ?? true;
 
   // ---- 1. Order inodes breadth-first; children sorted by name bytes. ----
   // Per-inode facts live in arrays indexed by position in `order`; the one Map finds a
@@ -273,6 +389,9 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       size,
       dirBytes: undefined,
       tail: undefined,
+      tailLen: 0,
+      input: undefined,
+      dataBlocks: 0,
       blockData: undefined,
       chunks: undefined,
       chunkbits: undefined,
@@ -312,10 +431,23 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
       if (tail !== 0 && slot.isize + xattrs.length + tail <= bs) {
         layout = DataLayout.FLAT_INLINE;
         slot.tail = content.subarray(size - tail);
+        slot.tailLen = tail;
         if (size > tail) slot.blockData = content.subarray(0, size - tail);
       } else {
         layout = DataLayout.FLAT_PLAIN;
         slot.blockData = content;
+      }
+    } else if (type === S_IFREG && size > 0 && node.data?.kind === 'input') {
+      // Copied in: full blocks in the data area, the partial last block inline when it fits.
+      slot.input = { source: node.data.input, offset: node.data.offset };
+      const tail = size % bs;
+      if (inlineData && tail !== 0 && slot.isize + xattrs.length + tail <= bs) {
+        layout = DataLayout.FLAT_INLINE;
+        slot.tailLen = tail;
+        slot.dataBlocks = Math.floor(size / bs);
+      } else {
+        layout = DataLayout.FLAT_PLAIN;
+        slot.dataBlocks = Math.ceil(size / bs);
       }
     } else if (type === S_IFREG && size > 0) {
       layout = DataLayout.CHUNK_BASED;
@@ -331,13 +463,13 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   for (const s of slots) {
     let start = pos;
     const head = s.isize + s.xattrs.length;
-    const fitsOneBlock = head + (s.tail?.length ?? 0) <= bs;
+    const fitsOneBlock = head + s.tailLen <= bs;
     // Keep an inode with its xattrs and inline tail inside one block when it can be.
-    if (fitsOneBlock && (start % bs) + head + (s.tail?.length ?? 0) > bs) start = alignUp(start, bs);
+    if (fitsOneBlock && (start % bs) + head + s.tailLen > bs) start = alignUp(start, bs);
     s.offset = start;
     s.nid = start / 32;
     let end = start + head;
-    if (s.tail) end += s.tail.length;
+    end += s.tailLen;
     if (s.chunks) end = alignUp(end, chunkIndex.size) + (s.chunks.length / 2) * chunkIndex.size;
     pos = alignUp(end, 32);
   }
@@ -350,6 +482,9 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     if (s.blockData && s.blockData.length > 0) {
       s.startblk = blk;
       blk += Math.ceil(s.blockData.length / bs);
+    } else if (s.dataBlocks > 0) {
+      s.startblk = blk;
+      blk += s.dataBlocks;
     } else if (s.layout === DataLayout.FLAT_INLINE) {
       s.startblk = EROFS_NULL_ADDR;
     } else if (s.layout === DataLayout.FLAT_PLAIN) {
@@ -361,9 +496,13 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     }
   }
   const totalBlocks = blk;
+  return { bits, bs, slots, devices, devtOff, epoch, filter, dataStart: alignUp(pos, bs), totalBlocks };
+}
 
-  // ---- 6. Write. ----
-  const img = new Uint8Array(totalBlocks * bs);
+/** The superblock and the device table, into `img` (which starts at image offset 0). */
+function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void {
+  const { slots, devices, devtOff, epoch, filter, totalBlocks, bits } = L;
+  const root0 = slots[0]!;
   let incompat = devices.length > 0 ? INCOMPAT_DEVICE_TABLE : 0;
   if (slots.some((s) => s.layout === DataLayout.CHUNK_BASED)) incompat |= INCOMPAT_CHUNKED_FILE;
   const anyXattr = slots.some((s) => s.xattrs.length > 0);
@@ -404,8 +543,6 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
     encode(deviceSlot, { tag: d.tag ?? new Uint8Array(0), blocks_lo: d.blocks, uniaddr_lo: uni, blocks_hi: 0, uniaddr_hi: 0 }, img, devtOff + i * deviceSlot.size);
     uni += d.blocks;
   });
-  for (const s of slots) writeInode(img, s, bs, bits, slots);
-  return { image: img, blocks: totalBlocks, inodes: slots.length, rootNid: root0.nid };
 }
 
 /** A chunk table of `count` holes. */
@@ -511,14 +648,19 @@ function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => 
   throw new ErofsError('invalid-value', `${pathAt(i)}: ${size}-byte file without data`, { path: pathAt(i) });
 }
 
-function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: Slot[]): void {
+/**
+ * The inode at `s.offset` (minus `base`, the image offset of `img[0]`): core, xattrs, inline
+ * tail `tail`, chunk table. Directory blocks get their dirents here (into `dirBytes`).
+ */
+function writeInode(img: Uint8Array, base: number, s: Slot, bs: number, bits: number, slots: Slot[], tail: Uint8Array | undefined): void {
   const n = s.node;
   const type = n.mode & S_IFMT;
   let iu = 0;
   if (s.layout === DataLayout.CHUNK_BASED) iu = CHUNK_FORMAT_INDEXES | (s.chunkbits! - bits);
   else if (type === S_IFCHR || type === S_IFBLK) iu = encodeDev(n.rdevMajor, n.rdevMinor);
-  else if (type === S_IFDIR || type === S_IFLNK) iu = s.startblk;
+  else if (type === S_IFDIR || type === S_IFLNK || s.input) iu = s.startblk;
   const nlink = s.nlink;
+  const at = s.offset - base;
   const format = (s.compact ? 0 : 1) | (s.layout << 1);
   const icount = s.xattrs.length === 0 ? 0 : (s.xattrs.length - xattrIbodyHeader.size) / 4 + 1;
   if (s.compact) {
@@ -526,7 +668,7 @@ function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: S
       inodeCompact,
       { i_format: format, i_xattr_icount: icount, i_mode: n.mode, i_nb: nlink, i_size: s.size, i_mtime: 0, i_u: iu, i_ino: s.ino, i_uid: n.uid, i_gid: n.gid },
       img,
-      s.offset,
+      at,
     );
   } else {
     encode(
@@ -546,27 +688,35 @@ function writeInode(img: Uint8Array, s: Slot, bs: number, bits: number, slots: S
         i_nlink: nlink,
       },
       img,
-      s.offset,
+      at,
     );
   }
-  let p = s.offset + s.isize;
+  let p = at + s.isize;
   img.set(s.xattrs, p);
   p += s.xattrs.length;
   if (s.entries) fillDirents(s, bs, slots);
-  if (s.tail) img.set(s.tail, p);
-  if (s.blockData && s.blockData.length > 0) img.set(s.blockData, s.startblk * bs);
+  if (s.tailLen > 0) {
+    if (!tail || tail.length !== s.tailLen) throw new Error(`writer: inline tail of ${s.tailLen} bytes missing for nid ${s.nid}`);
+    img.set(tail, p);
+  }
   if (s.chunks) {
-    let at = Math.ceil(p / chunkIndex.size) * chunkIndex.size;
+    // Chunk indexes are 8-byte aligned in the image (base is block-aligned).
+    let c8 = Math.ceil((s.offset + s.isize + s.xattrs.length) / chunkIndex.size) * chunkIndex.size - base;
     const t = s.chunks;
     for (let c = 0; c < t.length; c += 2) {
       const device = t[c]!;
-      if (device === CHUNK_HOLE) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: EROFS_NULL_ADDR }, img, at);
-      else if (device === CHUNK_COPY) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: s.copyStart + t[c + 1]! }, img, at);
-      else encode(chunkIndex, { startblk_hi: 0, device_id: device, startblk_lo: t[c + 1]! }, img, at);
-      at += chunkIndex.size;
+      if (device === CHUNK_HOLE) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: EROFS_NULL_ADDR }, img, c8);
+      else if (device === CHUNK_COPY) encode(chunkIndex, { startblk_hi: 0, device_id: 0, startblk_lo: s.copyStart + t[c + 1]! }, img, c8);
+      else encode(chunkIndex, { startblk_hi: 0, device_id: device, startblk_lo: t[c + 1]! }, img, c8);
+      c8 += chunkIndex.size;
     }
-    s.copies?.forEach((b, i) => img.set(b, (s.copyStart + i) * bs));
   }
+}
+
+/** A slot's blocks in the data area (directory/symlink blocks, copied chunks) into `img`, which starts at image offset `base`. */
+function writeData(img: Uint8Array, base: number, s: Slot, bs: number): void {
+  if (s.blockData && s.blockData.length > 0) img.set(s.blockData, s.startblk * bs - base);
+  s.copies?.forEach((b, i) => img.set(b, (s.copyStart + i) * bs - base));
 }
 
 /** Writes the dirents (with final nids) into the directory's content bytes. */

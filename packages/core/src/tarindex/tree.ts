@@ -5,6 +5,7 @@
  */
 import { ErofsError, hex } from '../errors.js';
 import type { TarEntry, TarWarning } from '../tar/entry.js';
+import type { ByteSource } from '../io/source.js';
 import { splitXattrName } from '../erofs/xattr.js';
 import {
   S_IFBLK,
@@ -30,6 +31,11 @@ export interface TreeBuilderOptions {
   /** Turn `.wh.NAME` into overlayfs whiteouts and `.wh..wh..opq` into an opaque directory. */
   aufs?: boolean;
   onWarning?: (w: TarWarning) => void;
+  /**
+   * The tar as a seekable source, for full images: regular files then copy their bytes from it
+   * (`input` data) instead of pointing at it, and sparse files are copied with their holes.
+   */
+  copyFrom?: ByteSource;
 }
 
 const TYPE_BITS: Record<string, number> = {
@@ -280,13 +286,15 @@ export class TarTreeBuilder {
 
   private fileData(e: TarEntry, data: Uint8Array | undefined): FileData {
     if (e.size === 0) return { kind: 'empty' };
+    const copyFrom = this.opts.copyFrom;
+    if (!e.sparse && copyFrom) return { kind: 'input', input: copyFrom, offset: e.dataOffset };
     if (!e.sparse) {
       if (e.dataOffset % 512 !== 0) throw new ErofsError('invalid-value', `data at ${hex(e.dataOffset)} is not 512-byte aligned`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
       return { kind: 'extent', device: 1, offset: e.dataOffset };
     }
     const segs = e.sparse.filter((s) => s.length > 0);
     if (segs.length === 0) return { kind: 'copy', ranges: [] };
-    if (sparseInPlace(e)) return { kind: 'device', device: 1, ranges: segs.map((s) => ({ logical: s.offset, length: s.length, offset: s.tarOffset })) };
+    if (!copyFrom && sparseInPlace(e)) return { kind: 'device', device: 1, ranges: segs.map((s) => ({ logical: s.offset, length: s.length, offset: s.tarOffset })) };
     if (!data) throw new Error(`internal: sparse entry ${td.decode(e.path)} needs its data to be copied`);
     return {
       kind: 'copy',

@@ -4,6 +4,8 @@
  * and composefs builders later.
  */
 
+import type { ByteSource } from '../io/source.js';
+
 /** Where a regular file's bytes come from. */
 export type FileData =
   /** No data (size 0). */
@@ -19,6 +21,11 @@ export type FileData =
    * (a layer of small files has one per file).
    */
   | { kind: 'extent'; device: number; offset: number }
+  /**
+   * Bytes copied into the image when it is written (full images): the file's `size` bytes at
+   * byte `offset` of `input` (a layer tar, a file of a directory tree).
+   */
+  | { kind: 'input'; input: ByteSource; offset: number }
   /** Bytes copied into the image itself (sparse files that cannot be referenced in place). */
   | { kind: 'copy'; ranges: CopyRange[] };
 

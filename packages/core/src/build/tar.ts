@@ -1,0 +1,65 @@
+/**
+ * Full images from a layer tar: the same tree as the tar index (layer semantics, hard links,
+ * whiteouts with `aufs`), but every regular file's bytes copied into the image, which then
+ * stands alone (no extra device). The tar must be seekable: the writer reads each file's bytes
+ * from it when it writes them, after the layout.
+ */
+import type { ByteSource } from '../io/source.js';
+import { readTarBatches } from '../tar/reader.js';
+import type { TarWarning } from '../tar/entry.js';
+import { writeImageTo, type ImageSink } from '../erofs/writer.js';
+import { TarTreeBuilder } from '../tarindex/tree.js';
+
+export interface BuildOptions {
+  /** log2 of the block size, 9 (512) to 12 (4096); default 12. */
+  blkszbits?: number;
+  /** Keep partial last blocks inline after their inodes when they fit (default true). */
+  inlineData?: boolean;
+  /** Volume uuid; default all zeros (the same input always gives the same bytes). */
+  uuid?: Uint8Array;
+  /** Superblock time base; default the most common mtime of the layer. */
+  timestamp?: { sec: number; nsec: number };
+  volumeName?: Uint8Array;
+  aufs?: boolean;
+  onWarning?: (w: TarWarning) => void;
+}
+
+export interface BuildResult {
+  blocks: number;
+  bytes: number;
+  inodes: number;
+  entries: number;
+  warnings: TarWarning[];
+}
+
+export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: BuildOptions = {}): Promise<BuildResult> {
+  const bits = opts.blkszbits ?? 12;
+  if (bits < 9 || bits > 12) throw new RangeError(`blkszbits ${bits}: full images use 512- to 4096-byte blocks`);
+  const warnings: TarWarning[] = [];
+  const onWarning = (w: TarWarning): void => {
+    warnings.push(w);
+    opts.onWarning?.(w);
+  };
+  const builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning, copyFrom: tar });
+  // Only sparse members' stored bytes are needed during the pass (they are copied with their holes).
+  const gen = readTarBatches(tar, { wantData: (e) => e.sparse !== undefined, onWarning });
+  let entries = 0;
+  let r = await gen.next();
+  while (!r.done) {
+    for (const item of r.value) builder.add(item.entry, item.data);
+    entries += r.value.length;
+    r = await gen.next();
+  }
+  const written = await writeImageTo(
+    builder.root,
+    {
+      blkszbits: bits,
+      uuid: opts.uuid ?? new Uint8Array(16),
+      ...(opts.volumeName ? { volumeName: opts.volumeName } : {}),
+      ...(opts.timestamp ? { epoch: opts.timestamp } : {}),
+      inlineData: opts.inlineData ?? true,
+    },
+    sink,
+  );
+  return { blocks: written.blocks, bytes: written.blocks * 2 ** bits, inodes: written.inodes, entries, warnings };
+}
