@@ -111,6 +111,7 @@ describe('public API', () => {
         "nodeSha512",
         "openFile",
         "threadedSha256",
+        "treeFromDirectory",
       ]
     `);
   });

@@ -1,6 +1,6 @@
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
-import { buildFromTar } from '@erofs-kit/core';
-import { FileSource } from '@erofs-kit/core/node';
+import { buildFromTar, writeImageTo, type ImageSink, type TreeNode } from '@erofs-kit/core';
+import { FileSource, treeFromDirectory } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Outputs, parseTimestamp, parseUuid } from '../outputs.js';
 
@@ -8,13 +8,13 @@ const BLOCK_SIZES: Record<string, number> = { '512': 9, '1024': 10, '2048': 11, 
 
 export const build: Command = {
   name: 'build',
-  summary: 'a full EROFS image (file data copied in) from a layer tar',
-  usage: 'erofs-kit build LAYER.tar -o IMAGE [--block-size N] [--no-inline-data] [--aufs] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--json]',
-  help: `Builds a self-contained, uncompressed EROFS image from a tar file, with the same tree as
-'erofs-kit index' gives it (later entries win, hard links, implicit parents, --aufs whiteouts),
-every regular file's bytes copied into the image. The same input and options give the same bytes.
-So far the input must be an uncompressed tar file (decompress gzip or zstd layers first);
-directories as input come later.
+  summary: 'a full EROFS image (file data copied in) from a directory or a layer tar',
+  usage: 'erofs-kit build SOURCE -o IMAGE [--block-size N] [--no-inline-data] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--json]',
+  help: `Builds a self-contained, uncompressed EROFS image. SOURCE is a directory (every file type,
+hard links, owners, nanosecond mtimes, xattrs through getfattr) or an uncompressed tar file (the
+tree 'erofs-kit index' gives it: later entries win, hard links, implicit parents, --aufs
+whiteouts). Every regular file's bytes are copied into the image. The same input and options
+give the same bytes, whatever order the filesystem lists directories in.
   -o, --output FILE     the image
   --block-size N        512, 1024, 2048 or 4096 (default 4096)
   --no-inline-data      no inline tails for regular files (mkfs.erofs -E noinline_data)
@@ -22,6 +22,8 @@ directories as input come later.
   --uuid UUID           volume uuid (default all zeros)
   --timestamp SECONDS   superblock time base (default: SOURCE_DATE_EPOCH, else the most common mtime)
   --label NAME          volume name (at most 16 bytes)
+  --all-root            every file owned by 0:0
+  --uid-offset N        add N to every uid (after --all-root); --gid-offset N likewise
   --json                print the result as JSON`,
   options: {
     ...jsonOption,
@@ -32,6 +34,9 @@ directories as input come later.
     uuid: { type: 'string' },
     timestamp: { type: 'string' },
     label: { type: 'string' },
+    'all-root': { type: 'boolean' },
+    'uid-offset': { type: 'string' },
+    'gid-offset': { type: 'string' },
   },
   async run({ values, positionals }) {
     const [layer] = positionals;
@@ -53,6 +58,13 @@ directories as input come later.
       padded.set(label);
       label = padded;
     }
+    const offsetOf = (name: string): number => {
+      const v = values[name] as string | undefined;
+      if (v === undefined) return 0;
+      if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) throw new UsageError(`--${name} ${v}: expected a number from 0 to 4294967295`);
+      return Number(v);
+    };
+    const owners = { allRoot: values['all-root'] === true, uid: offsetOf('uid-offset'), gid: offsetOf('gid-offset') };
     if (layer === '-') throw new UsageError('build reads a tar file (it reads each file again when it writes it): save standard input to a file first');
     let isDir = false;
     try {
@@ -60,7 +72,14 @@ directories as input come later.
     } catch {
       /* FileSource reports a missing file */
     }
-    if (isDir) throw new UsageError(`${layer} is a directory: building from a directory is not supported yet (tar it, or wait for it)`);
+    const writerOptions = {
+      blkszbits: bits,
+      inlineData: values['no-inline-data'] !== true,
+      uuid: uuid ?? new Uint8Array(16),
+      ...(timestamp ? { epoch: timestamp } : {}),
+      ...(label ? { volumeName: label } : {}),
+    };
+    if (isDir) return buildFromDirectory(layer, output, writerOptions, owners, values.json === true);
 
     const source = new FileSource(layer);
     const outputs = new Outputs();
@@ -75,13 +94,9 @@ directories as input come later.
       const out = fd;
       const result = await buildFromTar(
         source,
+        fileSink(out),
         {
-          write(offset, bytes) {
-            let o = 0;
-            while (o < bytes.length) o += writeSync(out, bytes, o, bytes.length - o, offset + o);
-          },
-        },
-        {
+          ...(owners.allRoot || owners.uid || owners.gid ? { mapTree: (root: TreeNode) => mapOwners(root, owners) } : {}),
           blkszbits: bits,
           inlineData: values['no-inline-data'] !== true,
           aufs: values.aufs === true,
@@ -109,3 +124,68 @@ directories as input come later.
     }
   },
 };
+
+interface Owners {
+  allRoot: boolean;
+  uid: number;
+  gid: number;
+}
+
+function fileSink(fd: number): ImageSink {
+  return {
+    write(offset, bytes) {
+      let o = 0;
+      while (o < bytes.length) o += writeSync(fd, bytes, o, bytes.length - o, offset + o);
+    },
+  };
+}
+
+/** --all-root, --uid-offset, --gid-offset over every inode once (hard links share a node). */
+function mapOwners(root: TreeNode, o: Owners): void {
+  const seen = new Set<TreeNode>();
+  const stack = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    if (o.allRoot) {
+      n.uid = 0;
+      n.gid = 0;
+    }
+    n.uid += o.uid;
+    n.gid += o.gid;
+    if (n.uid > 0xffffffff || n.gid > 0xffffffff) throw new UsageError(`--uid-offset/--gid-offset: an owner would exceed 4294967295`);
+    for (const c of n.children?.values() ?? []) stack.push(c);
+  }
+}
+
+async function buildFromDirectory(
+  dir: string,
+  output: string,
+  writerOptions: Parameters<typeof writeImageTo>[1],
+  owners: Owners,
+  json: boolean,
+): Promise<number> {
+  const tree = treeFromDirectory(dir, { onWarning: (m) => warn(m) });
+  if (owners.allRoot || owners.uid || owners.gid) mapOwners(tree.root, owners);
+  const outputs = new Outputs();
+  let fd: number | undefined;
+  try {
+    const temp = outputs.temp(output);
+    fd = openSync(temp, 'wx', 0o644);
+    const r = await writeImageTo(tree.root, writerOptions, fileSink(fd));
+    closeSync(fd);
+    fd = undefined;
+    outputs.commit(temp, output);
+    const bytes = r.blocks * 2 ** writerOptions.blkszbits;
+    const o = new Out();
+    if (json) o.line(JSON.stringify({ image: output, bytes, blocks: r.blocks, blockSize: 2 ** writerOptions.blkszbits, inodes: r.inodes, xattrs: tree.xattrsRead, warnings: tree.warnings }, null, 2));
+    else o.line(`${output}: ${bytes} bytes (${r.blocks} blocks of ${2 ** writerOptions.blkszbits}), ${r.inodes} inodes from ${dir}${tree.xattrsRead ? '' : ' (xattrs skipped)'}`);
+    o.flush();
+    return 0;
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    outputs.cleanup();
+    throw e;
+  }
+}

@@ -9,6 +9,7 @@ import { readTarBatches } from '../tar/reader.js';
 import type { TarWarning } from '../tar/entry.js';
 import { writeImageTo, type ImageSink } from '../erofs/writer.js';
 import { TarTreeBuilder } from '../tarindex/tree.js';
+import type { TreeNode } from '../tree/node.js';
 
 export interface BuildOptions {
   /** log2 of the block size, 9 (512) to 12 (4096); default 12. */
@@ -22,6 +23,8 @@ export interface BuildOptions {
   volumeName?: Uint8Array;
   aufs?: boolean;
   onWarning?: (w: TarWarning) => void;
+  /** Changes the tree after the pass and before the layout (owners, for example). */
+  mapTree?: (root: TreeNode) => void;
 }
 
 export interface BuildResult {
@@ -50,6 +53,7 @@ export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: Build
     entries += r.value.length;
     r = await gen.next();
   }
+  opts.mapTree?.(builder.root);
   const written = await writeImageTo(
     builder.root,
     {

@@ -69,3 +69,4 @@ export function openFile(path: string): FileSource {
 export * from './digest.js';
 export { threadedSha256, hashFileThreaded, type FileHashJob } from './threaded-hash.js';
 export { fsverityFile, type FsVerityFileOptions } from './merkle-pool.js';
+export { treeFromDirectory, type DirectoryTree, type DirectoryTreeOptions } from './dirtree.js';
