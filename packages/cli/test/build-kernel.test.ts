@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.js';
+import { CLI_BIN, runCli } from './support/cli.js';
 import { assertSameTree } from './support/diff.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { gnuTar, hasFsckErofs, hasGnuTar, makeTree, run } from './support/index-harness.js';
@@ -157,15 +157,40 @@ describe('build: determinism and options', () => {
   });
 });
 
+describe('build: compressed and streamed tars', () => {
+  it('gzip, zstd and standard input give the bytes of the plain tar; no spooled tar is left', () => {
+    const tar = join(REPO_ROOT, 'fixtures/tar-index-layer.tar');
+    const dir = mkdtempSync(join(work, 'forms-'));
+    const want = join(dir, 'plain.erofs');
+    expect(runCli(['build', tar, '-o', want]).status).toBe(0);
+    const gz = join(work, 'forms.tar.gz');
+    writeFileSync(gz, gzipSync(readFileSync(tar)));
+    expect(runCli(['build', gz, '-o', join(dir, 'gz.erofs')]).status).toBe(0);
+    expect(readFileSync(join(dir, 'gz.erofs')).equals(readFileSync(want))).toBe(true);
+    if (run('zstd', ['--version']).status === 0) {
+      const zst = join(work, 'forms.tar.zst');
+      expect(run('zstd', ['-q', '-f', '-o', zst, tar]).status).toBe(0);
+      expect(runCli(['build', zst, '-o', join(dir, 'zst.erofs')]).status).toBe(0);
+      expect(readFileSync(join(dir, 'zst.erofs')).equals(readFileSync(want))).toBe(true);
+    } else if (inCI()) throw new Error('zstd is missing under CI');
+    const piped = run('sh', ['-c', `node "$1" build - -o "$2" < "$3"`, 'sh', CLI_BIN, join(dir, 'stdin.erofs'), tar]);
+    expect(piped.status, piped.stderr.toString()).toBe(0);
+    expect(readFileSync(join(dir, 'stdin.erofs')).equals(readFileSync(want))).toBe(true);
+    expect(run('ls', ['-A', dir]).stdout.toString().trim().split('\n').sort()).toEqual(['gz.erofs', 'plain.erofs', 'stdin.erofs', ...(run('zstd', ['--version']).status === 0 ? ['zst.erofs'] : [])].sort());
+  });
+});
+
 describe('build: bad input leaves nothing behind', () => {
-  it('a gzip layer: exit 2 with the reason, no image', () => {
-    const gz = join(work, 'layer.tar.gz');
-    writeFileSync(gz, gzipSync(readFileSync(join(REPO_ROOT, 'fixtures/tar-index-layer.tar'))));
-    const out = join(work, 'gz.erofs');
-    const r = runCli(['build', gz, '-o', out]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/compressed/);
-    expect(existsSync(out)).toBe(false);
+  it('a corrupt gzip layer: exit 1, no image and no spooled tar left', () => {
+    const gz = join(work, 'bad.tar.gz');
+    const good = gzipSync(readFileSync(join(REPO_ROOT, 'fixtures/tar-index-layer.tar')));
+    good[good.length >> 1] = good[good.length >> 1]! ^ 0xff;
+    writeFileSync(gz, good);
+    const dir = mkdtempSync(join(work, 'gzout-'));
+    const r = runCli(['build', gz, '-o', join(dir, 'x.erofs')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/gzip/);
+    expect(run('ls', ['-A', dir]).stdout.toString()).toBe('');
   });
   it('a truncated tar: exit 1 naming the offset, no image and no temp file', () => {
     const t = join(work, 'trunc.tar');

@@ -1,8 +1,9 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
 import { buildFromTar, writeImageTo, type ImageSink, type TreeNode } from '@erofs-kit/core';
 import { FileSource, treeFromDirectory } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Outputs, parseTimestamp, parseUuid } from '../outputs.js';
+import { layerChunks, nodeChunks, sniff, spool } from '../layer-input.js';
 
 const BLOCK_SIZES: Record<string, number> = { '512': 9, '1024': 10, '2048': 11, '4096': 12 };
 
@@ -11,9 +12,10 @@ export const build: Command = {
   summary: 'a full EROFS image (file data copied in) from a directory or a layer tar',
   usage: 'erofs-kit build SOURCE -o IMAGE [--block-size N] [--no-inline-data] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--json]',
   help: `Builds a self-contained, uncompressed EROFS image. SOURCE is a directory (every file type,
-hard links, owners, nanosecond mtimes, xattrs through getfattr) or an uncompressed tar file (the
-tree 'erofs-kit index' gives it: later entries win, hard links, implicit parents, --aufs
-whiteouts). Every regular file's bytes are copied into the image. The same input and options
+hard links, owners, nanosecond mtimes, xattrs through getfattr) or a tar: plain, gzip or zstd,
+or - for standard input (the tree 'erofs-kit index' gives it: later entries win, hard links,
+implicit parents, --aufs whiteouts; a compressed or streamed tar is first written out plainly
+beside the output, and removed at the end). Every regular file's bytes are copied into the image. The same input and options
 give the same bytes, whatever order the filesystem lists directories in.
   -o, --output FILE     the image
   --block-size N        512, 1024, 2048 or 4096 (default 4096)
@@ -65,10 +67,9 @@ give the same bytes, whatever order the filesystem lists directories in.
       return Number(v);
     };
     const owners = { allRoot: values['all-root'] === true, uid: offsetOf('uid-offset'), gid: offsetOf('gid-offset') };
-    if (layer === '-') throw new UsageError('build reads a tar file (it reads each file again when it writes it): save standard input to a file first');
     let isDir = false;
     try {
-      isDir = statSync(layer).isDirectory();
+      isDir = layer !== '-' && statSync(layer).isDirectory();
     } catch {
       /* FileSource reports a missing file */
     }
@@ -81,19 +82,39 @@ give the same bytes, whatever order the filesystem lists directories in.
     };
     if (isDir) return buildFromDirectory(layer, output, writerOptions, owners, values.json === true);
 
-    const source = new FileSource(layer);
     const outputs = new Outputs();
+    let source: FileSource | undefined;
     let fd: number | undefined;
     try {
-      const head = source.size >= 4 ? source.readSync(0, 4) : new Uint8Array(0);
-      if ((head[0] === 0x1f && head[1] === 0x8b) || (head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd)) {
-        throw new UsageError(`${layer} is compressed: build reads an uncompressed tar (decompress it first, e.g. erofs-kit index ... --tar-out)`);
+      // The writer reads each file's bytes again after the layout: a compressed layer or a
+      // stream is first written out as a plain tar beside the output (removed at the end).
+      let plainTar = layer === '-' ? undefined : layer;
+      if (plainTar !== undefined) {
+        source = new FileSource(plainTar);
+        if (sniff(source.size >= 4 ? source.readSync(0, 4) : new Uint8Array(0)) !== 'none') {
+          await source.close();
+          source = undefined;
+          plainTar = undefined;
+        }
+      }
+      if (plainTar === undefined) {
+        const spooled = outputs.temp(output + '.tar');
+        const sfd = openSync(spooled, 'wx', 0o600);
+        try {
+          const { chunks } = await layerChunks(layer, (p) => nodeChunks(createReadStream(p, { highWaterMark: 1 << 20 })), () =>
+            warn('zstd content checksums are not verified (no zstd command to check them)'),
+          );
+          await spool(chunks, sfd);
+        } finally {
+          closeSync(sfd);
+        }
+        source = new FileSource(spooled);
       }
       const temp = outputs.temp(output);
       fd = openSync(temp, 'wx', 0o644);
       const out = fd;
       const result = await buildFromTar(
-        source,
+        source!,
         fileSink(out),
         {
           ...(owners.allRoot || owners.uid || owners.gid ? { mapTree: (root: TreeNode) => mapOwners(root, owners) } : {}),
@@ -108,6 +129,9 @@ give the same bytes, whatever order the filesystem lists directories in.
       closeSync(fd);
       fd = undefined;
       outputs.commit(temp, output);
+      await source!.close();
+      source = undefined;
+      outputs.cleanup(); // the spooled tar, if any
       for (const w of result.warnings.slice(0, 20)) warn(`${w.path ?? ''}${w.path ? ': ' : ''}${w.message}`);
       if (result.warnings.length > 20) warn(`${result.warnings.length - 20} more warnings`);
       const o = new Out();
@@ -120,7 +144,7 @@ give the same bytes, whatever order the filesystem lists directories in.
       outputs.cleanup();
       throw e;
     } finally {
-      await source.close();
+      await source?.close();
     }
   },
 };
