@@ -158,7 +158,19 @@ function indexCase(tar) {
   };
 }
 
-/** @type {{id:string, what:string, image:string, kit:string[], ref:string[], stdout?:string, extract?:boolean, index?:{gz:boolean}}[]} */
+/**
+ * Full images: erofs-kit build against mkfs.erofs18 (uncompressed, 4 KiB blocks) from the same
+ * directory or tar. The check compares the two images' listings and sizes.
+ */
+function buildCase(source, fromTar) {
+  return {
+    id: `build-${source.replace(/\.tar$/, '-tar')}`, what: 'full image', image: source, build: true,
+    kit: kit('build', img(source), '-o', KIT_META),
+    ref: [MKFS, '-b4096', ...(fromTar ? ['--tar=f'] : []), REF_META, img(source)],
+  };
+}
+
+/** @type {{id:string, what:string, image:string, kit:string[], ref:string[], stdout?:string, extract?:boolean, index?:{gz:boolean}, build?:boolean}[]} */
 const CASES = [
   {
     id: 'extract-rootfs', what: 'extract', image: 'rootfs.erofs', extract: true,
@@ -213,6 +225,10 @@ const CASES = [
     ref: [FSCK, img('rootfs-lz4hc.erofs')],
   },
   ...['rootfs.tar', 'files.tar', 'huge.tar', 'rootfs.tar.gz', 'files.tar.gz', 'huge.tar.gz'].map(indexCase),
+  buildCase('rootfs', false),
+  buildCase('small', false),
+  buildCase('rootfs.tar', true),
+  buildCase('files.tar', true),
   {
     // fs-verity digest of a 1 GiB file (huge.tar, 1.0 GiB) against fsverity-utils, not erofs-utils.
     id: 'digest-1g', what: 'fs-verity digest (reference: fsverity digest)', image: 'huge.tar', stdout: LIST,
@@ -312,6 +328,16 @@ function indexView(isKit, c) {
     fsck = f.status === 0 ? 'ok' : `failed: ${(f.stderr || f.stdout).trim().split('\n').slice(-2).join(' ')}`;
   }
   return { listing: createHash('sha1').update(listing).digest('hex'), lines: listing.split('\n').length - 1, fsck };
+}
+
+/** A built image: the size, a digest of its `ls -l -R` (read by erofs-kit for both) and fsck.erofs's verdict. */
+function buildView(isKit) {
+  const image = isKit ? KIT_META : REF_META;
+  const ls = spawnSync('node', [KIT_RUN, 'ls', image, '-l', '-R'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const listing = ls.status === 0 ? ls.stdout : `ls failed: ${ls.stderr}`;
+  const f = spawnSync(FSCK, [image], { encoding: 'utf8' });
+  const fsck = f.status === 0 ? 'ok' : `failed: ${(f.stderr || f.stdout).trim().split('\n').slice(-2).join(' ')}`;
+  return { listing: createHash('sha1').update(listing).digest('hex'), lines: listing.split('\n').length - 1, fsck, bytes: statSync(image).size };
 }
 
 function compareManifests(a, b) {
@@ -420,6 +446,7 @@ for (const c of CASES) {
         if (c.extract) check[name] = manifest(OUT);
         if (c.stdout) check[`${name}Lines`] = res.stdoutLines;
         if (c.index) check[name] = indexView(name === 'erofs-kit', c);
+        if (c.build) check[name] = buildView(name === 'erofs-kit');
       }
     }
   }
@@ -457,6 +484,11 @@ for (const c of CASES) {
   if (c.index && check['erofs-kit'] && check['erofs-utils']) {
     const [a, b] = [check['erofs-kit'], check['erofs-utils']];
     summary.indexCheck = { fsck: a.fsck, sameListing: a.listing === b.listing, lines: [a.lines, b.lines] };
+  }
+  if (c.build && check['erofs-kit'] && check['erofs-utils']) {
+    const [a, b] = [check['erofs-kit'], check['erofs-utils']];
+    summary.buildCheck = { fsck: a.fsck, sameListing: a.listing === b.listing, lines: [a.lines, b.lines], bytes: [a.bytes, b.bytes], sizeRatio: +(a.bytes / b.bytes).toFixed(3) };
+    console.log(`\n  image sizes: erofs-kit ${a.bytes}, mkfs ${b.bytes} (ratio ${summary.buildCheck.sizeRatio}); listings ${summary.buildCheck.sameListing ? 'equal' : 'differ'}; fsck.erofs of erofs-kit's image: ${a.fsck}`);
   }
   if (c.stdout) {
     summary.outputLines = { 'erofs-kit': check['erofs-kitLines'], 'erofs-utils': check['erofs-utilsLines'] };

@@ -75,6 +75,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     }
     const writerOptions = {
       blkszbits: bits,
+      packInodes: 'best-fit' as const,
       inlineData: values['no-inline-data'] !== true,
       uuid: uuid ?? new Uint8Array(16),
       ...(timestamp ? { epoch: timestamp } : {}),

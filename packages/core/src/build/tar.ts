@@ -62,6 +62,7 @@ export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: Build
       ...(opts.volumeName ? { volumeName: opts.volumeName } : {}),
       ...(opts.timestamp ? { epoch: opts.timestamp } : {}),
       inlineData: opts.inlineData ?? true,
+      packInodes: 'best-fit',
     },
     sink,
   );

@@ -55,6 +55,12 @@ export interface WriterOptions {
   /** Write the xattr name bloom filter (COMPAT_XATTR_FILTER). Default true. */
   xattrFilter?: boolean;
   /**
+   * Where inodes go: one after the other in tree order ('sequential', the default, what tar
+   * indexes use), or 'best-fit': an inode whose tail does not fit the rest of a block starts
+   * the next block, and later inodes that fit fill the space it left (smaller images).
+   */
+  packInodes?: 'sequential' | 'best-fit';
+  /**
    * Regular files whose bytes are copied in (`input` data) keep a partial last block inline
    * after the inode when it fits (FLAT_INLINE), as mkfs.erofs does unless `-E noinline_data`.
    * Default true.
@@ -460,7 +466,35 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   // ---- 4. Place inodes (nids) after the superblock and device table. ----
   const devtOff = alignUp(EROFS_SUPER_OFFSET + superBlock.size, deviceSlot.size);
   let pos = alignUp(devtOff + devices.length * deviceSlot.size, 32);
+  // Best fit: a block's unused end, left when the next inode and its tail did not fit there, is
+  // remembered by its size (in 32-byte units) and filled by a later inode that fits.
+  const gaps: number[][] | undefined = opts.packInodes === 'best-fit' ? Array.from({ length: bs / 32 }, () => []) : undefined;
   for (const s of slots) {
+    const need = alignUp(s.isize + s.xattrs.length + s.tailLen, 32);
+    if (gaps && !s.chunks && s !== slots[0] && need <= bs) {
+      let placed = -1;
+      for (let u = need / 32; u < gaps.length; u++) {
+        const g = gaps[u]!;
+        if (g.length === 0) continue;
+        placed = g.pop()!;
+        if (u * 32 > need) gaps[u - need / 32]!.push(placed + need);
+        break;
+      }
+      if (placed >= 0) {
+        s.offset = placed;
+        s.nid = placed / 32;
+        continue;
+      }
+      if ((pos % bs) + need > bs) {
+        const left = bs - (pos % bs);
+        if (left >= 32) gaps[left / 32]!.push(pos);
+        pos = alignUp(pos, bs);
+      }
+      s.offset = pos;
+      s.nid = pos / 32;
+      pos += need;
+      continue;
+    }
     let start = pos;
     const head = s.isize + s.xattrs.length;
     const fitsOneBlock = head + s.tailLen <= bs;
