@@ -150,11 +150,16 @@ async function actual(image: Uint8Array): Promise<Map<string, unknown>> {
 }
 
 describe('writer → reader round trip', () => {
-  it.each([9, 12])('random trees read back exactly (blkszbits %i)', async (bits) => {
+  it.each([
+    [9, 'sequential'],
+    [12, 'sequential'],
+    [9, 'best-fit'],
+    [12, 'best-fit'],
+  ] as const)('random trees read back exactly (blkszbits %i, %s inode placement)', async (bits, packInodes) => {
     await fc.assert(
       fc.asyncProperty(specArb, async (spec) => {
         const root = build(spec);
-        const { image } = writeImage(root, { blkszbits: bits });
+        const { image } = writeImage(root, { blkszbits: bits, packInodes });
         expect(await actual(image)).toEqual(await expected(root));
       }),
       { numRuns: 60 },
