@@ -27,7 +27,7 @@ export { verifyTarIndex, TAR_CHECKS } from './tarindex/verify.js';
 export type { TarCheck, TarCheckProblem, TarCheckReport, TarCheckOptions } from './tarindex/verify.js';
 export type { FsckReport, FsckProblem, FsckCheck, FsckOptions, FsckStats } from './erofs/fsck.js';
 export { writeImage, writeImageTo, encodeDev } from './erofs/writer.js';
-export type { WriterOptions, WriteResult, ExtraDevice, ImageSink } from './erofs/writer.js';
+export type { WriterOptions, WriteResult, WriteProgress, ExtraDevice, ImageSink } from './erofs/writer.js';
 export { newDir, nameKey, keyBytes } from './tree/node.js';
 export type { TreeNode, FileData, DeviceRange, CopyRange } from './tree/node.js';
 export { readTar, readTarBatches } from './tar/reader.js';

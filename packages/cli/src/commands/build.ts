@@ -1,5 +1,6 @@
 import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
-import { buildFromTar, writeImageTo, type ImageSink, type TreeNode } from '@erofs-kit/core';
+import { buildFromTar, writeImageTo, type ImageSink, type TreeNode, type WriteProgress } from '@erofs-kit/core';
+import { Progress } from '../progress.js';
 import { FileSource, treeFromDirectory } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Outputs, parseTimestamp, parseUuid } from '../outputs.js';
@@ -24,6 +25,7 @@ give the same bytes, whatever order the filesystem lists directories in.
   --uuid UUID           volume uuid (default all zeros)
   --timestamp SECONDS   superblock time base (default: SOURCE_DATE_EPOCH, else the most common mtime)
   --label NAME          volume name (at most 16 bytes)
+  --quiet               no progress line (it is shown on a terminal only anyway)
   --all-root            every file owned by 0:0
   --uid-offset N        add N to every uid (after --all-root); --gid-offset N likewise
   --json                print the result as JSON`,
@@ -37,6 +39,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     timestamp: { type: 'string' },
     label: { type: 'string' },
     'all-root': { type: 'boolean' },
+    quiet: { type: 'boolean', short: 'q' },
     'uid-offset': { type: 'string' },
     'gid-offset': { type: 'string' },
   },
@@ -81,7 +84,16 @@ give the same bytes, whatever order the filesystem lists directories in.
       ...(timestamp ? { epoch: timestamp } : {}),
       ...(label ? { volumeName: label } : {}),
     };
-    if (isDir) return buildFromDirectory(layer, output, writerOptions, owners, values.json === true);
+    const progress = new Progress(values.quiet !== true && values.json !== true);
+    const started = Date.now();
+    const onProgress = (p: WriteProgress): void => progress.update(progressLine(p, started));
+    if (isDir) {
+      try {
+        return await buildFromDirectory(layer, output, writerOptions, owners, values.json === true, onProgress);
+      } finally {
+        progress.done();
+      }
+    }
 
     const outputs = new Outputs();
     let source: FileSource | undefined;
@@ -119,6 +131,7 @@ give the same bytes, whatever order the filesystem lists directories in.
         fileSink(out),
         {
           ...(owners.allRoot || owners.uid || owners.gid ? { mapTree: (root: TreeNode) => mapOwners(root, owners) } : {}),
+          onProgress,
           blkszbits: bits,
           inlineData: values['no-inline-data'] !== true,
           aufs: values.aufs === true,
@@ -127,6 +140,7 @@ give the same bytes, whatever order the filesystem lists directories in.
           ...(label ? { volumeName: label } : {}),
         },
       );
+      progress.done();
       closeSync(fd);
       fd = undefined;
       outputs.commit(temp, output);
@@ -141,6 +155,7 @@ give the same bytes, whatever order the filesystem lists directories in.
       o.flush();
       return 0;
     } catch (e) {
+      progress.done();
       if (fd !== undefined) closeSync(fd);
       outputs.cleanup();
       throw e;
@@ -190,6 +205,7 @@ async function buildFromDirectory(
   writerOptions: Parameters<typeof writeImageTo>[1],
   owners: Owners,
   json: boolean,
+  onProgress: (p: WriteProgress) => void,
 ): Promise<number> {
   const tree = treeFromDirectory(dir, { onWarning: (m) => warn(m) });
   if (owners.allRoot || owners.uid || owners.gid) mapOwners(tree.root, owners);
@@ -198,7 +214,7 @@ async function buildFromDirectory(
   try {
     const temp = outputs.temp(output);
     fd = openSync(temp, 'wx', 0o644);
-    const r = await writeImageTo(tree.root, writerOptions, fileSink(fd));
+    const r = await writeImageTo(tree.root, writerOptions, fileSink(fd), onProgress);
     closeSync(fd);
     fd = undefined;
     outputs.commit(temp, output);
@@ -213,4 +229,14 @@ async function buildFromDirectory(
     outputs.cleanup();
     throw e;
   }
+}
+
+const MiB = 1 << 20;
+
+/** `files 120/5241, 80/163 MiB, 95 MiB/s, 1 s left` */
+function progressLine(p: WriteProgress, started: number): string {
+  const secs = Math.max(0.001, (Date.now() - started) / 1000);
+  const rate = p.bytes / secs;
+  const left = rate > 0 ? Math.ceil((p.totalBytes - p.bytes) / rate) : 0;
+  return `files ${p.files}/${p.totalFiles}, ${(p.bytes / MiB).toFixed(0)}/${(p.totalBytes / MiB).toFixed(0)} MiB, ${(rate / MiB).toFixed(0)} MiB/s, ${left} s left`;
 }

@@ -7,7 +7,7 @@
 import type { ByteSource } from '../io/source.js';
 import { readTarBatches } from '../tar/reader.js';
 import type { TarWarning } from '../tar/entry.js';
-import { writeImageTo, type ImageSink } from '../erofs/writer.js';
+import { writeImageTo, type ImageSink, type WriteProgress } from '../erofs/writer.js';
 import { TarTreeBuilder } from '../tarindex/tree.js';
 import type { TreeNode } from '../tree/node.js';
 
@@ -23,6 +23,8 @@ export interface BuildOptions {
   volumeName?: Uint8Array;
   aufs?: boolean;
   onWarning?: (w: TarWarning) => void;
+  /** Called as the image is written (files copied, bytes written). */
+  onProgress?: (p: WriteProgress) => void;
   /** Changes the tree after the pass and before the layout (owners, for example). */
   mapTree?: (root: TreeNode) => void;
 }
@@ -65,6 +67,7 @@ export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: Build
       packInodes: 'best-fit',
     },
     sink,
+    opts.onProgress,
   );
   return { blocks: written.blocks, bytes: written.blocks * 2 ** bits, inodes: written.inodes, entries, warnings };
 }

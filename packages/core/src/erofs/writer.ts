@@ -73,6 +73,14 @@ export interface ImageSink {
   write(offset: number, bytes: Uint8Array): Promise<void> | void;
 }
 
+/** How far {@link writeImageTo} is: files copied of those with data, bytes written of the image. */
+export interface WriteProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
 export interface WriteResult {
   image: Uint8Array;
   blocks: number;
@@ -246,9 +254,16 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
  * checksum is set for 4096-byte blocks (as mkfs.erofs does). Memory: the metadata area and
  * one 1 MiB piece of data at a time.
  */
-export async function writeImageTo(root: TreeNode, opts: WriterOptions, sink: ImageSink): Promise<Omit<WriteResult, 'image'>> {
+export async function writeImageTo(
+  root: TreeNode,
+  opts: WriterOptions,
+  sink: ImageSink,
+  onProgress?: (p: WriteProgress) => void,
+): Promise<Omit<WriteResult, 'image'>> {
   const L = layOut(root, opts);
   const bs = L.bs;
+  const progress: WriteProgress = { files: 0, totalFiles: 0, bytes: 0, totalBytes: L.totalBlocks * bs };
+  for (const s of L.slots) if (s.input) progress.totalFiles++;
   const meta = new Uint8Array(L.dataStart);
   writeSuperblock(meta, L, opts);
   for (const s of L.slots) {
@@ -263,6 +278,8 @@ export async function writeImageTo(root: TreeNode, opts: WriterOptions, sink: Im
     v.setUint32(EROFS_SUPER_OFFSET + 4, crc32c(0xffffffff, meta.subarray(EROFS_SUPER_OFFSET, bs)), true);
   }
   await sink.write(0, meta);
+  progress.bytes = meta.length;
+  onProgress?.(progress);
   // The data area in block order (slots were given blocks in their order).
   const piece = new Uint8Array(1 << 20);
   for (const s of L.slots) {
@@ -276,6 +293,8 @@ export async function writeImageTo(root: TreeNode, opts: WriterOptions, sink: Im
         if (have > 0) part.set(await readInput(s, o, have));
         part.fill(0, have); // the last block's padding
         await sink.write(start + o, part);
+        progress.bytes += n;
+        onProgress?.(progress);
       }
     } else {
       const extent = dataExtent(s, bs);
@@ -283,7 +302,12 @@ export async function writeImageTo(root: TreeNode, opts: WriterOptions, sink: Im
         const part = new Uint8Array(extent.blocks * bs);
         writeData(part, extent.start * bs, s, bs);
         await sink.write(extent.start * bs, part);
+        progress.bytes += part.length;
       }
+    }
+    if (s.input) {
+      progress.files++;
+      onProgress?.(progress);
     }
   }
   return { blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid };
