@@ -20,9 +20,10 @@ export async function writeFile(img: ErofsImage, ino: Inode, p: Buffer | Uint8Ar
     let sparse = false;
     const extents = await img.extents(ino);
     if (extents.some((e) => e.compression)) {
-      // Compressed: the extents map encoded bytes; the reader decodes them in order.
+      // Compressed: the extents map encoded bytes; the reader decodes them in order, into the
+      // same memory for every piece (each is written before the next is decoded).
       let at = 0;
-      for await (const bytes of img.stream(ino)) {
+      for await (const bytes of img.stream(ino, 1 << 20, { reuse: true })) {
         let done = 0;
         while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
         at += bytes.length;
