@@ -15,8 +15,10 @@ const S_IFREG = 0o100000;
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const send = (r: WorkerReply): void => port.postMessage(r);
-// Every byte read here is written out at once: the cache may reuse its memory.
-const opened = openImage(init.image, init.devices, { recycle: true });
+// Every byte read here is written out at once: the cache may reuse its memory. A small cache
+// starts reusing sooner (file data streams through it; 4 MiB still holds the metadata in use):
+// fewer fresh blocks, page faults and collections than the default 32 MiB.
+const opened = openImage(init.image, init.devices, { recycle: true, maxBytes: 4 << 20 });
 let failed = false;
 let chain: Promise<void> = Promise.resolve();
 
