@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ErofsError, checkName, checkUnique, format, isDotOrDotDot, isErofsError, textDecoder, type DirEntry, type ErofsImage, type Inode } from '@erofs-kit/core';
 import { Out, UsageError, deviceOption, jsonOption, openImage, strs, warn, type Command } from '../util.js';
-import { NoPython, runOps, type PlatformOp } from '../platform.js';
+import { NoPython, OpStream, type PlatformOp } from '../platform.js';
 import { Progress } from '../progress.js';
 import { fsTime, writeFile } from '../extract/file.js';
 import { BatchBuilder, type DoneReply } from '../extract/protocol.js';
@@ -122,6 +122,9 @@ async function extractInto(img: ErofsImage, root: Buffer, opts: ExtractOptions):
   try {
     await x.walk();
     await x.drain();
+  } catch (e) {
+    await x.python.kill();
+    throw e;
   } finally {
     await x.pool?.close();
   }
@@ -158,6 +161,13 @@ class Extraction {
   private readonly specialNids = new Set<number>();
   private readonly xattrOps: PlatformOp[] = [];
   private readonly timeOps: PlatformOp[] = [];
+  /** Xattrs of directories: set after the directories' owners, at the end. */
+  private readonly dirXattrOps: PlatformOp[] = [];
+  /**
+   * The python3 helper, fed as the walk goes: special files, hard links to them, and the
+   * xattrs and exact times of everything but directories (whose ops must come last).
+   */
+  readonly python = new OpStream();
   /** Regular files with several links that the workers left to this thread. */
   private readonly deferred: { p: Buffer; nid: number }[] = [];
   private count = 0;
@@ -177,11 +187,9 @@ class Extraction {
   batchDone(r: DoneReply, paths: Buffer[]): void {
     this.stats.files += r.files;
     this.stats.bytes += r.bytes;
-    for (const [i, n, v] of r.xattrs) {
-      this.xattrOps.push({ op: 'xattr', p: paths[i]!, n, v });
-      this.stats.xattrs++;
-    }
-    for (const [i, s, ns] of r.times) this.timeOps.push({ op: 'utime', p: paths[i]!, s, ns });
+    for (const [i, n, v] of r.xattrs) this.platformOp(this.xattrOps, { op: 'xattr', p: paths[i]!, n, v });
+    this.stats.xattrs += r.xattrs.length;
+    for (const [i, s, ns] of r.times) this.platformOp(this.timeOps, { op: 'utime', p: paths[i]!, s, ns });
     for (const [i, nid] of r.deferred) this.deferred.push({ p: paths[i]!, nid });
     this.opts.onProgress?.(this.stats);
   }
@@ -266,7 +274,7 @@ class Extraction {
     try {
       if (seen) {
         stats.hardlinks++;
-        if (this.specialNids.has(ino.nid)) this.specials.push({ op: 'link', from: seen, p });
+        if (this.specialNids.has(ino.nid)) this.platformOp(this.specials, { op: 'link', from: seen, p });
         else linkSync(seen, p);
         return;
       } else if (type === 0o100000) {
@@ -284,7 +292,7 @@ class Extraction {
         if (isDev && !isRoot) {
           stats.warnings.push(`${pathOf()}: device node not created (needs root)`);
         } else {
-          this.specials.push({ op: 'mknod', p, mode: ino.mode, major: ino.rdev?.major ?? 0, minor: ino.rdev?.minor ?? 0, ...(isRoot ? { uid: ino.uid, gid: ino.gid } : {}) });
+          this.platformOp(this.specials, { op: 'mknod', p, mode: ino.mode, major: ino.rdev?.major ?? 0, minor: ino.rdev?.minor ?? 0, ...(isRoot ? { uid: ino.uid, gid: ino.gid } : {}) });
         }
         stats.special++;
       }
@@ -296,17 +304,26 @@ class Extraction {
     this.progress();
   }
 
+  /** Counts an op for python3 in `list` and sends it to the helper at once. */
+  private platformOp(list: PlatformOp[], op: PlatformOp): void {
+    list.push(op);
+    this.python.push(op);
+  }
+
   /** Queues xattrs and, for everything but directories (set in `finish`), exact times. */
   private async meta(ino: Inode, p: Buffer): Promise<void> {
+    const isDir = (ino.mode & S_IFMT) === 0o040000;
     if (ino.xattrSize > 0) {
       for (const x of await this.img.xattrs(ino)) {
         if (!x.kernelVisible) continue;
-        this.xattrOps.push({ op: 'xattr', p, n: x.name, v: x.value });
+        const op: PlatformOp = { op: 'xattr', p, n: x.name, v: x.value };
+        if (isDir) this.dirXattrOps.push(op);
+        else this.platformOp(this.xattrOps, op);
         this.stats.xattrs++;
       }
     }
-    if ((ino.mode & S_IFMT) !== 0o040000 && (ino.mtimeNsec !== 0 || ino.mtime < 0 || this.specialNids.has(ino.nid))) {
-      this.timeOps.push({ op: 'utime', p, s: ino.mtime, ns: ino.mtimeNsec });
+    if (!isDir && (ino.mtimeNsec !== 0 || ino.mtime < 0 || this.specialNids.has(ino.nid))) {
+      this.platformOp(this.timeOps, { op: 'utime', p, s: ino.mtime, ns: ino.mtimeNsec });
     }
   }
 
@@ -333,22 +350,23 @@ class Extraction {
 
   /**
    * Directories last, children before parents, so their mtimes stick. When python3 is
-   * needed anyway (special files, xattrs, exact times), one batch does everything that is
-   * left, in this order: special files, directories, xattrs (after chown, which would clear
-   * security.capability), file times.
+   * needed anyway (special files, xattrs, exact times), the helper that already ran those as
+   * the walk found them (special files before their hard links and times; owners before
+   * xattrs, since chown clears security.capability) also does the directories, then their
+   * xattrs.
    */
-  finish(): ExtractStats {
-    const { stats, dirs, specials, xattrOps, timeOps, isRoot } = this;
-    const needPython = specials.length + xattrOps.length + timeOps.length > 0 || dirs.some((d) => d.ino.mtimeNsec !== 0 || d.ino.mtime < 0);
+  async finish(): Promise<ExtractStats> {
+    const { stats, dirs, specials, xattrOps, timeOps, dirXattrOps, isRoot } = this;
+    const needPython = specials.length + xattrOps.length + timeOps.length + dirXattrOps.length > 0 || dirs.some((d) => d.ino.mtimeNsec !== 0 || d.ino.mtime < 0);
     let python = needPython;
     if (needPython) {
-      const dirOps: PlatformOp[] = [];
       for (let i = dirs.length - 1; i >= 0; i--) {
         const { path, ino } = dirs[i]!;
-        dirOps.push({ op: 'dir', p: path, mode: ino.mode, s: ino.mtime, ns: ino.mtimeNsec, ...(isRoot ? { uid: ino.uid, gid: ino.gid } : {}) });
+        this.python.push({ op: 'dir', p: path, mode: ino.mode, s: ino.mtime, ns: ino.mtimeNsec, ...(isRoot ? { uid: ino.uid, gid: ino.gid } : {}) });
       }
+      for (const op of dirXattrOps) this.python.push(op);
       try {
-        const failures = runOps([...specials, ...dirOps, ...xattrOps, ...timeOps]);
+        const failures = await this.python.finish();
         report(stats, failures, this.root);
       } catch (e) {
         if (!(e instanceof NoPython)) throw e;
@@ -363,7 +381,7 @@ class Extraction {
         lutimesSync(path, fsTime(ino.mtime), fsTime(ino.mtime));
       }
       if (specials.length) stats.warnings.push(`${specials.length} fifo/socket/device node(s) and their hard links not created: python3 is needed for mknod`);
-      if (xattrOps.length) stats.warnings.push(`${xattrOps.length} xattr(s) not set: python3 is needed for setxattr`);
+      if (xattrOps.length + dirXattrOps.length) stats.warnings.push(`${xattrOps.length + dirXattrOps.length} xattr(s) not set: python3 is needed for setxattr`);
       if (timeOps.length) stats.warnings.push(`${timeOps.length} mtime(s) with nanoseconds rounded to microseconds: python3 is needed for exact times`);
     }
     return stats;
