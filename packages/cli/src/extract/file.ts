@@ -3,7 +3,9 @@
  * and the extraction workers (extract/worker.ts).
  */
 import { closeSync, fchmodSync, fchownSync, futimesSync, ftruncateSync, openSync, writeSync } from 'node:fs';
-import type { ErofsImage, Inode } from '@erofs-kit/core';
+import { format, type ErofsImage, type Inode } from '@erofs-kit/core';
+
+const { COMPRESSED_FULL, COMPRESSED_COMPACT } = format.DataLayout;
 
 const EUID = process.geteuid?.() ?? -1;
 const EGID = process.getegid?.() ?? -1;
@@ -18,8 +20,7 @@ export async function writeFile(img: ErofsImage, ino: Inode, p: Buffer | Uint8Ar
   const fd = openSync(p as Buffer, 'wx', ino.mode & 0o777);
   try {
     let sparse = false;
-    const extents = await img.extents(ino);
-    if (extents.some((e) => e.compression)) {
+    if (ino.layout === COMPRESSED_FULL || ino.layout === COMPRESSED_COMPACT) {
       // Compressed: the extents map encoded bytes; the reader decodes them in order, into the
       // same memory for every piece (each is written before the next is decoded).
       let at = 0;
@@ -28,7 +29,7 @@ export async function writeFile(img: ErofsImage, ino: Inode, p: Buffer | Uint8Ar
         while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, at + done);
         at += bytes.length;
       }
-    } else for (const ext of extents) {
+    } else for (const ext of await img.extents(ino)) {
       if (ext.device === null) {
         sparse = true;
         continue;
