@@ -171,8 +171,10 @@ class Extraction {
   /** Regular files with several links that the workers left to this thread. */
   private readonly deferred: { p: Buffer; nid: number }[] = [];
   private count = 0;
-  /** The directory whose files the current batch holds. */
+  /** The directory being walked, whose files the current batch ends with. */
   private batchDir = -1;
+  /** The directory of the current batch's first file. */
+  private batchFirstDir = -1;
 
   constructor(
     private readonly img: ErofsImage,
@@ -215,21 +217,21 @@ class Extraction {
       }
       checkUnique(ents, dir.path);
       const subdirs: DirToDo[] = [];
-      // One directory's files travel together (see WorkerPool).
-      if (pool && batch.count > 0) {
-        const t = batch.take();
-        await pool.send(t.batch, t.paths, this.batchDir);
-      }
+      // A batch holds the files of one or more directories, in walk order: a directory split
+      // over two batches sends both to the same worker (see WorkerPool). Batches are not cut
+      // at each directory: one message per directory each way cost more than the files of
+      // small directories (785 directories for 5,241 files in the Debian rootfs).
       this.batchDir = dir.ino.nid;
       for (const d of ents) {
         if (isDotOrDotDot(d.name)) continue;
         checkName(d.name, dir.path, d);
         const p = Buffer.concat([dir.p, SLASH, d.name]);
         if (pool && d.fileType === format.FT.REG_FILE) {
+          if (batch.count === 0) this.batchFirstDir = this.batchDir;
           batch.add(p, d.nid);
           if (batch.count >= BATCH_FILES) {
             const t = batch.take();
-            await pool.send(t.batch, t.paths, this.batchDir);
+            await pool.send(t.batch, t.paths, this.batchFirstDir, this.batchDir);
           }
           continue;
         }
@@ -332,7 +334,7 @@ class Extraction {
     if (!this.pool) return;
     if (this.batch.count > 0) {
       const t = this.batch.take();
-      await this.pool.send(t.batch, t.paths, this.batchDir);
+      await this.pool.send(t.batch, t.paths, this.batchFirstDir, this.batchDir);
     }
     await this.pool.drain();
     const root = this.root;

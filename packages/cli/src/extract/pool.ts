@@ -1,6 +1,7 @@
 /**
  * A small pool of extraction workers. Batches go to the worker with the fewest batches in
- * flight, except that the batches of one directory all go to the same worker: two threads
+ * flight, except that a batch that starts in the directory the previous batch ended in goes
+ * to the same worker, so one directory's files are all written by one worker: two threads
  * creating files in one directory contend for its lock and each runs at half speed. When
  * the chosen worker already has MAX_IN_FLIGHT batches, `send` waits, so memory stays
  * bounded whatever the image's size. The first failure stops the pool and is re-thrown by
@@ -86,15 +87,15 @@ export class WorkerPool {
     return new Promise((resolve) => (this.wake = resolve));
   }
 
-  /** Sends a batch of the files of directory `dir` (a nid). */
-  async send(batch: Omit<FileBatch, 'id'>, paths: Buffer[], dir: number): Promise<void> {
+  /** Sends a batch of files, in walk order, from directory `firstDir` to `lastDir` (nids). */
+  async send(batch: Omit<FileBatch, 'id'>, paths: Buffer[], firstDir: number, lastDir: number): Promise<void> {
     for (;;) {
       if (this.failure) throw this.failure;
       let best = this.slots[0]!;
-      if (dir === this.lastKey && this.lastSlot) best = this.lastSlot;
+      if (firstDir === this.lastKey && this.lastSlot) best = this.lastSlot;
       else for (const s of this.slots) if (s.inFlight < best.inFlight) best = s;
       if (best.inFlight < MAX_IN_FLIGHT) {
-        this.lastKey = dir;
+        this.lastKey = lastDir;
         this.lastSlot = best;
         best.inFlight++;
         const b: FileBatch = { id: this.nextId++, ...batch };
