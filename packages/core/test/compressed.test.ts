@@ -95,6 +95,10 @@ describe.each(compressed.map((f) => [f.name, f] as const))('%s', (_name, f) => {
       expect(sha(whole), path).toBe(digests.get(path));
       expect(sha(await streamAll(img, ino, 20000)), `${path} streamed`).toBe(digests.get(path));
       expect(sha(await streamAll(img, ino, 20000, true)), `${path} streamed into reused memory`).toBe(digests.get(path));
+      const [s, t] = [Math.floor(ino.size / 3), Math.floor((2 * ino.size) / 3) + 1];
+      const parts: Uint8Array[] = [];
+      for await (const p of img.stream(ino, 20000, { start: s, end: t })) parts.push(p);
+      expect(Buffer.concat(parts).equals(Buffer.from(whole.subarray(s, t))), `${path} [${s}, ${t}) streamed`).toBe(true);
     }
     expect(compressedFiles).toBeGreaterThan(5);
   });
