@@ -11,6 +11,7 @@ import {
   rmdirSync,
   chmodSync,
   symlinkSync,
+  utimesSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -19,7 +20,7 @@ import { Out, UsageError, deviceOption, jsonOption, openImage, strs, warn, type 
 import { NoPython, OpStream, type PlatformOp } from '../platform.js';
 import { Progress } from '../progress.js';
 import { fsTime, writeFile } from '../extract/file.js';
-import { BatchBuilder, type DoneReply } from '../extract/protocol.js';
+import { BatchBuilder, type DoneReply, type SplitReply } from '../extract/protocol.js';
 import { WorkerPool } from '../extract/pool.js';
 
 const S_IFMT = 0o170000;
@@ -28,6 +29,12 @@ const SLASH = Buffer.from('/');
 const BATCH_FILES = 256;
 /** Below this many inodes, starting workers costs more than it saves. */
 const PARALLEL_MIN_INODES = 4096;
+/**
+ * Compressed files from this size on are decoded by all workers, one byte range each (one
+ * 50 MB file is 29 % of the Debian rootfs). EROFS_KIT_SPLIT_BYTES overrides it (tests use
+ * small values to split the fixtures' files).
+ */
+const SPLIT_BYTES = Number(process.env.EROFS_KIT_SPLIT_BYTES ?? 4 << 20);
 
 interface Pending {
   path: Buffer;
@@ -114,10 +121,16 @@ async function extractInto(img: ErofsImage, root: Buffer, opts: ExtractOptions):
   const x = new Extraction(img, root, opts);
   const jobs = opts.jobs ?? 1;
   if (jobs > 1 && opts.image !== undefined) {
-    x.pool = new WorkerPool(jobs, { image: opts.image, devices: opts.devices ?? [], isRoot: x.isRoot }, (r, paths) => x.batchDone(r, paths), (local) => {
-      const rel = Buffer.from(local, 'latin1').subarray(root.length).toString();
-      return rel === '' ? '/' : rel;
-    });
+    x.pool = new WorkerPool(
+      jobs,
+      { image: opts.image, devices: opts.devices ?? [], isRoot: x.isRoot, splitBytes: Number.isSafeInteger(SPLIT_BYTES) && SPLIT_BYTES > 0 ? SPLIT_BYTES : 0, jobs },
+      (r, paths) => x.batchDone(r, paths),
+      (local) => {
+        const rel = Buffer.from(local, 'latin1').subarray(root.length).toString();
+        return rel === '' ? '/' : rel;
+      },
+      (r, p) => x.splitFile(r, p),
+    );
   }
   try {
     await x.walk();
@@ -184,6 +197,20 @@ class Extraction {
 
   private progress(): void {
     if (this.opts.onProgress && (++this.count & 1023) === 0) this.opts.onProgress(this.stats);
+  }
+
+  /**
+   * A worker split a big file into ranges: once every range is written (the returned function
+   * is called once per range), set what writes would disturb: special mode bits and mtime.
+   */
+  splitFile(r: SplitReply, p: Buffer): () => void {
+    let left = r.ranges.length + 1;
+    return () => {
+      if (--left > 0) return;
+      if (r.mode & 0o7000) chmodSync(p, r.mode & 0o7777);
+      utimesSync(p, fsTime(r.mtime), fsTime(r.mtime));
+      if (r.mtimeNsec !== 0 || r.mtime < 0) this.platformOp(this.timeOps, { op: 'utime', p, s: r.mtime, ns: r.mtimeNsec });
+    };
   }
 
   batchDone(r: DoneReply, paths: Buffer[]): void {
