@@ -6,7 +6,8 @@
 //   node bench/decompress.mjs [--work DIR] [--runs N]
 //
 // LZ4: `lz4 -9 -B4` (64 KiB independent blocks, no checksums); erofs-kit decodes each block
-// of the frame; reference: `lz4 -d` of the same file to /dev/null (one process, includes
+// of the frame, with its default decoder (WebAssembly) and with the plain JavaScript fallback
+// (`lz4-js`); reference: `lz4 -d` of the same file to /dev/null (one process, includes
 // reading the file from the page cache). zstd: `zstd -3 --no-check` (one frame); erofs-kit's
 // zstd decoder is the fzstd package, measured directly on that frame (the core's wrapper
 // refuses frames larger than an EROFS pcluster can be); reference `zstd -d`. DEFLATE: 64 KiB pieces deflated by Node's zlib;
@@ -34,6 +35,8 @@ const TAR = join(work, 'rootfs.tar');
 if (!existsSync(TAR)) { console.error(`${TAR} is missing: run sudo bash bench/make-data.sh`); process.exit(2); }
 if (!existsSync(CORE)) { console.error(`${CORE} is missing: run npm run build`); process.exit(2); }
 const { lz4Decompress, deflateDecompress } = await import(CORE);
+// the plain JavaScript LZ4 decoder (the fallback without WebAssembly; not a public export)
+const { lz4DecompressJs, lz4UsesWasm } = await import(join(dirname(CORE), 'compress/lz4.js'));
 const { Decompress: FzstdDecompress } = await import('fzstd');
 const tmp = join(work, 'decompress');
 mkdirSync(tmp, { recursive: true });
@@ -76,7 +79,15 @@ const lz4Once = () => {
   if (total !== raw.length) throw new Error(`lz4: decoded ${total} bytes, expected ${raw.length}`);
 };
 lz4Once();
-report('lz4', Array.from({ length: runs }, () => time(lz4Once)), Array.from({ length: runs }, () => cmdTime(['lz4', '-q', '-d', '-c', lz4File])), 'lz4 -d');
+const lz4Ref = Array.from({ length: runs }, () => cmdTime(['lz4', '-q', '-d', '-c', lz4File]));
+report(lz4UsesWasm() ? 'lz4' : 'lz4 (no wasm)', Array.from({ length: runs }, () => time(lz4Once)), lz4Ref, 'lz4 -d');
+const lz4JsOnce = () => {
+  let total = 0;
+  for (const b of blocks) total += b.stored ? (out.set(b.data), b.data.length) : lz4DecompressJs(b.data, out, 0, out.length);
+  if (total !== raw.length) throw new Error(`lz4 (js): decoded ${total} bytes, expected ${raw.length}`);
+};
+lz4JsOnce();
+report('lz4-js', Array.from({ length: runs }, () => time(lz4JsOnce)), lz4Ref, 'lz4 -d');
 
 // ---- zstd: one frame
 const zstFile = join(tmp, 'rootfs.tar.zst');

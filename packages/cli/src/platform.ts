@@ -4,7 +4,7 @@
  * microseconds). They run as one batch in a python3 child process (docs/adr/0005-extract-platform-ops.md);
  * without python3 the caller degrades with a warning.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 export type PlatformOp =
@@ -62,39 +62,88 @@ const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 export class NoPython extends Error {}
 
-/** Runs ops in order, in one python3 process; returns the ones that failed. Throws NoPython when it cannot start. */
-export function runOps(ops: PlatformOp[]): OpFailure[] {
-  if (ops.length === 0) return [];
-  const lines: string[] = [];
-  for (const o of ops) {
-    switch (o.op) {
-      case 'mknod':
-        lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), mode: o.mode, major: o.major, minor: o.minor, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) }));
-        break;
-      case 'dir':
-        lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), mode: o.mode, s: o.s, ns: o.ns, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) }));
-        break;
-      case 'link':
-        lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), from: o.from.toString('hex') }));
-        break;
-      case 'xattr':
-        lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), n: o.n, v: Buffer.from(o.v).toString('hex') }));
-        break;
-      case 'utime':
-        lines.push(JSON.stringify({ op: o.op, p: o.p.toString('hex'), s: o.s, ns: o.ns }));
-        break;
-    }
+function opLine(o: PlatformOp): string {
+  switch (o.op) {
+    case 'mknod':
+      return JSON.stringify({ op: o.op, p: o.p.toString('hex'), mode: o.mode, major: o.major, minor: o.minor, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
+    case 'dir':
+      return JSON.stringify({ op: o.op, p: o.p.toString('hex'), mode: o.mode, s: o.s, ns: o.ns, ...(o.uid !== undefined ? { uid: o.uid, gid: o.gid } : {}) });
+    case 'link':
+      return JSON.stringify({ op: o.op, p: o.p.toString('hex'), from: o.from.toString('hex') });
+    case 'xattr':
+      return JSON.stringify({ op: o.op, p: o.p.toString('hex'), n: o.n, v: Buffer.from(o.v).toString('hex') });
+    case 'utime':
+      return JSON.stringify({ op: o.op, p: o.p.toString('hex'), s: o.s, ns: o.ns });
   }
-  const r = spawnSync(PYTHON, ['-c', SCRIPT], { input: lines.join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 30 });
-  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new NoPython('python3 not found');
-  if (r.error || r.status !== 0) {
-    throw new Error(`python3 helper failed: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
-  }
+}
+
+function failuresOf(stdout: string, ops: PlatformOp[]): OpFailure[] {
   const failures: OpFailure[] = [];
-  for (const line of r.stdout.split('\n')) {
+  for (const line of stdout.split('\n')) {
     if (!line) continue;
     const f = JSON.parse(line) as { i: number; err: string };
     failures.push({ op: ops[f.i]!, error: f.err });
   }
   return failures;
+}
+
+/** Runs ops in order, in one python3 process; returns the ones that failed. Throws NoPython when it cannot start. */
+export function runOps(ops: PlatformOp[]): OpFailure[] {
+  if (ops.length === 0) return [];
+  const r = spawnSync(PYTHON, ['-c', SCRIPT], { input: ops.map(opLine).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 30 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw new NoPython('python3 not found');
+  if (r.error || r.status !== 0) {
+    throw new Error(`python3 helper failed: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`);
+  }
+  return failuresOf(r.stdout, ops);
+}
+
+/**
+ * The same helper fed while the caller works: started at the first op, each op written to its
+ * stdin at once (python3 runs them as they come, in order, beside the caller), `finish` closes
+ * the input and collects the failures. Its start-up and most of its work then overlap the
+ * extraction instead of following it.
+ */
+export class OpStream {
+  readonly ops: PlatformOp[] = [];
+  private child: ChildProcess | undefined;
+  private done: Promise<{ code: number | null; error?: NodeJS.ErrnoException }> | undefined;
+  private stdout = '';
+  private stderr = '';
+
+  push(op: PlatformOp): void {
+    this.ops.push(op);
+    if (!this.child) this.start();
+    this.child!.stdin!.write(opLine(op) + '\n');
+  }
+
+  private start(): void {
+    const child = spawn(PYTHON, ['-c', SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    // a helper that died (or never started) makes writes fail: `finish` reports why
+    child.stdin!.on('error', () => {});
+    this.done = new Promise((resolve) => {
+      child.on('error', (error: NodeJS.ErrnoException) => resolve({ code: null, error }));
+      child.on('close', (code) => resolve({ code }));
+    });
+  }
+
+  /** Waits for every op; returns the ones that failed. Throws NoPython when python3 could not start. */
+  async finish(): Promise<OpFailure[]> {
+    if (!this.child) return [];
+    this.child.stdin!.end();
+    const r = await this.done!;
+    if (r.error?.code === 'ENOENT') throw new NoPython('python3 not found');
+    if (r.error || r.code !== 0) throw new Error(`python3 helper failed: ${r.error?.message ?? this.stderr.trim().split('\n').pop()}`);
+    return failuresOf(this.stdout, this.ops);
+  }
+
+  /** Stops the helper and waits for it to be gone (the extraction failed: nothing may still write). */
+  async kill(): Promise<void> {
+    if (!this.child) return;
+    this.child.kill('SIGKILL');
+    await this.done;
+  }
 }

@@ -40,9 +40,10 @@ async function regularFiles(img: ErofsImage): Promise<Map<string, Inode>> {
   return out;
 }
 
-async function streamAll(img: ErofsImage, ino: Inode, piece?: number): Promise<Uint8Array> {
+async function streamAll(img: ErofsImage, ino: Inode, piece?: number, reuse = false): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
-  for await (const p of img.stream(ino, piece)) parts.push(p);
+  // with reuse a piece is only valid until the next one: copy it
+  for await (const p of img.stream(ino, piece, { reuse })) parts.push(reuse ? p.slice() : p);
   return Buffer.concat(parts);
 }
 
@@ -93,6 +94,11 @@ describe.each(compressed.map((f) => [f.name, f] as const))('%s', (_name, f) => {
       expect(whole.length, path).toBe(ino.size);
       expect(sha(whole), path).toBe(digests.get(path));
       expect(sha(await streamAll(img, ino, 20000)), `${path} streamed`).toBe(digests.get(path));
+      expect(sha(await streamAll(img, ino, 20000, true)), `${path} streamed into reused memory`).toBe(digests.get(path));
+      const [s, t] = [Math.floor(ino.size / 3), Math.floor((2 * ino.size) / 3) + 1];
+      const parts: Uint8Array[] = [];
+      for await (const p of img.stream(ino, 20000, { start: s, end: t })) parts.push(p);
+      expect(Buffer.concat(parts).equals(Buffer.from(whole.subarray(s, t))), `${path} [${s}, ${t}) streamed`).toBe(true);
     }
     expect(compressedFiles).toBeGreaterThan(5);
   });

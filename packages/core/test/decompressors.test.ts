@@ -8,6 +8,7 @@ import { deflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ErofsImage, MemorySource, deflateDecompress, isErofsError, lz4Decompress, microLzmaDecompress, zstdDecompress, type Decompressor } from '../src/index.js';
+import { lz4DecompressJs, lz4UsesWasm } from '../src/compress/lz4.js';
 import { bytesOf } from './fixtures.js';
 
 function codeOf(f: () => unknown): string {
@@ -146,6 +147,56 @@ describe('lz4', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+/** Runs a decoder; the outcome as comparable data: bytes written and the window, or the error's code and offset. */
+function outcome(dec: Decompressor, src: Uint8Array, n: number): unknown {
+  const out = new Uint8Array(n + 40).fill(0xee);
+  try {
+    const got = dec(src, out, 8, 8 + n);
+    return { got, out: Buffer.from(out).toString('hex') };
+  } catch (e) {
+    expect(isErofsError(e), String(e)).toBe(true);
+    return { code: (e as { code: string }).code, offset: (e as { offset: number }).offset };
+  }
+}
+
+describe('lz4: the WebAssembly decoder and the JavaScript one', () => {
+  it('WebAssembly is used under Node', () => {
+    expect(lz4UsesWasm()).toBe(true);
+  });
+
+  it('agree on valid blocks, whole and cut at any window', () => {
+    fc.assert(
+      fc.property(mixed, fc.double({ min: 0, max: 1.2, noNaN: true }), (src, cut) => {
+        const block = lz4Compress(src);
+        const n = Math.floor(cut * src.length);
+        expect(outcome(lz4Decompress, block, n)).toEqual(outcome(lz4DecompressJs, block, n));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('agree on random bytes and on blocks with flipped bytes (same bytes, or the same error code and offset)', () => {
+    const corrupted = fc.tuple(mixed, fc.array(fc.tuple(fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })).map(([src, flips]) => {
+      const s = lz4Compress(src);
+      for (const [w, x] of flips) if (s.length > 0) s[Math.floor(w * s.length)]! ^= x;
+      return s;
+    });
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), corrupted), fc.nat(4000), (src, n) => {
+        expect(outcome(lz4Decompress, src, n)).toEqual(outcome(lz4DecompressJs, src, n));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('agree after input larger than the memory the module starts with', () => {
+    const src = new Uint8Array(300_000);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 7919) % 251 < 40 ? i & 255 : 97;
+    const block = lz4Compress(src);
+    expect(outcome(lz4Decompress, block, src.length)).toEqual(outcome(lz4DecompressJs, block, src.length));
   });
 });
 

@@ -10,13 +10,51 @@ export interface WorkerInit {
   image: string;
   devices: string[];
   isRoot: boolean;
+  /**
+   * Compressed files of at least this many bytes are split into one byte range per worker:
+   * the worker that meets one creates it, keeps the first range and hands the others back
+   * (`SplitReply`); 0 = never.
+   */
+  splitBytes: number;
+  /** Number of workers (ranges per split file). */
+  jobs: number;
 }
 
 export interface FileBatch {
+  kind?: undefined;
   id: number;
   paths: Uint8Array;
   ends: Uint32Array;
   nids: Float64Array;
+}
+
+/** Write bytes [start, end) of an existing file (created and sized by the worker that split it). */
+export interface RangeTask {
+  kind: 'range';
+  id: number;
+  path: Uint8Array;
+  nid: number;
+  start: number;
+  end: number;
+}
+
+/** A file of batch `id` (index `index`) was split: `ranges` are for other workers; its metadata waits for them and for `SplitPartDone`. */
+export interface SplitReply {
+  kind: 'split';
+  id: number;
+  index: number;
+  nid: number;
+  ranges: [number, number][];
+  mode: number;
+  mtime: number;
+  mtimeNsec: number;
+}
+
+/** The splitting worker has written its own range of that file. */
+export interface SplitPartDone {
+  kind: 'split-done';
+  id: number;
+  index: number;
 }
 
 export interface DoneReply {
@@ -35,6 +73,8 @@ export interface DoneReply {
 export type WorkerReply =
   | { kind: 'ready' }
   | DoneReply
+  | SplitReply
+  | SplitPartDone
   /** `path` is the local path being written (latin1, i.e. its raw bytes); `error` an image problem, `io` a filesystem error code. */
   | { kind: 'error'; id: number; path: string; error?: ErofsErrorJSON; io?: string };
 

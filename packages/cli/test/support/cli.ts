@@ -23,17 +23,17 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], timeoutMs = 600_000): CliResult {
-  const r = spawnSync(process.execPath, [CLI_BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 28 });
+export function runCli(args: string[], timeoutMs = 600_000, env?: Record<string, string>): CliResult {
+  const r = spawnSync(process.execPath, [CLI_BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 28, ...(env ? { env: { ...process.env, ...env } } : {}) });
   if (r.error) throw new Error(`erofs-kit ${args.join(' ')}: ${r.error.message}`);
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `erofs-kit extract IMAGE DEST [--device FILE ...] [--jobs N]`; throws with the CLI's output on failure. */
-export function extractWithCli(fx: Fixture, dest: string, jobs?: number): void {
+export function extractWithCli(fx: Fixture, dest: string, jobs?: number, env?: Record<string, string>): void {
   const devices = fx.appended ? [] : fx.devices;
   const args = ['extract', fx.image, dest, ...devices.flatMap((d) => ['--device', d]), ...(jobs !== undefined ? ['--jobs', String(jobs)] : [])];
-  const r = runCli(args);
+  const r = runCli(args, undefined, env);
   if (r.status !== 0) {
     throw new Error(`${fx.name}: erofs-kit ${args.join(' ')} exited ${r.status}:\n${(r.stderr + r.stdout).trim().slice(0, 4000)}`);
   }

@@ -173,6 +173,8 @@ export class ErofsImage {
   compression!: CompressionConfig;
   /** Decoded pclusters kept for random reads. */
   pclusters = new PclusterCache();
+  /** Output memory of `stream(..., { reuse: true })`, kept between files. */
+  private streamScratch: Uint8Array | undefined;
   private readonly inodeCache = new Map<number, Inode>();
   private readonly zmaps = new Map<number, ZExtent[]>();
 
@@ -532,23 +534,41 @@ export class ErofsImage {
     return out;
   }
 
-  /** Sequential read of a compressed file: extents decoded straight into pieces of about `piece` bytes. */
-  private async *streamCompressed(ino: Inode, piece: number): AsyncGenerator<Uint8Array> {
+  /**
+   * Sequential read of bytes [start, end) of a compressed file: extents decoded straight into
+   * pieces of about `piece` bytes. With `reuse`, every piece is decoded into the same scratch
+   * memory (taken from the image while the generator runs, so concurrent streams never share it).
+   */
+  private async *streamCompressed(ino: Inode, piece: number, reuse: boolean, start: number, end: number): AsyncGenerator<Uint8Array> {
     const map = await this.zextents(ino);
-    let i = 0;
-    while (i < map.length) {
-      let j = i;
-      let total = 0;
-      while (j < map.length && (total === 0 || total + map[j]!.length <= piece)) total += map[j++]!.length;
-      const out = new Uint8Array(total);
-      let at = 0;
-      for (let k = i; k < j; k++) {
-        const e = map[k]!;
-        await readZExtent(this, ino, e, 0, e.length, out, at, false);
-        at += e.length;
+    let scratch = reuse ? this.streamScratch : undefined;
+    if (reuse) this.streamScratch = undefined;
+    const lenOf = (e: ZExtent): number => Math.min(end, e.logical + e.length) - Math.max(start, e.logical);
+    try {
+      let i = 0;
+      while (i < map.length && map[i]!.logical + map[i]!.length <= start) i++;
+      while (i < map.length && map[i]!.logical < end) {
+        let j = i;
+        let total = 0;
+        while (j < map.length && map[j]!.logical < end && (total === 0 || total + lenOf(map[j]!) <= piece)) total += lenOf(map[j++]!);
+        let out: Uint8Array;
+        if (reuse) {
+          if (!scratch || scratch.length < total) scratch = new Uint8Array(Math.max(total, piece));
+          out = scratch.subarray(0, total);
+        } else out = new Uint8Array(total);
+        let at = 0;
+        for (let k = i; k < j; k++) {
+          const e = map[k]!;
+          const from = Math.max(start, e.logical) - e.logical;
+          const n = lenOf(e);
+          await readZExtent(this, ino, e, from, n, out, at, false);
+          at += n;
+        }
+        i = j;
+        yield out;
       }
-      i = j;
-      yield out;
+    } finally {
+      if (reuse && scratch && scratch.length <= 4 * piece) this.streamScratch = scratch;
     }
   }
 
@@ -619,16 +639,26 @@ export class ErofsImage {
     return out;
   }
 
-  /** Streams a file's bytes in pieces of at most `piece` bytes. */
-  async *stream(ino: Inode, piece = 1 << 20): AsyncGenerator<Uint8Array> {
+  /**
+   * Streams a file's bytes in pieces of at most `piece` bytes (a compressed extent larger than
+   * `piece` comes whole). With `reuse: true` a piece may be overwritten once the next one is
+   * asked for: for callers that consume each piece at once (saves an allocation per piece).
+   * `start` and `end` limit the stream to those bytes of the file (clipped to its size).
+   */
+  async *stream(ino: Inode, piece = 1 << 20, opts: { reuse?: boolean; start?: number; end?: number } = {}): AsyncGenerator<Uint8Array> {
+    const start = Math.max(0, opts.start ?? 0);
+    const end = Math.min(ino.size, opts.end ?? ino.size);
+    if (start >= end) return;
     if (isCompressed(ino)) {
-      yield* this.streamCompressed(ino, piece);
+      yield* this.streamCompressed(ino, piece, opts.reuse === true, start, end);
       return;
     }
     const extents = await this.extents(ino);
     for (const e of extents) {
-      for (let o = 0; o < e.length; o += piece) {
-        const n = Math.min(piece, e.length - o);
+      const s = Math.max(start, e.logical);
+      const t = Math.min(end, e.logical + e.length);
+      for (let o = s - e.logical; o < t - e.logical; o += piece) {
+        const n = Math.min(piece, t - e.logical - o);
         if (e.device === null) yield new Uint8Array(n);
         else yield await this.readDevice(e.device, e.physical + o, n, e.entryOffset ?? ino.offset);
       }

@@ -533,11 +533,11 @@ export async function readZExtent(img: ErofsImage, ino: Inode, e: ZExtent, from:
     return;
   }
   const need = from + count;
-  const key = `${e.physical}:${e.algorithm}`;
   if (from === 0 && !useCache) {
     await decodeInto(img, ino, e, dst, at, need);
     return;
   }
+  const key = `${e.physical}:${e.algorithm}`;
   let decoded = useCache ? img.pclusters.get(key, need) : undefined;
   if (!decoded) {
     const len = useCache ? e.length : need;

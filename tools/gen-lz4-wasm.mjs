@@ -1,0 +1,188 @@
+#!/usr/bin/env node
+// Assembles the LZ4 block decoder of packages/core/src/compress/lz4-wasm.ts as WebAssembly,
+// by hand (no toolchain beyond node), and writes the module bytes into
+// packages/core/src/compress/lz4-wasm-module.ts. Run it after editing the code below:
+//
+//   node tools/gen-lz4-wasm.mjs
+//
+// The function mirrors compress/lz4.ts (same checks, same error cases) with two liberties that
+// only the WebAssembly side can afford, because its output goes to a scratch window inside its
+// own memory that has slack after it: short literal runs are copied 16 bytes at a time and
+// matches with offset >= 8 eight bytes at a time, overshooting their end by up to 15 bytes into
+// bytes that are written again later (or into the slack). The caller copies out exactly the
+// bytes decoded. See docs/adr/0009-decompressors.md.
+//
+// decode(ip, iend, op, oend) -> i32: decodes memory[ip, iend) into memory[op, oend). Returns the
+// bytes written (>= 0), or a negative error code with the input position at memory[0] (u32)
+// and a value for the message at memory[4]: -1 literal length runs past the input, -2 literals
+// run past the input (value: the count), -3 match offset runs past the input, -4 match offset
+// 0 or before the window (value: the offset), -5 match length runs past the input.
+// Requires: 8 <= ip, 16 readable bytes after iend, 32 writable bytes after oend.
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const uleb = (n) => {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) b |= 0x80;
+    out.push(b);
+  } while (n !== 0);
+  return out;
+};
+const sleb = (n) => {
+  const out = [];
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return out;
+    }
+    out.push(b | 0x80);
+  }
+};
+const str = (s) => [...uleb(s.length), ...Buffer.from(s)];
+const section = (id, body) => [id, ...uleb(body.length), ...body];
+const vec = (items) => [...uleb(items.length), ...items.flat()];
+
+// ---- instructions
+const EMPTY = 0x40;
+const block = (...body) => [0x02, EMPTY, ...body.flat(), 0x0b];
+const loop = (...body) => [0x03, EMPTY, ...body.flat(), 0x0b];
+const if_ = (cond, then, else_) => [...cond, 0x04, EMPTY, ...then.flat(), ...(else_ ? [0x05, ...else_.flat()] : []), 0x0b];
+const br = (l) => [0x0c, ...uleb(l)];
+const brIf = (cond, l) => [...cond, 0x0d, ...uleb(l)];
+const get = (i) => [0x20, ...uleb(i)];
+const set = (i, v) => [...v, 0x21, ...uleb(i)];
+const c = (n) => [0x41, ...sleb(n)];
+const bin = (op) => (a, b) => [...a, ...b, op];
+const add = bin(0x6a), sub = bin(0x6b), and = bin(0x71), or = bin(0x72), shru = bin(0x76);
+const eq = bin(0x46), ne = bin(0x47), ltu = bin(0x49), gtu = bin(0x4b), geu = bin(0x4f), leu = bin(0x4d);
+const eqz = (a) => [...a, 0x45];
+const load8 = (a) => [...a, 0x2d, 0, 0];
+const load16 = (a) => [...a, 0x2f, 0, 0];
+const load64 = (a, off = 0) => [...a, 0x29, 0, ...uleb(off)];
+const store64 = (a, v, off = 0) => [...a, ...v, 0x37, 0, ...uleb(off)];
+const store8 = (a, v) => [...a, ...v, 0x3a, 0, 0];
+const store32 = (a, v) => [...a, ...v, 0x36, 0, 0];
+const memcopy = (d, s, n) => [...d, ...s, ...n, 0xfc, 0x0a, 0, 0];
+const memfill = (d, v, n) => [...d, ...v, ...n, 0xfc, 0x0b, 0];
+const ret = (v) => [...v, 0x0f];
+
+// ---- locals: params first
+const IP = 0, IEND = 1, OP = 2, OEND = 3;
+const OSTART = 4, TOKEN = 5, LIT = 6, B = 7, OFF = 8, LEN = 9, M = 10, E = 11, STOP = 12, CODE = 13;
+const NLOCALS = 10;
+const ip = get(IP), iend = get(IEND), op = get(OP), oend = get(OEND);
+const inc = (i, n) => set(i, add(get(i), n));
+
+/** Error exit: code, input position (and value) to memory[0..8), then `br` to the error block. */
+const fail = (code, pos, value, depth) => [...set(CODE, c(code)), ...store32(c(0), pos), ...store32(c(4), value ?? c(0)), ...br(depth)];
+
+/** Reads a 255-continued length into local `dst`; `depth` = the br index of $err where it is used. */
+const extLength = (dst, code, depth) =>
+  loop(
+    if_(geu(ip, iend), [fail(code, ip, null, depth + 2)]),
+    set(B, load8(ip)),
+    inc(IP, c(1)),
+    set(dst, add(get(dst), get(B))),
+    brIf(eq(get(B), c(255)), 0),
+  );
+
+// br indexes directly inside $seq (loop): $seq = 0, $err = 1, $done = 2; each enclosing if adds one.
+const body = [
+  ...set(OSTART, op),
+  ...block(
+    // $done
+    block(
+      // $err
+      loop(
+        // $seq
+        brIf(geu(ip, iend), 2),
+        set(TOKEN, load8(ip)),
+        inc(IP, c(1)),
+        set(LIT, shru(get(TOKEN), c(4))),
+        if_(eq(get(LIT), c(15)), [extLength(LIT, -1, 2)]),
+        if_(ne(get(LIT), c(0)), [
+          if_(gtu(get(LIT), sub(iend, ip)), [fail(-2, ip, get(LIT), 3)]),
+          // the window fills up inside these literals: copy what fits and stop
+          if_(geu(get(LIT), sub(oend, op)), [memcopy(op, ip, sub(oend, op)), set(OP, oend), br(4)]),
+          if_(
+            leu(get(LIT), c(16)),
+            [store64(op, load64(ip)), store64(op, load64(ip, 8), 8)],
+            [memcopy(op, ip, get(LIT))],
+          ),
+          inc(OP, get(LIT)),
+          inc(IP, get(LIT)),
+        ]),
+        brIf(geu(ip, iend), 2), // last sequence: literals only
+        if_(ltu(sub(iend, ip), c(2)), [fail(-3, ip, null, 2)]),
+        set(OFF, load16(ip)),
+        inc(IP, c(2)),
+        if_(or(eqz(get(OFF)), gtu(get(OFF), sub(op, get(OSTART)))), [fail(-4, sub(ip, c(2)), get(OFF), 2)]),
+        set(LEN, add(and(get(TOKEN), c(15)), c(4))),
+        if_(eq(get(LEN), c(19)), [extLength(LEN, -5, 2)]),
+        set(STOP, c(0)),
+        if_(geu(get(LEN), sub(oend, op)), [set(LEN, sub(oend, op)), set(STOP, c(1))]),
+        set(M, sub(op, get(OFF))),
+        set(E, add(op, get(LEN))),
+        if_(
+          geu(get(OFF), c(8)),
+          [
+            if_(
+              and(gtu(get(LEN), c(32)), geu(get(OFF), get(LEN))),
+              [memcopy(op, get(M), get(LEN))],
+              [
+                // eight bytes at a time: with offset >= 8 a group never reads what it writes
+                loop(store64(op, load64(get(M))), inc(OP, c(8)), inc(M, c(8)), brIf(ltu(op, get(E)), 0)),
+              ],
+            ),
+          ],
+          [
+            if_(
+              eq(get(OFF), c(1)),
+              [memfill(op, load8(get(M)), get(LEN))],
+              [
+                // a short repeating pattern: byte by byte
+                block(loop(brIf(geu(op, get(E)), 1), store8(op, load8(get(M))), inc(OP, c(1)), inc(M, c(1)), br(0))),
+              ],
+            ),
+          ],
+        ),
+        set(OP, get(E)),
+        brIf(get(STOP), 2),
+        br(0),
+      ),
+    ),
+    // $err: reached only by `br`
+    ret(get(CODE)),
+  ),
+  // $done
+  ...sub(op, get(OSTART)),
+];
+
+const I32 = 0x7f;
+const func = [...uleb(1), ...uleb(NLOCALS), I32, ...body, 0x0b];
+const module = [
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
+  ...section(3, vec([[0]])),
+  ...section(5, vec([[0x00, ...uleb(1)]])),
+  ...section(7, vec([[...str('memory'), 0x02, 0], [...str('decode'), 0x00, 0]])),
+  ...section(10, vec([[...uleb(func.length), ...func]])),
+];
+const bytes = Uint8Array.from(module);
+if (!WebAssembly.validate(bytes)) throw new Error('the assembled module does not validate');
+const here = dirname(fileURLToPath(import.meta.url));
+const target = join(here, '../packages/core/src/compress/lz4-wasm-module.ts');
+writeFileSync(
+  target,
+  `// Generated by tools/gen-lz4-wasm.mjs: do not edit. The LZ4 block decoder as WebAssembly
+// (${bytes.length} bytes), hand-assembled from the code in that script.
+export const LZ4_WASM = Uint8Array.of(${[...bytes].join(',').replace(/(.{1,96}(?:,|$))/g, '\n  $1')}\n);
+`,
+);
+console.log(`${target}: ${bytes.length} bytes`);
