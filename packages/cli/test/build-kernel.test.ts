@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, runCli } from './support/cli.js';
+import { globMatcher } from '../src/commands/build.js';
 import { assertSameTree } from './support/diff.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { gnuTar, hasFsckErofs, hasGnuTar, makeTree, run } from './support/index-harness.js';
@@ -156,6 +157,55 @@ describe('build: determinism and options', () => {
     const st = (img: string, p: string): { layout: string } => JSON.parse(runCli(['stat', img, p, '--json']).stdout) as { layout: string };
     expect(st(a, '/links/a/three-names').layout).toBe('flat-inline');
     expect(st(b, '/links/a/three-names').layout).toBe('flat-plain');
+  });
+});
+
+describe('build: --exclude patterns', () => {
+  it.each([
+    ['*.log', 'var/log/x.log', true],
+    ['*.log', 'x.log', true],
+    ['*.log', 'var/log/x.log.1', false],
+    ['var/*', 'var/cache', true],
+    ['var/*', 'var/cache/apt', false],
+    ['var/**', 'var/cache/apt', true],
+    ['**/doc', 'usr/share/doc', true],
+    ['**/doc', 'doc', true],
+    ['usr/**/doc', 'usr/doc', true],
+    ['usr/**/doc', 'usr/a/b/doc', true],
+    ['usr/**/doc', 'usr/adoc', false],
+    ['?.txt', 'a.txt', true],
+    ['?.txt', 'ab.txt', false],
+    ['a+b(1).txt', 'a+b(1).txt', true],
+  ])('%s on %s: %s', (glob, path, want) => {
+    expect(globMatcher(glob)(path)).toBe(want);
+  });
+});
+
+describe.skipIf(skipKernel)('build: options seen in the mount or in stat', () => {
+  it('--exclude, --aufs, --ovlfs-strip and --force-extended on a directory', async () => {
+    const src = join(work, 'opts-tree');
+    run('mkdir', ['-p', join(src, 'keep/sub'), join(src, 'cache'), join(src, 'opq')]);
+    writeFileSync(join(src, 'keep/a.txt'), 'a');
+    writeFileSync(join(src, 'keep/sub/b.log'), 'b');
+    writeFileSync(join(src, 'cache/big'), 'c');
+    writeFileSync(join(src, 'keep/.wh.gone'), '');
+    writeFileSync(join(src, 'opq/.wh..wh..opq'), '');
+    const img = join(work, 'opts.erofs');
+    const r = runCli(['build', src, '-o', img, '--exclude', '*.log', '--exclude', 'cache', '--aufs', '--force-extended']);
+    expect(r.status, r.stderr).toBe(0);
+    const m = await withMount({ image: img }, (dir) => diskModel(dir, 'kernel'));
+    const paths = [...m.entries.keys()].sort();
+    expect(paths).toEqual(['/', '/keep', '/keep/a.txt', '/keep/gone', '/keep/sub', '/opq']);
+    expect(m.entries.get('/keep/gone')).toMatchObject({ type: 'chr', rdev: '0:0' });
+    expect(m.entries.get('/opq')!.xattrs).toContainEqual(['trusted.overlay.opaque', '79']);
+    const st = JSON.parse(runCli(['stat', img, '/keep/a.txt', '--json']).stdout) as { inodeFormat: string };
+    expect(st.inodeFormat).toBe('extended');
+    const stripped = join(work, 'stripped.erofs');
+    expect(runCli(['build', src, '-o', stripped, '--aufs', '--ovlfs-strip']).status).toBe(0);
+    const m2 = await withMount({ image: stripped }, (dir) => diskModel(dir, 'kernel'));
+    expect(m2.entries.has('/keep/gone')).toBe(false);
+    expect(m2.entries.get('/opq')!.xattrs).toEqual([]);
+    expect(JSON.parse(runCli(['stat', stripped, '/keep/a.txt', '--json']).stdout).inodeFormat).toBe('compact');
   });
 });
 

@@ -36,6 +36,7 @@ export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from 
 export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';
 export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export { buildFromTar } from './build/tar.js';
+export { aufsToOverlay, stripOverlay } from './tree/overlay.js';
 export type { BuildOptions, BuildResult } from './build/tar.js';
 export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';
 export { sha256, sha512, defaultHash, toHex } from './digest/hash.js';

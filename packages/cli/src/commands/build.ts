@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
-import { buildFromTar, writeImageTo, type ImageSink, type TreeNode, type WriteProgress } from '@erofs-kit/core';
+import { aufsToOverlay, buildFromTar, stripOverlay, writeImageTo, type ImageSink, type TreeNode, type WriteProgress } from '@erofs-kit/core';
 import { Progress } from '../progress.js';
 import { FileSource, treeFromDirectory } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
@@ -25,6 +25,10 @@ give the same bytes, whatever order the filesystem lists directories in.
   --uuid UUID           volume uuid (default all zeros)
   --timestamp SECONDS   superblock time base (default: SOURCE_DATE_EPOCH, else the most common mtime)
   --label NAME          volume name (at most 16 bytes)
+  --force-extended      every inode extended (64 bytes), as mkfs.erofs -E force-inode-extended
+  --exclude GLOB        leave out matching paths (directory input; repeatable): '*' and '?' stay
+                        within a name, '**' crosses '/', a pattern without '/' matches names anywhere
+  --ovlfs-strip         drop overlayfs whiteouts and trusted.overlay.* xattrs
   --quiet               no progress line (it is shown on a terminal only anyway)
   --all-root            every file owned by 0:0
   --uid-offset N        add N to every uid (after --all-root); --gid-offset N likewise
@@ -40,6 +44,9 @@ give the same bytes, whatever order the filesystem lists directories in.
     label: { type: 'string' },
     'all-root': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
+    'force-extended': { type: 'boolean' },
+    exclude: { type: 'string', multiple: true },
+    'ovlfs-strip': { type: 'boolean' },
     'uid-offset': { type: 'string' },
     'gid-offset': { type: 'string' },
   },
@@ -70,15 +77,19 @@ give the same bytes, whatever order the filesystem lists directories in.
       return Number(v);
     };
     const owners = { allRoot: values['all-root'] === true, uid: offsetOf('uid-offset'), gid: offsetOf('gid-offset') };
+    const excludes = ((values.exclude as string[] | undefined) ?? []).map(globMatcher);
+    const shape: TreeShape = { owners, aufs: values.aufs === true, strip: values['ovlfs-strip'] === true, exclude: excludes.length ? (p) => excludes.some((m) => m(p)) : undefined };
     let isDir = false;
     try {
       isDir = layer !== '-' && statSync(layer).isDirectory();
     } catch {
       /* FileSource reports a missing file */
     }
+    if (excludes.length > 0 && !isDir) throw new UsageError('--exclude applies to a directory SOURCE only');
     const writerOptions = {
       blkszbits: bits,
       packInodes: 'best-fit' as const,
+      forceExtended: values['force-extended'] === true,
       inlineData: values['no-inline-data'] !== true,
       uuid: uuid ?? new Uint8Array(16),
       ...(timestamp ? { epoch: timestamp } : {}),
@@ -89,7 +100,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     const onProgress = (p: WriteProgress): void => progress.update(progressLine(p, started));
     if (isDir) {
       try {
-        return await buildFromDirectory(layer, output, writerOptions, owners, values.json === true, onProgress);
+        return await buildFromDirectory(layer, output, writerOptions, shape, values.json === true, onProgress);
       } finally {
         progress.done();
       }
@@ -130,7 +141,7 @@ give the same bytes, whatever order the filesystem lists directories in.
         source!,
         fileSink(out),
         {
-          ...(owners.allRoot || owners.uid || owners.gid ? { mapTree: (root: TreeNode) => mapOwners(root, owners) } : {}),
+          mapTree: (root: TreeNode) => reshape(root, { ...shape, aufs: false }),
           onProgress,
           blkszbits: bits,
           inlineData: values['no-inline-data'] !== true,
@@ -203,12 +214,12 @@ async function buildFromDirectory(
   dir: string,
   output: string,
   writerOptions: Parameters<typeof writeImageTo>[1],
-  owners: Owners,
+  shape: TreeShape,
   json: boolean,
   onProgress: (p: WriteProgress) => void,
 ): Promise<number> {
-  const tree = treeFromDirectory(dir, { onWarning: (m) => warn(m) });
-  if (owners.allRoot || owners.uid || owners.gid) mapOwners(tree.root, owners);
+  const tree = treeFromDirectory(dir, { onWarning: (m) => warn(m), ...(shape.exclude ? { exclude: shape.exclude } : {}) });
+  reshape(tree.root, shape);
   const outputs = new Outputs();
   let fd: number | undefined;
   try {
@@ -239,4 +250,39 @@ function progressLine(p: WriteProgress, started: number): string {
   const rate = p.bytes / secs;
   const left = rate > 0 ? Math.ceil((p.totalBytes - p.bytes) / rate) : 0;
   return `files ${p.files}/${p.totalFiles}, ${(p.bytes / MiB).toFixed(0)}/${(p.totalBytes / MiB).toFixed(0)} MiB, ${(rate / MiB).toFixed(0)} MiB/s, ${left} s left`;
+}
+
+interface TreeShape {
+  owners: Owners;
+  /** .wh. files → overlayfs whiteouts (the tar builder does this itself for tars). */
+  aufs: boolean;
+  strip: boolean;
+  exclude: ((path: string) => boolean) | undefined;
+}
+
+function reshape(root: TreeNode, shape: TreeShape): void {
+  if (shape.aufs) aufsToOverlay(root);
+  if (shape.strip) stripOverlay(root);
+  const o = shape.owners;
+  if (o.allRoot || o.uid || o.gid) mapOwners(root, o);
+}
+
+/** A --exclude glob as a test of a relative path (see the help). */
+export function globMatcher(glob: string): (path: string) => boolean {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*' && glob[i + 1] === '*') {
+      i++;
+      if (glob[i + 1] === '/') {
+        re += '(?:.*/)?'; // "**/": any number of whole directories, none included
+        i++;
+      } else re += '.*';
+    } else if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  const whole = new RegExp(`^${re}$`);
+  if (glob.includes('/')) return (p) => whole.test(p);
+  return (p) => whole.test(p.slice(p.lastIndexOf('/') + 1));
 }

@@ -60,6 +60,8 @@ export interface WriterOptions {
    * the next block, and later inodes that fit fill the space it left (smaller images).
    */
   packInodes?: 'sequential' | 'best-fit';
+  /** Every inode extended (64 bytes, own mtime), as mkfs.erofs -E force-inode-extended. */
+  forceExtended?: boolean;
   /**
    * Regular files whose bytes are copied in (`input` data) keep a partial last block inline
    * after the inode when it fits (FLAT_INLINE), as mkfs.erofs does unless `-E noinline_data`.
@@ -339,6 +341,7 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   const devices = opts.devices ?? [];
   const filter = opts.xattrFilter ?? true;
   const inlineData = opts.inlineData ?? true;
+  const forceExtended = opts.forceExtended ?? false;
 
   // ---- 1. Order inodes breadth-first; children sorted by name bytes. ----
   // Per-inode facts live in arrays indexed by position in `order`; the one Map finds a
@@ -452,6 +455,7 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     slot.size = size;
     slot.nlink = nlink;
     slot.compact =
+      !forceExtended &&
       node.mtime === epoch.sec && node.mtimeNsec === epoch.nsec && node.uid <= 0xffff && node.gid <= 0xffff && nlink <= 0xffff && size <= 0xffffffff;
     slot.isize = slot.compact ? inodeCompact.size : inodeExtended.size;
     // Data layout.

@@ -17,6 +17,8 @@ export interface DirectoryTreeOptions {
   /** Read xattrs with getfattr (default true). When getfattr is missing, xattrs are skipped with a warning. */
   xattrs?: boolean;
   onWarning?: (message: string) => void;
+  /** Leaves out (with everything below) each entry whose path relative to the top, without a leading '/', it returns true for. */
+  exclude?: (relativePath: string) => boolean;
 }
 
 export interface DirectoryTree {
@@ -128,6 +130,7 @@ export function treeFromDirectory(dir: string, opts: DirectoryTreeOptions = {}):
     for (const name of names) {
       if (name.length > 255) throw new ErofsError('invalid-value', `${path.toString()}: a name of ${name.length} bytes exceeds 255`, { format: 'io', path: path.toString() });
       const p = Buffer.concat([path, SLASH, name]);
+      if (opts.exclude?.(p.subarray(top.length + 1).toString())) continue;
       let s: BigIntStats;
       try {
         s = lstatSync(p, { bigint: true });
