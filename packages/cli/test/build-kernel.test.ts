@@ -209,6 +209,35 @@ describe.skipIf(skipKernel)('build: options seen in the mount or in stat', () =>
   });
 });
 
+describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build --chunk-size/--blob (setfattr, setfacl)', allOf(hasSetfattr, hasSetfacl)))('build: chunk-based files, in the image and in a blob', () => {
+  it.each([
+    ['--chunk-size 4096', ['--chunk-size', '4096'], false],
+    ['--chunk-size 65536', ['--chunk-size', '65536'], false],
+    ['--chunk-size 8192 --blob', ['--chunk-size', '8192'], true],
+  ] as const)('%s: the kernel shows the directory; stat shows chunk-based files', async (_label, args, withBlob) => {
+    const src = join(work, 'src-tree');
+    if (!existsSync(src)) makeSourceTree(src);
+    const d = mkdtempSync(join(work, 'chunks-'));
+    const img = join(d, 'img.erofs');
+    const blob = join(d, 'data.blob');
+    const r = runCli(['build', src, '-o', img, ...args, ...(withBlob ? ['--blob', blob] : [])]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(runCli(['stat', img, '/bin/busybox', '--json', ...(withBlob ? ['--device', blob] : [])]).stdout).layout).toBe('chunk-based');
+    if (haveFsck) {
+      const f = run('fsck.erofs18', [...(withBlob ? [`--device=${blob}`] : []), img]);
+      expect(f.status, f.stderr.toString()).toBe(0);
+    }
+    const mounted = await withMount({ image: img, devices: withBlob ? [blob] : [] }, (dir) => diskModel(dir, 'kernel'));
+    assertSameTree('kernel vs source directory', mounted, diskModel(src, 'source'), { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+  });
+  it('--blob without --chunk-size is a usage error, and nothing is written', () => {
+    const d = mkdtempSync(join(work, 'blob-usage-'));
+    const r = runCli(['build', join(REPO_ROOT, 'fixtures/tar-index-layer.tar'), '-o', join(d, 'x.erofs'), '--blob', join(d, 'b')]);
+    expect(r.status).toBe(2);
+    expect(run('ls', ['-A', d]).stdout.toString()).toBe('');
+  });
+});
+
 describe('build: compressed and streamed tars', () => {
   it('gzip, zstd and standard input give the bytes of the plain tar; no spooled tar is left', () => {
     const tar = join(REPO_ROOT, 'fixtures/tar-index-layer.tar');

@@ -26,6 +26,9 @@ give the same bytes, whatever order the filesystem lists directories in.
   --timestamp SECONDS   superblock time base (default: SOURCE_DATE_EPOCH, else the most common mtime)
   --label NAME          volume name (at most 16 bytes)
   --force-extended      every inode extended (64 bytes), as mkfs.erofs -E force-inode-extended
+  --chunk-size N        regular files as chunks of N bytes (a power of two, at least the block size)
+  --blob FILE           with --chunk-size: file data goes to FILE, an extra device
+                        (mount -o device=FILE's loop device)
   --exclude GLOB        leave out matching paths (directory input; repeatable): '*' and '?' stay
                         within a name, '**' crosses '/', a pattern without '/' matches names anywhere
   --ovlfs-strip         drop overlayfs whiteouts and trusted.overlay.* xattrs
@@ -45,6 +48,8 @@ give the same bytes, whatever order the filesystem lists directories in.
     'all-root': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     'force-extended': { type: 'boolean' },
+    'chunk-size': { type: 'string' },
+    blob: { type: 'string' },
     exclude: { type: 'string', multiple: true },
     'ovlfs-strip': { type: 'boolean' },
     'uid-offset': { type: 'string' },
@@ -86,10 +91,23 @@ give the same bytes, whatever order the filesystem lists directories in.
       /* FileSource reports a missing file */
     }
     if (excludes.length > 0 && !isDir) throw new UsageError('--exclude applies to a directory SOURCE only');
+    let chunkBits: number | undefined;
+    const cs = values['chunk-size'] as string | undefined;
+    if (cs !== undefined) {
+      const n = Number(cs);
+      if (!/^\d+$/.test(cs) || n < 2 ** bits || n > 2 ** (bits + 31) || (n & (n - 1)) !== 0) {
+        throw new UsageError(`--chunk-size ${cs}: expected a power of two from the block size (${2 ** bits}) up`);
+      }
+      chunkBits = Math.log2(n);
+    }
+    const blobPath = values.blob as string | undefined;
+    if (blobPath !== undefined && chunkBits === undefined) throw new UsageError('--blob needs --chunk-size (the blob is addressed by chunk indexes)');
     const writerOptions = {
       blkszbits: bits,
       packInodes: 'best-fit' as const,
       forceExtended: values['force-extended'] === true,
+      ...(chunkBits !== undefined ? { chunkBits } : {}),
+      ...(blobPath !== undefined ? { blob: true } : {}),
       inlineData: values['no-inline-data'] !== true,
       uuid: uuid ?? new Uint8Array(16),
       ...(timestamp ? { epoch: timestamp } : {}),
@@ -100,7 +118,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     const onProgress = (p: WriteProgress): void => progress.update(progressLine(p, started));
     if (isDir) {
       try {
-        return await buildFromDirectory(layer, output, writerOptions, shape, values.json === true, onProgress);
+        return await buildFromDirectory(layer, output, blobPath, writerOptions, shape, values.json === true, onProgress);
       } finally {
         progress.done();
       }
@@ -109,6 +127,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     const outputs = new Outputs();
     let source: FileSource | undefined;
     let fd: number | undefined;
+    let blobFd: number | undefined;
     try {
       // The writer reads each file's bytes again after the layout: a compressed layer or a
       // stream is first written out as a plain tar beside the output (removed at the end).
@@ -137,12 +156,16 @@ give the same bytes, whatever order the filesystem lists directories in.
       const temp = outputs.temp(output);
       fd = openSync(temp, 'wx', 0o644);
       const out = fd;
+      const blobTemp = blobPath !== undefined ? outputs.temp(blobPath) : undefined;
+      if (blobTemp) blobFd = openSync(blobTemp, 'wx', 0o644);
       const result = await buildFromTar(
         source!,
         fileSink(out),
         {
           mapTree: (root: TreeNode) => reshape(root, { ...shape, aufs: false }),
           onProgress,
+          ...(chunkBits !== undefined ? { chunkBits } : {}),
+          ...(blobFd !== undefined ? { blob: fileSink(blobFd) } : {}),
           blkszbits: bits,
           inlineData: values['no-inline-data'] !== true,
           aufs: values.aufs === true,
@@ -154,6 +177,11 @@ give the same bytes, whatever order the filesystem lists directories in.
       progress.done();
       closeSync(fd);
       fd = undefined;
+      if (blobFd !== undefined) {
+        closeSync(blobFd);
+        blobFd = undefined;
+        outputs.commit(blobTemp!, blobPath!);
+      }
       outputs.commit(temp, output);
       await source!.close();
       source = undefined;
@@ -168,6 +196,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     } catch (e) {
       progress.done();
       if (fd !== undefined) closeSync(fd);
+      if (blobFd !== undefined) closeSync(blobFd);
       outputs.cleanup();
       throw e;
     } finally {
@@ -213,6 +242,7 @@ function mapOwners(root: TreeNode, o: Owners): void {
 async function buildFromDirectory(
   dir: string,
   output: string,
+  blobPath: string | undefined,
   writerOptions: Parameters<typeof writeImageTo>[1],
   shape: TreeShape,
   json: boolean,
@@ -222,12 +252,20 @@ async function buildFromDirectory(
   reshape(tree.root, shape);
   const outputs = new Outputs();
   let fd: number | undefined;
+  let blobFd: number | undefined;
   try {
     const temp = outputs.temp(output);
     fd = openSync(temp, 'wx', 0o644);
-    const r = await writeImageTo(tree.root, writerOptions, fileSink(fd), onProgress);
+    const blobTemp = blobPath !== undefined ? outputs.temp(blobPath) : undefined;
+    if (blobTemp) blobFd = openSync(blobTemp, 'wx', 0o644);
+    const r = await writeImageTo(tree.root, writerOptions, fileSink(fd), onProgress, blobFd !== undefined ? fileSink(blobFd) : undefined);
     closeSync(fd);
     fd = undefined;
+    if (blobFd !== undefined) {
+      closeSync(blobFd);
+      blobFd = undefined;
+      outputs.commit(blobTemp!, blobPath!);
+    }
     outputs.commit(temp, output);
     const bytes = r.blocks * 2 ** writerOptions.blkszbits;
     const o = new Out();
@@ -237,6 +275,7 @@ async function buildFromDirectory(
     return 0;
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
+    if (blobFd !== undefined) closeSync(blobFd);
     outputs.cleanup();
     throw e;
   }

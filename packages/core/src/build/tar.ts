@@ -23,6 +23,10 @@ export interface BuildOptions {
   volumeName?: Uint8Array;
   aufs?: boolean;
   onWarning?: (w: TarWarning) => void;
+  /** Files as chunks of 2^chunkBits bytes (CHUNK_BASED) instead of FLAT. */
+  chunkBits?: number;
+  /** With `chunkBits`: the files' data goes to this blob (extra device 1) instead of the image. */
+  blob?: ImageSink;
   /** Called as the image is written (files copied, bytes written). */
   onProgress?: (p: WriteProgress) => void;
   /** Changes the tree after the pass and before the layout (owners, for example). */
@@ -31,6 +35,8 @@ export interface BuildOptions {
 
 export interface BuildResult {
   blocks: number;
+  /** Blocks written to the blob (0 without one). */
+  blobBlocks: number;
   bytes: number;
   inodes: number;
   entries: number;
@@ -65,9 +71,12 @@ export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: Build
       ...(opts.timestamp ? { epoch: opts.timestamp } : {}),
       inlineData: opts.inlineData ?? true,
       packInodes: 'best-fit',
+      ...(opts.chunkBits !== undefined ? { chunkBits: opts.chunkBits } : {}),
+      ...(opts.blob ? { blob: true } : {}),
     },
     sink,
     opts.onProgress,
+    opts.blob,
   );
-  return { blocks: written.blocks, bytes: written.blocks * 2 ** bits, inodes: written.inodes, entries, warnings };
+  return { blocks: written.blocks, bytes: written.blocks * 2 ** bits, blobBlocks: written.blobBlocks, inodes: written.inodes, entries, warnings };
 }

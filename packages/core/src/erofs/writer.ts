@@ -63,6 +63,16 @@ export interface WriterOptions {
   /** Every inode extended (64 bytes, own mtime), as mkfs.erofs -E force-inode-extended. */
   forceExtended?: boolean;
   /**
+   * log2 of a chunk size (at least the block size): copied files (`input` data) become
+   * CHUNK_BASED with chunks of this size instead of FLAT (mkfs.erofs --chunksize).
+   */
+  chunkBits?: number;
+  /**
+   * Copied files' data goes to a blob (extra device 1, added to the device table) instead of
+   * the image; needs `chunkBits`. {@link writeImageTo} writes it to its `blob` sink.
+   */
+  blob?: boolean;
+  /**
    * Regular files whose bytes are copied in (`input` data) keep a partial last block inline
    * after the inode when it fits (FLAT_INLINE), as mkfs.erofs does unless `-E noinline_data`.
    * Default true.
@@ -233,6 +243,8 @@ interface Layout {
   /** First byte of the data area (end of the inodes, block-aligned). */
   dataStart: number;
   totalBlocks: number;
+  /** Blocks of the blob device (copied files' data with the `blob` option), else 0. */
+  blobBlocks: number;
 }
 
 /**
@@ -261,10 +273,12 @@ export async function writeImageTo(
   opts: WriterOptions,
   sink: ImageSink,
   onProgress?: (p: WriteProgress) => void,
-): Promise<Omit<WriteResult, 'image'>> {
+  blobSink?: ImageSink,
+): Promise<Omit<WriteResult, 'image'> & { blobBlocks: number }> {
   const L = layOut(root, opts);
   const bs = L.bs;
-  const progress: WriteProgress = { files: 0, totalFiles: 0, bytes: 0, totalBytes: L.totalBlocks * bs };
+  if (opts.blob && !blobSink) throw new Error('writeImageTo: the blob option needs a blob sink');
+  const progress: WriteProgress = { files: 0, totalFiles: 0, bytes: 0, totalBytes: (L.totalBlocks + L.blobBlocks) * bs };
   for (const s of L.slots) if (s.input) progress.totalFiles++;
   const meta = new Uint8Array(L.dataStart);
   writeSuperblock(meta, L, opts);
@@ -286,6 +300,7 @@ export async function writeImageTo(
   const piece = new Uint8Array(1 << 20);
   for (const s of L.slots) {
     if (s.input && s.dataBlocks > 0) {
+      const out = opts.blob ? blobSink! : sink;
       const start = s.startblk * bs;
       const bytes = Math.min(s.node.size, s.dataBlocks * bs);
       for (let o = 0; o < s.dataBlocks * bs; o += piece.length) {
@@ -294,7 +309,7 @@ export async function writeImageTo(
         const part = piece.subarray(0, n);
         if (have > 0) part.set(await readInput(s, o, have));
         part.fill(0, have); // the last block's padding
-        await sink.write(start + o, part);
+        await out.write(start + o, part);
         progress.bytes += n;
         onProgress?.(progress);
       }
@@ -312,7 +327,7 @@ export async function writeImageTo(
       onProgress?.(progress);
     }
   }
-  return { blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid };
+  return { blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid, blobBlocks: L.blobBlocks };
 }
 
 /** `length` bytes at `offset` of a copied file, checked against what its source holds. */
@@ -338,7 +353,12 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   const bits = opts.blkszbits;
   if (bits < 9 || bits > 16) throw new RangeError(`blkszbits ${bits} out of range [9, 16]`);
   const bs = 1 << bits;
-  const devices = opts.devices ?? [];
+  if (opts.blob && opts.chunkBits === undefined) throw new RangeError('writer: a blob needs chunk-based files (chunkBits)');
+  if (opts.chunkBits !== undefined && (opts.chunkBits < bits || opts.chunkBits > bits + 31)) throw new RangeError(`chunkBits ${opts.chunkBits} out of range [${bits}, ${bits + 31}]`);
+  // The blob is the last extra device; its size is known once the files are placed.
+  const devices = [...(opts.devices ?? []), ...(opts.blob ? [{ blocks: 0 }] : [])];
+  const blobDevice = opts.blob ? devices.length : 0;
+  let blobBlk = 0;
   const filter = opts.xattrFilter ?? true;
   const inlineData = opts.inlineData ?? true;
   const forceExtended = opts.forceExtended ?? false;
@@ -471,6 +491,13 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
         layout = DataLayout.FLAT_PLAIN;
         slot.blockData = content;
       }
+    } else if (type === S_IFREG && size > 0 && node.data?.kind === 'input' && opts.chunkBits !== undefined) {
+      // Copied in as chunks: contiguous blocks (in the image or the blob), one index per chunk.
+      slot.input = { source: node.data.input, offset: node.data.offset };
+      layout = DataLayout.CHUNK_BASED;
+      slot.dataBlocks = Math.ceil(size / bs);
+      slot.chunkbits = opts.chunkBits;
+      slot.chunks = holes(Math.ceil(size / 2 ** opts.chunkBits)); // addresses set once the data is placed
     } else if (type === S_IFREG && size > 0 && node.data?.kind === 'input') {
       // Copied in: full blocks in the data area, the partial last block inline when it fits.
       slot.input = { source: node.data.input, offset: node.data.offset };
@@ -544,6 +571,9 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     if (s.blockData && s.blockData.length > 0) {
       s.startblk = blk;
       blk += Math.ceil(s.blockData.length / bs);
+    } else if (s.dataBlocks > 0 && blobDevice > 0) {
+      s.startblk = blobBlk;
+      blobBlk += s.dataBlocks;
     } else if (s.dataBlocks > 0) {
       s.startblk = blk;
       blk += s.dataBlocks;
@@ -558,7 +588,17 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     }
   }
   const totalBlocks = blk;
-  return { bits, bs, slots, devices, devtOff, epoch, filter, dataStart: alignUp(pos, bs), totalBlocks };
+  // Chunk addresses of copied chunk-based files, now that their data is placed.
+  for (const s of slots) {
+    if (!s.input || !s.chunks) continue;
+    const per = 2 ** (s.chunkbits! - bits);
+    for (let c = 0; c < s.chunks.length / 2; c++) {
+      s.chunks[2 * c] = blobDevice > 0 ? blobDevice : 0;
+      s.chunks[2 * c + 1] = s.startblk + c * per;
+    }
+  }
+  if (blobDevice > 0) devices[blobDevice - 1] = { blocks: blobBlk };
+  return { bits, bs, slots, devices, devtOff, epoch, filter, dataStart: alignUp(pos, bs), totalBlocks, blobBlocks: blobBlk };
 }
 
 /** The superblock and the device table, into `img` (which starts at image offset 0). */
