@@ -405,11 +405,12 @@ function headMeaning(st: ZMapState, lcn: number, bs: number): { meaning: string;
 function nonheadMeaning(st: ZMapState, lcn: number, delta1: boolean): string {
   const { lc } = st;
   const v = lc.lo[lcn]!;
-  if (delta1) {
-    return `NONHEAD: delta[1] ${v}: ${v} lcluster${v === 1 ? '' : 's'} forward to the next head (lcluster ${lcn + v}); the last entry of a compact pack stores delta[1] instead of delta[0]`;
-  }
+  // CBLKCNT wins over the delta[1] of a compact pack's last entry (as in the kernel).
   if (v & Z_EROFS_LI_D0_CBLKCNT) {
     return `NONHEAD: CBLKCNT ${v & (Z_EROFS_LI_D0_CBLKCNT - 1)}: the pcluster of the head at lcluster ${lcn - 1} is ${plural(v & (Z_EROFS_LI_D0_CBLKCNT - 1), 'block')} (delta[0] is 1)`;
+  }
+  if (delta1) {
+    return `NONHEAD: delta[1] ${v}: ${v} lcluster${v === 1 ? '' : 's'} forward to the next head (lcluster ${lcn + v}); the last entry of a compact pack stores delta[1] instead of delta[0]`;
   }
   return `NONHEAD: delta[0] ${v}: continues an extent; look back ${v} lcluster${v === 1 ? '' : 's'} (to lcluster ${lcn - v}) towards its head`;
 }
@@ -422,7 +423,6 @@ function checkEntry(ann: Annotator, st: ZMapState, lcn: number, at: number, len:
   const v = lc.lo[lcn]!;
   if (t === NONHEAD) {
     if (lcn === 0) ann.diag('error', 'invalid-value', `inode ${nid}: the first lcluster is NONHEAD; it must be a head (the file's first extent starts there)`, at, len);
-    if (lc.packLast[lcn]) return;
     if (v & Z_EROFS_LI_D0_CBLKCNT) {
       const prevT = lcn > 0 && lc.present[lcn - 1] ? lc.type[lcn - 1] : undefined;
       const big = prevT === HEAD1 ? st.big1 : st.big2;
@@ -434,6 +434,7 @@ function checkEntry(ann: Annotator, st: ZMapState, lcn: number, at: number, len:
       else if (blocks * st.bs > MAX_PCLUSTER) ann.diag('error', 'invalid-value', `inode ${nid}: lcluster ${lcn}: pcluster of ${blocks} blocks exceeds the 1 MiB limit`, at, len);
       return;
     }
+    if (lc.packLast[lcn]) return; // delta[1]: checked by nothing but the look-ups it serves
     if (v === 0 || v > lcn) {
       ann.diag('error', 'invalid-value', `inode ${nid}: lcluster ${lcn}: delta[0] ${v} does not point back to a head (it must be 1..${lcn})`, at, len);
       return;
