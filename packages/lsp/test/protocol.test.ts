@@ -3,7 +3,9 @@
  * (made by test/fixtures/make-fixtures.mjs from the image fixtures).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { format, formatXxd, inspect, parseHexdump } from '@erofs-kit/core';
 import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
@@ -291,6 +293,26 @@ describe('compressed image (golden dump of lz4hc-bigpcl: compact indexes, big pc
     expect(there.split('\n\n')[0]).toBe('**pcluster** · data');
     expect(there).toMatch(/lz4-compressed pcluster of \d+ blocks? holding bytes \d+\.\.\d+ of \//);
     client.close(uri);
+  });
+});
+
+describe('start-up', () => {
+  it('writes a V8 code cache at exit and starts from it the next time (V8 accepts it: not rewritten)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lsp-cache-'));
+    const dump = fixture('basic-4k-sb.xxd');
+    const written: number[] = [];
+    for (let run = 0; run < 2; run++) {
+      const c = await Client.start(home);
+      await c.open('file:///sb.xxd', dump);
+      expect(text(await c.hover('file:///sb.xxd', 1, 40))).toContain('value `12 (0xc)` — block size 4096');
+      await c.stop();
+      const files = readdirSync(join(home, 'erofs-kit'));
+      expect(files, `run ${run}`).toEqual([expect.stringMatching(/^lsp-v\d+\.\d+\.\d+-\w+-\d+-\d+\.v8cache$/)]);
+      const st = statSync(join(home, 'erofs-kit', files[0]!));
+      expect(st.size).toBeGreaterThan(10000);
+      written.push(st.mtimeMs);
+    }
+    expect(written[1]).toBe(written[0]);
   });
 });
 
