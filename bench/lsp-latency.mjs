@@ -12,13 +12,14 @@
 // `cpu` in the JSON), which the other processes on the machine hardly change.
 // for three documents: a 128-byte superblock dump (`xxd -s 1024 -l 128`), a whole fixture image
 // (basic-4k, 272 KiB) and a generated 1 MiB image (the issue's size), each as xxd text.
-// Each document is measured twice: `cold`, the first start on a machine (no code cache,
+// Each document is measured in two modes: `cold`, the first start on a machine (no code cache,
 // EROFS_KIT_LSP_NO_CACHE=1), and `cached`, every later start (the cache the warm-up run wrote, in
 // a temporary XDG_CACHE_HOME). Reports the median and min-max over --runs (default 7) and writes
 // bench/results/lsp-latency.json.
 // A benchmark, not a test: nothing fails on a timing.
-//   npm run build && node bench/lsp-latency.mjs [--runs N] [--out FILE] [--only NAME] [--server BIN] [--node-arg ARG]...
-// (--server: another build's bin, e.g. to compare with the previous commit's server)
+//   npm run build && node bench/lsp-latency.mjs [--runs N] [--out FILE] [--only NAME] [--server BIN] [--compare BIN] [--node-arg ARG]...
+// --server: measure another build's bin instead; --compare: also measure that bin (mode `compare`),
+// its runs interleaved with this build's so that both see the same load.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -29,7 +30,7 @@ import { createProtocolConnection, StreamMessageReader, StreamMessageWriter } fr
 import { formatHint, formatXxd, nameKey, newDir, writeImage } from '@erofs-kit/core';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '7' }, out: { type: 'string', default: `${ROOT}bench/results/lsp-latency.json` }, 'node-arg': { type: 'string', multiple: true, default: [] }, only: { type: 'string', default: '' }, server: { type: 'string', default: '' } } });
+const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '7' }, out: { type: 'string', default: `${ROOT}bench/results/lsp-latency.json` }, 'node-arg': { type: 'string', multiple: true, default: [] }, only: { type: 'string', default: '' }, server: { type: 'string', default: '' }, compare: { type: 'string', default: '' } } });
 const RUNS = Number(opts.runs);
 const SERVER = opts.server || `${ROOT}packages/lsp/bin/erofs-kit-lsp.js`;
 const CACHE_HOME = mkdtempSync(join(tmpdir(), 'lsp-bench-cache-'));
@@ -76,10 +77,11 @@ function cpuMs(pid) {
   }
 }
 
-async function once(doc, cache) {
-  const env = { ...process.env, XDG_CACHE_HOME: CACHE_HOME, EROFS_KIT_LSP_NO_CACHE: cache ? '0' : '1' };
+async function once(doc, mode) {
+  const env = { ...process.env, XDG_CACHE_HOME: CACHE_HOME, EROFS_KIT_LSP_NO_CACHE: mode === 'cached' ? '0' : '1' };
+  const bin = mode === 'compare' ? opts.compare : SERVER;
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [...opts['node-arg'], SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'], env });
+  const proc = spawn(process.execPath, [...opts['node-arg'], bin, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const conn = createProtocolConnection(new StreamMessageReader(proc.stdout), new StreamMessageWriter(proc.stdin));
   conn.listen();
   await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
@@ -110,23 +112,24 @@ const r1 = (x) => Math.round(x * 10) / 10;
 
 const results = [];
 for (const doc of documents().filter((d) => d.name.includes(opts.only))) {
-  await once(doc, true); // warm the file cache; writes the code cache for this bundle
-  for (const mode of ['cold', 'cached']) {
-    const runs = [];
-    for (let i = 0; i < RUNS; i++) runs.push(await once(doc, mode === 'cached'));
+  const modes = opts.compare ? ['cold', 'cached', 'compare'] : ['cold', 'cached'];
+  for (const mode of modes) await once(doc, mode); // warm the file cache; writes the code cache for this bundle
+  const runs = Object.fromEntries(modes.map((m) => [m, []]));
+  for (let i = 0; i < RUNS; i++) for (const mode of modes) runs[mode].push(await once(doc, mode));
+  for (const mode of modes) {
     const row = { document: doc.name, mode, textBytes: doc.text.length, lines: doc.text.split('\n').length - 1 };
     for (const k of ['start', 'open', 'hover', 'tokens']) {
-      const xs = runs.map((r) => r[k]);
-      const cs = runs.map((r) => r.cpu[k]);
+      const xs = runs[mode].map((r) => r[k]);
+      const cs = runs[mode].map((r) => r.cpu[k]);
       row[k] = { median: r1(median(xs)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)), cpu: r1(median(cs)) };
     }
     results.push(row);
     const f = (x) => `${x.median} ms [cpu ${x.cpu}]`;
-    console.log(`${doc.name.padEnd(27)} ${mode.padEnd(6)} start ${f(row.start)}, open ${f(row.open)} → first hover ${f(row.hover)} (${row.hover.min}–${row.hover.max}), tokens ${f(row.tokens)}`);
+    console.log(`${doc.name.padEnd(27)} ${mode.padEnd(7)} start ${f(row.start)}, open ${f(row.open)} → first hover ${f(row.hover)} (${row.hover.min}–${row.hover.max}), tokens ${f(row.tokens)}`);
   }
 }
 rmSync(CACHE_HOME, { recursive: true, force: true });
-const out = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg().map(r1), runs: RUNS, server: opts.server || 'packages/lsp/bin/erofs-kit-lsp.js', results };
+const out = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, loadavg: loadavg().map(r1), runs: RUNS, server: opts.server || 'packages/lsp/bin/erofs-kit-lsp.js', compare: opts.compare || undefined, results };
 mkdirSync(dirname(opts.out), { recursive: true });
 writeFileSync(opts.out, `${JSON.stringify(out, null, 2)}\n`);
 console.log(`wrote ${opts.out}`);

@@ -3,7 +3,7 @@
  * (made by test/fixtures/make-fixtures.mjs from the image fixtures).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -313,6 +313,7 @@ describe('start-up', () => {
       written.push(st.mtimeMs);
     }
     expect(written[1]).toBe(written[0]);
+    rmSync(home, { recursive: true, force: true });
   });
 });
 

@@ -3,7 +3,7 @@
  * as a child process and speaks JSON-RPC to it over its stdin/stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import type {
 export const SERVER = fileURLToPath(new URL('../../bin/erofs-kit-lsp.js', import.meta.url));
 /** Where test servers keep their code cache (not the user's ~/.cache). */
 export const TEST_CACHE_HOME = mkdtempSync(join(tmpdir(), 'lsp-test-cache-'));
+process.once('exit', () => rmSync(TEST_CACHE_HOME, { recursive: true, force: true }));
 
 export class Client {
   /** Who waits for the diagnostics of which document version. */
