@@ -8,8 +8,9 @@
 //   tokens     spawn -> full semantic tokens answered (sent right after that hover)
 //   open       `initialize` answered -> first hover answered (the document's own cost)
 // On a busy machine wall times mostly measure the wait for a core, so each is paired with the
-// CPU time the server process had used by then (all its threads, from /proc/PID/task/*/schedstat;
-// `cpu` in the JSON), which the other processes on the machine hardly change.
+// CPU time the server process had used by then (all its threads, from /proc/PID/task/*/schedstat:
+// `cpu` in the JSON; its main thread alone: `mainThreadCpu`, about what the wall time would be on
+// an idle machine), which the other processes on the machine hardly change.
 // for three documents: a 128-byte superblock dump (`xxd -s 1024 -l 128`), a whole fixture image
 // (basic-4k, 272 KiB) and a generated 1 MiB image (the issue's size), each as xxd text.
 // Each document is measured in two modes: `cold`, the first start on a machine (no code cache,
@@ -66,14 +67,18 @@ function documents() {
   ];
 }
 
-/** CPU time (ms) used so far by all threads of process `pid`, or NaN where /proc has no schedstat. */
+/**
+ * CPU time (ms) used so far by process `pid`: all its threads (`all`) and its main thread alone
+ * (`main`, the critical path on an idle machine); NaN where /proc has no schedstat.
+ */
 function cpuMs(pid) {
+  const of = (t) => Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
   try {
-    let ns = 0;
-    for (const t of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    return ns / 1e6;
+    let all = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) all += of(t);
+    return { all, main: of(pid) };
   } catch {
-    return NaN;
+    return { all: NaN, main: NaN };
   }
 }
 
@@ -101,7 +106,7 @@ async function once(doc, mode) {
   await new Promise((resolve) => proc.once('exit', resolve));
   conn.dispose();
   if (!hover || !tokens?.data?.length) throw new Error(`${doc.name}: empty hover or tokens`);
-  return { start: initialized - t0, hover: tHover - t0, tokens: tTokens - t0, open: tHover - initialized, cpu: { start: cStart, open: cHover - cStart, hover: cHover, tokens: cTokens } };
+  return { start: initialized - t0, hover: tHover - t0, tokens: tTokens - t0, open: tHover - initialized, cpu: { start: cStart.all, open: cHover.all - cStart.all, hover: cHover.all, tokens: cTokens.all }, main: { start: cStart.main, open: cHover.main - cStart.main, hover: cHover.main, tokens: cTokens.main } };
 }
 
 const median = (xs) => {
@@ -121,10 +126,11 @@ for (const doc of documents().filter((d) => d.name.includes(opts.only))) {
     for (const k of ['start', 'open', 'hover', 'tokens']) {
       const xs = runs[mode].map((r) => r[k]);
       const cs = runs[mode].map((r) => r.cpu[k]);
-      row[k] = { median: r1(median(xs)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)), cpu: r1(median(cs)) };
+      const ms = runs[mode].map((r) => r.main[k]);
+      row[k] = { median: r1(median(xs)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)), cpu: r1(median(cs)), mainThreadCpu: r1(median(ms)) };
     }
     results.push(row);
-    const f = (x) => `${x.median} ms [cpu ${x.cpu}]`;
+    const f = (x) => `${x.median} ms [cpu ${x.cpu}, main ${x.mainThreadCpu}]`;
     console.log(`${doc.name.padEnd(27)} ${mode.padEnd(7)} start ${f(row.start)}, open ${f(row.open)} → first hover ${f(row.hover)} (${row.hover.min}–${row.hover.max}), tokens ${f(row.tokens)}`);
   }
 }
