@@ -93,6 +93,7 @@ describe('public API', () => {
         "writeImage",
         "xxdLines",
         "xxh32",
+        "zmapRange",
         "zstdDecompress",
       ]
     `);

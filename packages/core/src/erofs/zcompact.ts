@@ -54,6 +54,17 @@ export function compactLayout(ebase: number, totalidx: number, advise: number): 
   return { init4, c2, rest, regions: [region(ebase, init4, 2), region(end4, c2, 16), region(end2, rest, 2)], length };
 }
 
+/** Where the pack holding entry `i` ends (what an inline tail follows). */
+export function compactPackEnd(layout: CompactLayout, i: number): number {
+  let k = i;
+  for (const r of layout.regions) {
+    if (k < r.count) return r.start + Math.floor(k / r.vcnt) * r.packBytes + r.packBytes;
+    k -= r.count;
+  }
+  const last = layout.regions[2]!;
+  return last.start + Math.ceil(last.count / 2) * last.packBytes;
+}
+
 /** Bits of the `lo` part of a compact entry: max(lclusterbits, 12). */
 export function compactLoBits(lclusterbits: number): number {
   return Math.max(lclusterbits, 12);

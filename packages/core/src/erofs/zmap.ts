@@ -40,7 +40,7 @@ import {
   zZstdCfgs,
 } from './format.js';
 import { INCOMPAT_COMPR_CFGS, INCOMPAT_ZERO_PADDING } from './features.js';
-import { compactHeadBlocks, compactLayout, compactLoBits, unpackCompactPack } from './zcompact.js';
+import { compactHeadBlocks, compactLayout, compactLoBits, compactPackEnd, unpackCompactPack } from './zcompact.js';
 import type { ErofsImage, Extent, Inode } from './image.js';
 
 /** Largest decompressed extent accepted (the kernel's limit for one pcluster's output is 12 MiB). */
@@ -324,6 +324,33 @@ export async function loadZMap(img: ErofsImage, ino: Inode): Promise<ZExtent[]> 
     if (e.encodedLength > MAX_PCLUSTER + bs) throw mapError(ino, `pcluster of ${e.encodedLength} bytes exceeds ${MAX_PCLUSTER}`, e.entryOffset);
   }
   return out;
+}
+
+/**
+ * Where the map of a compressed inode lies in the image: from its map header to the end of its
+ * lcluster indexes, or of the inline (ztailpacking) tail after them; just the header when the
+ * whole file is a fragment. Nothing is checked beyond what locating it needs.
+ */
+export async function zmapRange(img: ErofsImage, ino: Inode): Promise<{ start: number; end: number }> {
+  const hpos = Math.ceil(ino.inlineBase / 8) * 8;
+  if (!isCompressed(ino) || ino.size === 0 || hpos + 8 > img.cache.size) return { start: hpos, end: hpos };
+  const hb = await img.meta(hpos, 8);
+  const h = decode(zMapHeaderInline, hb, 0, hpos);
+  if (h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) return { start: hpos, end: hpos + 8 };
+  const L = 2 ** (img.blkszbits + (h.h_clusterbits & 7));
+  const tailLcn = Math.floor((ino.size - 1) / L);
+  let end: number;
+  let tailPackEnd: number;
+  if (ino.layout === DataLayout.COMPRESSED_FULL) {
+    end = hpos + 16 + Math.ceil(ino.size / L) * 8;
+    tailPackEnd = hpos + 16 + tailLcn * 8 + 8;
+  } else {
+    const layout = compactLayout(hpos + 8, Math.ceil(ino.size / img.blockSize), h.h_advise);
+    end = hpos + 8 + layout.length;
+    tailPackEnd = compactPackEnd(layout, tailLcn);
+  }
+  if (h.h_advise & Z_EROFS_ADVISE.INLINE_PCLUSTER) end = Math.max(end, tailPackEnd + h.h_idata_size);
+  return { start: hpos, end: Math.min(end, img.cache.size) };
 }
 
 function isPackLast(lc: Lclusters, lcn: number): boolean {

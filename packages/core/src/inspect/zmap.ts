@@ -28,7 +28,7 @@ import {
   zZstdCfgs,
 } from '../erofs/format.js';
 import { INCOMPAT_COMPR_CFGS } from '../erofs/features.js';
-import { compactHeadBlocks, compactLayout, compactLoBits, unpackCompactPack, type CompactLayout, type CompactRegion } from '../erofs/zcompact.js';
+import { compactHeadBlocks, compactLayout, compactLoBits, compactPackEnd, unpackCompactPack, type CompactLayout, type CompactRegion } from '../erofs/zcompact.js';
 import type { Field, StructDef } from '../layout/struct.js';
 import type { ByteMap } from './bytes.js';
 import { plural } from './describe.js';
@@ -222,7 +222,7 @@ export function inspectCompressed(ctx: ErofsInspectContext, ino: InspectedInode)
     }
     st.lc = decodeCompact(map, layout, n, compactLoBits(lclusterbits), big1);
     indexEnd = hpos + 8 + layout.length;
-    tailPackEnd = packEnd(layout, tailLcn);
+    tailPackEnd = compactPackEnd(layout, tailLcn);
   }
   mapStruct.end = Math.min(indexEnd, Math.max(hpos + 8, map.end));
   mapStruct.detail = `${full ? 'full' : 'compact'} indexes: ${plural(n, 'lcluster')} of ${L} bytes, ${algName(algs[0])}${(advise & (Z_EROFS_ADVISE.INLINE_PCLUSTER | Z_EROFS_ADVISE.FRAGMENT_PCLUSTER)) !== 0 ? (inline ? ', inline tail' : ', tail fragment') : ''}`;
@@ -282,17 +282,6 @@ function decodeFull(map: ByteMap, base: number, n: number): Lclusters {
     }
   }
   return lc;
-}
-
-/** Where the pack holding entry `lcn` ends. */
-function packEnd(layout: CompactLayout, lcn: number): number {
-  let k = lcn;
-  for (const r of layout.regions) {
-    if (k < r.count) return r.start + Math.floor(k / r.vcnt) * r.packBytes + r.packBytes;
-    k -= r.count;
-  }
-  const last = layout.regions[2]!;
-  return last.start + Math.ceil(last.count / 2) * last.packBytes;
 }
 
 function* packsOf(layout: CompactLayout): Generator<{ r: CompactRegion; p: number; at: number; first: number; inPack: number }> {
