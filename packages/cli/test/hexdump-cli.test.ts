@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ErofsImage, MemorySource, inspect, parseHexdump, spanAt } from '@erofs-kit/core';
+import { ErofsImage, MemorySource, inspect, parseHexdump, spanAt, walk, zmapRange } from '@erofs-kit/core';
 import { REPO_ROOT } from './support/fixtures.js';
 import { runCli } from './support/cli.js';
 
@@ -24,6 +24,35 @@ describe('erofs-kit hexdump', () => {
     const a = inspect(d.map, { hint: d.hint });
     expect(spanAt(a.spans, ino.offset + 8)!.meaning).toBe('5000 bytes (2 blocks)');
     expect(a.structures[0]).toMatchObject({ kind: 'inode', detail: '/sizes/size-5000' });
+  });
+
+  it.each([
+    ['lz4hc-ztail.erofs', 'inline'],
+    ['lz4hc-legacy.erofs', 'pcluster'],
+  ] as const)('dumps the compression map of a compressed file in %s, and the dump decodes on its own', async (file, storage) => {
+    const image = resolve(REPO_ROOT, 'fixtures', file);
+    const img = await ErofsImage.open(new MemorySource(new Uint8Array(readFileSync(image))));
+    // A compressed file of several lclusters whose tail is stored as asked.
+    let found: { path: string; nid: number; ends: number } | undefined;
+    for await (const e of walk(img)) {
+      if (!e.inode.layoutName.startsWith('compressed') || e.inode.size <= 2 * img.blockSize) continue;
+      const ext = await img.extents(e.inode);
+      const tail = ext[ext.length - 1]!;
+      if (tail.compression!.storage !== storage) continue;
+      found = { path: e.path, nid: e.inode.nid, ends: storage === 'inline' ? tail.physical + tail.compression!.encodedLength : (await zmapRange(img, e.inode)).end };
+      break;
+    }
+    expect(found).toBeDefined();
+    const r = runCli(['hexdump', image, '--path', found!.path]);
+    expect(r.status).toBe(0);
+    const d = parseHexdump(r.stdout);
+    expect(d.map.end).toBe(found!.ends);
+    const a = inspect(d.map, { hint: d.hint });
+    expect(a.spans.filter((x) => x.kind === 'unknown')).toEqual([]);
+    expect(a.diagnostics.filter((x) => x.severity !== 'info')).toEqual([]);
+    expect(a.spans.some((x) => x.path === `inode[${found!.nid}].zmap.h_advise`)).toBe(true);
+    expect(a.spans.filter((x) => /^inode\[\d+\]\.lcluster\[\d+\]/.test(x.path) && /^(PLAIN|HEAD1|HEAD2|NONHEAD)/.test(x.meaning)).length).toBeGreaterThan(2);
+    if (storage === 'inline') expect(a.spans[a.spans.length - 1]!.path.endsWith('.inline_tail')).toBe(true);
   });
 
   it('dumps a byte range in xxd -g1 -c 8 layout', () => {

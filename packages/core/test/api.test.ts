@@ -96,6 +96,7 @@ describe('public API', () => {
         "writeImageTo",
         "xxdLines",
         "xxh32",
+        "zmapRange",
         "zstdDecompress",
       ]
     `);

@@ -4,25 +4,7 @@ import { ErofsImage, MemorySource, walk } from '../src/index.js';
 import { ByteMap, inspect, parseHint, spanAt, type Annotation, type InspectResult } from '../src/inspect/index.js';
 import { modeString } from '../src/inspect/describe.js';
 import { bytesOf, manifest } from './fixtures.js';
-
-/** Spans are sorted, never overlap, and cover exactly the present bytes. */
-export function coverageProblem(r: InspectResult, map: ByteMap): string | undefined {
-  const kinds = new Set(['field', 'padding', 'data', 'unknown']);
-  let k = 0;
-  for (const seg of map.segments) {
-    let pos = seg.offset;
-    while (pos < seg.offset + seg.bytes.length) {
-      const s = r.spans[k++];
-      if (!s) return `no span at ${pos}`;
-      if (s.start !== pos) return `span ${s.path} starts at ${s.start}, expected ${pos}`;
-      if (!(s.end > s.start)) return `empty span ${s.path} at ${s.start}`;
-      if (!kinds.has(s.kind)) return `span ${s.path} has kind ${s.kind}`;
-      pos = s.end;
-    }
-    if (pos !== seg.offset + seg.bytes.length) return `spans run past the segment end ${seg.offset + seg.bytes.length} to ${pos}`;
-  }
-  return k === r.spans.length ? undefined : `${r.spans.length - k} spans outside the present bytes`;
-}
+import { coverageProblem } from './coverage.js';
 
 function checkCoverage(r: InspectResult, map: ByteMap): void {
   expect(coverageProblem(r, map)).toBeUndefined();
@@ -40,11 +22,10 @@ describe.each(images)('%s', (_name, file) => {
     checkCoverage(r, ByteMap.of(bytes));
     expect(r.format).toBe('erofs');
     expect(r.diagnostics.filter((d) => d.severity !== 'info')).toEqual([]);
-    // Not done yet: compressed data maps (map header, lcluster indexes, pclusters) and the
-    // compression configuration records. The inspector says so; those bytes stay unknown.
-    const compressedNotDecoded = r.diagnostics.some((d) => d.severity === 'info' && /compressed layouts/.test(d.message));
-    if (compressedNotDecoded) expect(r.spans.some((s) => s.kind === 'unknown')).toBe(true);
-    else expect(r.spans.filter((s) => s.kind === 'unknown')).toEqual([]);
+    // Compressed images included: map headers, lcluster indexes, pclusters, inline tails and
+    // configuration records are all decoded (test/inspect-compressed.test.ts has the details).
+    expect(r.spans.filter((s) => s.kind === 'unknown')).toEqual([]);
+    expect(r.diagnostics.filter((d) => /not decoded/.test(d.message))).toEqual([]);
   });
 
   it('agrees with the reader on every inode the walk reaches (path, mode, size)', async () => {

@@ -47,7 +47,17 @@ function tokenType(a: Annotation): number {
       return T.property;
     case 'erofs_inode_chunk_index':
     case 'erofs_blockmap_entry':
+    case 'z_erofs_map_header':
+    case 'z_erofs_lcluster_index':
+    case 'z_erofs_compact_pack_4b':
+    case 'z_erofs_compact_pack_2b':
       return T.enumMember;
+    case 'erofs_compr_cfg_len':
+    case 'z_erofs_lz4_cfgs':
+    case 'z_erofs_lzma_cfgs':
+    case 'z_erofs_deflate_cfgs':
+    case 'z_erofs_zstd_cfgs':
+      return T.namespace;
     case 'pax record':
       return T.macro;
     default:
@@ -67,6 +77,8 @@ const SYMBOL_KINDS: Record<Structure['kind'], SymbolKind> = {
   'directory-block': SymbolKind.Module,
   'inline-data': SymbolKind.Variable,
   'chunk-table': SymbolKind.Array,
+  'compression-config': SymbolKind.Object,
+  'compression-map': SymbolKind.Array,
   'data': SymbolKind.Variable,
   'tar-header': SymbolKind.Struct,
   'pax-records': SymbolKind.Array,

@@ -3,9 +3,11 @@
  * (made by test/fixtures/make-fixtures.mjs from the image fixtures).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { format, formatXxd } from '@erofs-kit/core';
+import { format, formatXxd, inspect, parseHexdump } from '@erofs-kit/core';
 import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
 import { Client, decodeTokens } from './support/client.js';
 
@@ -262,6 +264,56 @@ describe('tar index with its tar appended (golden dump)', () => {
     // One header block above the data: the entry's ustar header, its name field first.
     const header = text(await client.hover(uri, loc.range.start.line - 32, 10));
     expect(header.split('\n\n').slice(0, 3)).toEqual(['**posix_header.name** · field', expect.stringMatching(/^`device\[1\]\[0x[0-9a-f]+\]\.name`$/), 'value `"./modes/setuid-4755"`']);
+  });
+});
+
+describe('compressed image (golden dump of lz4hc-bigpcl: compact indexes, big pclusters)', () => {
+  it('explains the map header and an lcluster entry, and follows a head to its pcluster', async () => {
+    const dump = readFileSync(new URL('./golden/lz4hc-bigpcl.xxd', import.meta.url), 'utf8');
+    const uri = uriOf('lz4hc-bigpcl.xxd');
+    expect(await client.open(uri, dump)).toEqual([]);
+    // Where things are, from core (the server must say the same over the protocol).
+    const parsed = parseHexdump(dump);
+    const r = inspect(parsed.map, { hint: parsed.hint });
+    const at = (off: number): [number, number] => {
+      const p = parsed.rangeOfByte(off)!;
+      return [p.line, p.start];
+    };
+    const bits = r.spans.find((s) => s.field === 'h_clusterbits')!;
+    const h1 = text(await client.hover(uri, ...at(bits.start)));
+    expect(h1.split('\n\n').slice(0, 3)).toEqual(['**z_erofs_map_header.h_clusterbits** · field', expect.stringMatching(/^`inode\[\d+\]\.zmap\.h_clusterbits`$/), 'value `0x0` — lclusterbits 12 (blkszbits 12 + 0): logical clusters of 4096 bytes']);
+    const cblk = r.spans.find((s) => s.field === 'lcluster' && s.meaning.includes('CBLKCNT'))!;
+    const h2 = text(await client.hover(uri, ...at(cblk.start)));
+    expect(h2.split('\n\n')[0]).toMatch(/^\*\*z_erofs_compact_pack_[24]b\.lcluster\*\* · field$/);
+    expect(h2).toMatch(/NONHEAD: CBLKCNT \d+: the pcluster of the head at lcluster \d+ is \d+ blocks/);
+    const head = r.spans.find((s) => s.field === 'lcluster' && s.meaning.startsWith('HEAD1') && s.target !== undefined)!;
+    const loc = (await client.definition(uri, ...at(head.start))) as Location;
+    expect(loc.range.start).toEqual((({ line, character }) => ({ line, character }))({ line: at(head.target!.offset)[0], character: parsed.rangesOf(head.target!.offset, head.target!.offset + 1, 1)[0]!.start }));
+    const there = text(await client.hover(uri, loc.range.start.line, loc.range.start.character));
+    expect(there.split('\n\n')[0]).toBe('**pcluster** · data');
+    expect(there).toMatch(/lz4-compressed pcluster of \d+ blocks? holding bytes \d+\.\.\d+ of \//);
+    client.close(uri);
+  });
+});
+
+describe('start-up', () => {
+  it('writes a V8 code cache at exit and starts from it the next time (V8 accepts it: not rewritten)', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lsp-cache-'));
+    const dump = fixture('basic-4k-sb.xxd');
+    const written: number[] = [];
+    for (let run = 0; run < 2; run++) {
+      const c = await Client.start(home);
+      await c.open('file:///sb.xxd', dump);
+      expect(text(await c.hover('file:///sb.xxd', 1, 40))).toContain('value `12 (0xc)` — block size 4096');
+      await c.stop();
+      const files = readdirSync(join(home, 'erofs-kit'));
+      expect(files, `run ${run}`).toEqual([expect.stringMatching(/^lsp-v\d+\.\d+\.\d+-\w+-\d+-\d+\.v8cache$/)]);
+      const st = statSync(join(home, 'erofs-kit', files[0]!));
+      expect(st.size).toBeGreaterThan(10000);
+      written.push(st.mtimeMs);
+    }
+    expect(written[1]).toBe(written[0]);
+    rmSync(home, { recursive: true, force: true });
   });
 });
 

@@ -1,4 +1,4 @@
-import { ErofsImage, format, formatHint, hex, isErofsError, xxdLines, type Inode } from '@erofs-kit/core';
+import { ErofsImage, format, formatHint, hex, isErofsError, xxdLines, zmapRange, type Inode } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { Out, UsageError, deviceOption, strs, type Command } from '../util.js';
 
@@ -10,9 +10,15 @@ function int(v: unknown, what: string): number | undefined {
   return n;
 }
 
-/** Bytes of an inode's metadata record: core, inline xattrs, then its inline tail or chunk table. */
-function inodeRecordEnd(img: ErofsImage, ino: Inode): number {
+/**
+ * Bytes of an inode's metadata record: core, inline xattrs, then its inline tail, chunk table
+ * or compression map (header, lcluster indexes, inline compressed tail).
+ */
+async function inodeRecordEnd(img: ErofsImage, ino: Inode): Promise<number> {
   const bs = img.blockSize;
+  if (ino.layout === format.DataLayout.COMPRESSED_FULL || ino.layout === format.DataLayout.COMPRESSED_COMPACT) {
+    return Math.max(ino.inlineBase, (await zmapRange(img, ino)).end);
+  }
   if (ino.layout === format.DataLayout.FLAT_INLINE && ino.size > 0) {
     const tail = ino.size - (Math.ceil(ino.size / bs) - 1) * bs;
     return ino.inlineBase + Math.min(tail, bs - (ino.inlineBase % bs));
@@ -33,7 +39,8 @@ export const hexdump: Command = {
   help: `Writes bytes of IMAGE in xxd's layout (offsets are image offsets), preceded by a hint line
 "# erofs: blksz=... meta_blkaddr=..." so that a dump of part of an image can still be decoded
 (by erofs-kit-lsp, the language server). Without options the whole file is dumped.
-  --path P          the inode record of P: inode, inline xattrs, inline data or chunk table
+  --path P          the inode record of P: inode, inline xattrs, inline data, chunk table or
+                    compression map (map header, lcluster indexes, inline compressed tail)
   --nid N           the same for inode N
   --offset O        start at byte O (decimal or 0x hex); --length L bytes (default: to the end)
   -c COLS, -g BYTES bytes per line and per group, as xxd -c and -g (default 16 and 2)
@@ -84,7 +91,7 @@ A file that is not an EROFS image (e.g. a tar layer) is dumped without a hint li
         if (!img) throw new UsageError(`${file} is not an EROFS image: --path and --nid need one`);
         const ino = path !== undefined ? await img.lookup(path) : await img.inode(nid!);
         start = ino.offset;
-        end = Math.min(src.size, inodeRecordEnd(img, ino));
+        end = Math.min(src.size, await inodeRecordEnd(img, ino));
         inode = path !== undefined ? { nid: ino.nid, path } : { nid: ino.nid };
       } else if (offset !== undefined) {
         if (offset > src.size) throw new UsageError(`--offset ${hex(offset)} is past the end of ${file} (${src.size} bytes)`);

@@ -13,7 +13,8 @@
  * (INLINE_PCLUSTER) or in the packed inode (FRAGMENT_PCLUSTER).
  *
  * Every on-disk field is read through the tables in format.ts, except the bit-packed compact
- * entries, whose layout is documented at {@link zCompactPack2B}.
+ * entries, whose layout is documented at `zCompactPack2B` and unpacked in zcompact.ts (shared with
+ * the tolerant inspector).
  */
 import { ErofsError, hex, isErofsError, toSafeNumber } from '../errors.js';
 import { decode } from '../layout/struct.js';
@@ -27,8 +28,6 @@ import {
   Z_EROFS_LCLUSTER_TYPE,
   Z_EROFS_LI_D0_CBLKCNT,
   Z_EROFS_LI_PARTIAL_REF,
-  zCompactPack2B,
-  zCompactPack4B,
   zComprCfgLen,
   zDeflateCfgs,
   zLclusterIndex,
@@ -41,6 +40,7 @@ import {
   zZstdCfgs,
 } from './format.js';
 import { INCOMPAT_COMPR_CFGS, INCOMPAT_ZERO_PADDING } from './features.js';
+import { compactHeadBlocks, compactLayout, compactLoBits, compactPackEnd, unpackCompactPack } from './zcompact.js';
 import type { ErofsImage, Extent, Inode } from './image.js';
 
 /** Largest decompressed extent accepted (the kernel's limit for one pcluster's output is 12 MiB). */
@@ -326,6 +326,33 @@ export async function loadZMap(img: ErofsImage, ino: Inode): Promise<ZExtent[]> 
   return out;
 }
 
+/**
+ * Where the map of a compressed inode lies in the image: from its map header to the end of its
+ * lcluster indexes, or of the inline (ztailpacking) tail after them; just the header when the
+ * whole file is a fragment. Nothing is checked beyond what locating it needs.
+ */
+export async function zmapRange(img: ErofsImage, ino: Inode): Promise<{ start: number; end: number }> {
+  const hpos = Math.ceil(ino.inlineBase / 8) * 8;
+  if (!isCompressed(ino) || ino.size === 0 || hpos + 8 > img.cache.size) return { start: hpos, end: hpos };
+  const hb = await img.meta(hpos, 8);
+  const h = decode(zMapHeaderInline, hb, 0, hpos);
+  if (h.h_clusterbits >> Z_EROFS_FRAGMENT_INODE_BIT) return { start: hpos, end: hpos + 8 };
+  const L = 2 ** (img.blkszbits + (h.h_clusterbits & 7));
+  const tailLcn = Math.floor((ino.size - 1) / L);
+  let end: number;
+  let tailPackEnd: number;
+  if (ino.layout === DataLayout.COMPRESSED_FULL) {
+    end = hpos + 16 + Math.ceil(ino.size / L) * 8;
+    tailPackEnd = hpos + 16 + tailLcn * 8 + 8;
+  } else {
+    const layout = compactLayout(hpos + 8, Math.ceil(ino.size / img.blockSize), h.h_advise);
+    end = hpos + 8 + layout.length;
+    tailPackEnd = compactPackEnd(layout, tailLcn);
+  }
+  if (h.h_advise & Z_EROFS_ADVISE.INLINE_PCLUSTER) end = Math.max(end, tailPackEnd + h.h_idata_size);
+  return { start: hpos, end: Math.min(end, img.cache.size) };
+}
+
 function isPackLast(lc: Lclusters, lcn: number): boolean {
   // the last entry of a compact pack stores delta[1], so its delta[0] cannot be checked
   return lc.nextPack[lcn] !== lc.nextPack[lcn + 1];
@@ -382,41 +409,21 @@ async function loadFull(img: ErofsImage, ino: Inode, hpos: number, n: number): P
 async function loadCompact(img: ErofsImage, ino: Inode, hpos: number, n: number, lclusterbits: number, advise: number, big: boolean): Promise<Lclusters> {
   const ebase = hpos + 8;
   const totalidx = Math.ceil(ino.size / img.blockSize);
-  let init4 = ((32 - (ebase % 32)) / 4) & 7;
-  if (init4 > totalidx) init4 = totalidx;
-  const c2 = advise & Z_EROFS_ADVISE.COMPACTED_2B && init4 < totalidx ? Math.floor((totalidx - init4) / 16) * 16 : 0;
-  if (c2 > 0 && lclusterbits > 12) throw mapError(ino, `2-byte compact indexes need lcluster bits <= 12, not ${lclusterbits}`, hpos + 4, 2);
-  const rest = totalidx - init4 - c2;
-  const end4 = ebase + init4 * 4;
-  const end2 = end4 + c2 * 2;
-  // whole packs: a 4-byte region with an odd count ends in a half-used pack
-  const length = c2 === 0 && rest === 0 ? Math.ceil(init4 / 2) * 8 : end2 + Math.ceil(rest / 2) * 8 - ebase;
-  const bytes = await indexBytes(img, ino, ebase, length, `${totalidx} compact lcluster indexes`);
+  const layout = compactLayout(ebase, totalidx, advise);
+  if (layout.c2 > 0 && lclusterbits > 12) throw mapError(ino, `2-byte compact indexes need lcluster bits <= 12, not ${lclusterbits}`, hpos + 4, 2);
+  const bytes = await indexBytes(img, ino, ebase, layout.length, `${totalidx} compact lcluster indexes`);
   const lc = newLclusters(n);
-  const lobits = Math.max(lclusterbits, 12);
-  const loMask = (1 << lobits) - 1;
+  const lobits = compactLoBits(lclusterbits);
   const vtype = new Uint8Array(16);
   const vlo = new Uint32Array(16);
   let lcn = 0;
-  const regions: [number, number, number][] = [
-    [ebase, init4, 2],
-    [end4, c2, 16],
-    [end2, rest, 2],
-  ];
-  for (const [start, count, vcnt] of regions) {
-    const packBytes = vcnt === 2 ? zCompactPack4B.size : zCompactPack2B.size;
-    const encodebits = ((packBytes - 4) * 8) / vcnt;
+  for (const r of layout.regions) {
+    const { count, vcnt, packBytes } = r;
     for (let p = 0; p * vcnt < count; p++) {
-      const packAt = start + p * packBytes;
+      const packAt = r.start + p * packBytes;
       const rel = packAt - ebase;
-      const pack = vcnt === 2 ? decode(zCompactPack4B, bytes, rel, packAt) : decode(zCompactPack2B, bytes, rel, packAt);
-      for (let i = 0; i < vcnt; i++) {
-        const bit = i * encodebits;
-        const b = rel + (bit >> 3);
-        const v = ((bytes[b]! | (bytes[b + 1]! << 8) | ((bytes[b + 2] ?? 0) << 16)) >>> (bit & 7));
-        vlo[i] = v & loMask;
-        vtype[i] = (v >>> lobits) & 3;
-      }
+      const pack = decode(r.def, bytes, rel, packAt);
+      unpackCompactPack(bytes, rel, r, lobits, vtype, vlo);
       const inPack = Math.min(vcnt, count - p * vcnt);
       for (let i = 0; i < inPack && lcn < n; i++, lcn++) {
         lc.type[lcn] = vtype[i]!;
@@ -424,39 +431,17 @@ async function loadCompact(img: ErofsImage, ino: Inode, hpos: number, n: number,
         lc.at[lcn] = packAt + ((i * packBytes) / vcnt);
         lc.nextPack[lcn] = packAt + packBytes;
         if (vtype[i] === T_NONHEAD) continue;
-        lc.pblk[lcn] = pack.blkaddr + packBlocks(vtype, vlo, i, big, ino, packAt);
+        const nblk = compactHeadBlocks(vtype, vlo, i, big);
+        if (nblk < 0) {
+          const j = -1 - nblk;
+          throw mapError(ino, `compact pack at ${hex(packAt)}: NONHEAD entry ${j} has delta[0] ${vlo[j]} without a block count`, packAt);
+        }
+        lc.pblk[lcn] = pack.blkaddr + nblk;
       }
     }
   }
   if (lcn < n) throw mapError(ino, `${n} lclusters but only ${lcn} compact indexes`, ebase);
   return lc;
-}
-
-/** Blocks used by the pclusters started before entry `i` of a pack (the kernel's walk back). */
-function packBlocks(type: Uint8Array, lo: Uint32Array, i: number, big: boolean, ino: Inode, packAt: number): number {
-  let nblk = big ? 0 : 1;
-  while (i > 0) {
-    --i;
-    const t = type[i]!;
-    const v = lo[i]!;
-    if (!big) {
-      if (t === T_NONHEAD) i -= v;
-      if (i >= 0) ++nblk;
-      continue;
-    }
-    if (t === T_NONHEAD) {
-      if (v & Z_EROFS_LI_D0_CBLKCNT) {
-        --i;
-        nblk += v & (Z_EROFS_LI_D0_CBLKCNT - 1);
-        continue;
-      }
-      if (v <= 1) throw mapError(ino, `compact pack at ${hex(packAt)}: NONHEAD entry ${i} has delta[0] ${v} without a block count`, packAt);
-      i -= v - 2;
-      continue;
-    }
-    ++nblk;
-  }
-  return nblk;
 }
 
 // ------------------------------------------------------------------------------- reading

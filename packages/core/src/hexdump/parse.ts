@@ -87,11 +87,13 @@ class IntList {
   }
 }
 
+/** Hex digit values by character code (-1: not a hex digit), for codes below 128. */
+const HEX = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
+for (let c = 0; c < 6; c++) HEX[0x61 + c] = HEX[0x41 + c] = 10 + c;
+
 function hexVal(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
+  return c < 128 ? HEX[c]! : -1;
 }
 
 function isSpace(c: number): boolean {
@@ -200,7 +202,9 @@ export class HexDump {
         startAt(off);
         const n = sc.n;
         if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
-        cur.buf.set(sc.bytes.subarray(0, n), cur.len);
+        const buf = cur.buf;
+        const src = sc.bytes;
+        for (let b = 0, o = cur.len; b < n; b++, o++) buf[o] = src[b]!;
         cur.len += n;
         lastLen = n;
         recLine.push(lineNo);
@@ -308,9 +312,8 @@ export class HexDump {
       off = off * 16 + v;
       j++;
     }
-    const problem = (start: number, end: number, message: string): void => this.problem(lineNo, s, start, end, message);
     if (j === i || (j < e && !isSpace(text.charCodeAt(j)) && text.charCodeAt(j) !== 0x3a)) {
-      problem(i, e, 'not a hex-dump line: expected an offset in hex, then bytes (xxd, hexdump -C or od -A x -t x1z)');
+      this.problem(lineNo, s, i, e, 'not a hex-dump line: expected an offset in hex, then bytes (xxd, hexdump -C or od -A x -t x1z)');
       return;
     }
     const xxd = text.charCodeAt(j) === 0x3a;
@@ -347,7 +350,7 @@ export class HexDump {
       // Token [k, t): pairs of hex digits.
       const len = t - k;
       if (len % 2 !== 0 || (!xxd && len !== 2)) {
-        problem(k, t, `"${text.slice(k, t)}" is not a byte in hex (${xxd ? 'groups of two hex digits per byte' : 'two hex digits'})`);
+        this.problem(lineNo, s, k, t, `"${text.slice(k, t)}" is not a byte in hex (${xxd ? 'groups of two hex digits per byte' : 'two hex digits'})`);
         k = t;
         continue;
       }
@@ -369,7 +372,7 @@ export class HexDump {
       if (!ok) {
         const full = sc.n >= MAX_LINE_BYTES;
         sc.n = n0;
-        problem(k, t, full ? `more than ${MAX_LINE_BYTES} bytes on one line` : `"${text.slice(k, t)}" is not hex`);
+        this.problem(lineNo, s, k, t, full ? `more than ${MAX_LINE_BYTES} bytes on one line` : `"${text.slice(k, t)}" is not hex`);
       }
       k = t;
     }

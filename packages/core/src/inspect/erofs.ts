@@ -6,8 +6,8 @@
  * where the variable-length parts are. Problems become diagnostics; nothing throws.
  *
  * Compressed layouts (COMPRESSED_FULL, COMPRESSED_COMPACT) are decoded by whatever is
- * registered in {@link layoutInspectors}; without an entry their map is left unknown and an
- * info diagnostic says so.
+ * registered in {@link layoutInspectors} (zmap.ts by default); without an entry their map is
+ * left unknown and an info diagnostic says so.
  */
 import { hex } from '../errors.js';
 import { crc32c } from '../erofs/checksum.js';
@@ -46,6 +46,7 @@ import {
   COMPAT_FEATURES,
   COMPAT_SB_CHKSUM,
   COMPAT_XATTR_FILTER,
+  INCOMPAT_COMPR_CFGS,
   INCOMPAT_DEVICE_TABLE,
   INCOMPAT_FEATURES,
   INCOMPAT_XATTR_PREFIXES,
@@ -57,6 +58,7 @@ import { compareBytes, cstr, formatTime, modeString, plural, quoteBytes, uuidStr
 import type { ErofsHint } from './hint.js';
 import type { Annotator, Explained, Structure, Target } from './model.js';
 import { inspectTar, looksLikeTarHeader } from './tar.js';
+import { inspectComprCfgs, inspectCompressed } from './zmap.js';
 
 /** What locating structures needs; from the superblock or a hint. */
 export interface Geometry {
@@ -77,6 +79,8 @@ export interface Geometry {
   /** Long-prefix table: byte position (in the packed inode's data when packedNid != 0) and count. */
   prefixStart: number;
   prefixCount: number;
+  /** available_compr_algs (bit n = algorithm id n); 1 (LZ4) without COMPR_CFGS; undefined from a hint. */
+  comprAlgs: number | undefined;
   /** Where the numbers came from. */
   from: 'superblock' | 'hint';
 }
@@ -113,7 +117,10 @@ export type LayoutInspector = (ctx: ErofsInspectContext, inode: InspectedInode) 
  * Inspectors for layouts decoded outside this file, by i_format data layout. The compressed
  * layouts (1 COMPRESSED_FULL, 3 COMPRESSED_COMPACT) register here.
  */
-export const layoutInspectors: Partial<Record<number, LayoutInspector>> = {};
+export const layoutInspectors: Partial<Record<number, LayoutInspector>> = {
+  [DataLayout.COMPRESSED_FULL]: inspectCompressed,
+  [DataLayout.COMPRESSED_COMPACT]: inspectCompressed,
+};
 
 const MAX_INODES = 1 << 20;
 const MAX_CHUNKS = 1 << 20;
@@ -169,6 +176,7 @@ export class ErofsInspector implements ErofsInspectContext {
       packedNid: 0,
       prefixStart: 0,
       prefixCount: 0,
+      comprAlgs: undefined,
       from: 'hint',
     };
   }
@@ -308,6 +316,7 @@ export class ErofsInspector implements ErofsInspectContext {
       packedNid: sb.packed_nid > BigInt(Number.MAX_SAFE_INTEGER) ? 0 : Number(sb.packed_nid),
       prefixStart: sb.xattr_prefix_start * 4,
       prefixCount: sb.feature_incompat & INCOMPAT_XATTR_PREFIXES ? sb.xattr_prefix_count : 0,
+      comprAlgs: sb.feature_incompat & INCOMPAT_COMPR_CFGS ? sb.u1 : 1,
       from: 'superblock',
     };
     if (sb.fixed_nsec >= 1e9) ann.diag('error', 'invalid-value', `fixed_nsec ${sb.fixed_nsec} out of range [0, 999999999]`, base + 32, 4);
@@ -338,6 +347,8 @@ export class ErofsInspector implements ErofsInspectContext {
         if (d) geo.devices.push({ index: idx, blocks: d.value.blocks_lo + d.value.blocks_hi * 2 ** 32, uniaddr: d.value.uniaddr_lo + d.value.uniaddr_hi * 2 ** 32 });
       }
     }
+    // Compression configuration records right after the superblock.
+    if (sb.feature_incompat & INCOMPAT_COMPR_CFGS) inspectComprCfgs(ann, map, base + sbSize, sb.u1, bs);
     // Long xattr prefixes stored in the metadata (not in a packed inode).
     if (sb.feature_incompat & INCOMPAT_XATTR_PREFIXES && sb.xattr_prefix_count > 0) {
       if (sb.packed_nid === 0n) geo.longPrefixes = longPrefixes(ann, map, sb.xattr_prefix_start * 4, sb.xattr_prefix_count);

@@ -61,6 +61,8 @@ export type StructureKind =
   | 'directory-block'
   | 'inline-data'
   | 'chunk-table'
+  | 'compression-config'
+  | 'compression-map'
   | 'data'
   | 'tar-header'
   | 'pax-records'
@@ -95,6 +97,8 @@ export interface Explained {
   target?: Target | undefined;
   /** Replaces the rendered value (e.g. a NUL-padded name shown as text). */
   value?: string;
+  /** The caller claims this field's bytes itself (a bitstream split into its entries). */
+  omit?: boolean;
 }
 
 const MAX_DIAGNOSTICS = 2000;
@@ -168,6 +172,7 @@ export class Annotator {
         a.value = '(partly outside the dump)';
       } else {
         const x = explain?.(f, value);
+        if (x?.omit) continue;
         if (x) {
           if (x.meaning !== undefined) a.meaning = x.meaning;
           if (x.target !== undefined) a.target = x.target;

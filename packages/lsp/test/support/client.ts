@@ -3,6 +3,9 @@
  * as a child process and speaks JSON-RPC to it over its stdin/stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
 import type {
@@ -18,6 +21,9 @@ import type {
 } from 'vscode-languageserver-protocol';
 
 export const SERVER = fileURLToPath(new URL('../../bin/erofs-kit-lsp.js', import.meta.url));
+/** Where test servers keep their code cache (not the user's ~/.cache). */
+export const TEST_CACHE_HOME = mkdtempSync(join(tmpdir(), 'lsp-test-cache-'));
+process.once('exit', () => rmSync(TEST_CACHE_HOME, { recursive: true, force: true }));
 
 export class Client {
   /** Who waits for the diagnostics of which document version. */
@@ -31,8 +37,9 @@ export class Client {
     readonly init: InitializeResult,
   ) {}
 
-  static async start(): Promise<Client> {
-    const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /** Starts the built server; its V8 code cache goes to `cacheHome` (a temporary directory by default). */
+  static async start(cacheHome: string = TEST_CACHE_HOME): Promise<Client> {
+    const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, XDG_CACHE_HOME: cacheHome } });
     const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
     conn.listen();
     let client: Client | undefined;
