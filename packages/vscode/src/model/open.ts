@@ -180,6 +180,7 @@ export async function openTarLayer(host: OpenHost, uri: string, progress?: Progr
       device = await s.finish();
       sources.push(device);
     }
+    if (progress?.isCancelled()) throw new Cancelled();
     const deviceBlocks = result.deviceBlocks;
     const meta = new MemorySource(result.image, `${splitUri(uri)[1]} (tar index)`);
     const image = await ErofsImage.open(meta, { devices: [device] });

@@ -124,7 +124,7 @@ describe('erofs: file system provider', () => {
 
   it('reports a damaged superblock with the offset and the error code, not a stack', async () => {
     const bytes = readFileSync(FIXTURES + 'basic-4k.erofs');
-    bytes[1024 + 40] ^= 0xff; // a byte inside the checksummed superblock
+    bytes.writeUInt8(bytes.readUInt8(1024 + 40) ^ 0xff, 1024 + 40); // a byte inside the checksummed superblock
     const path = join(tmp, 'bad-checksum.erofs');
     writeFileSync(path, bytes);
     const { mounts, global } = registry();
