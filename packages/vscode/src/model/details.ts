@@ -55,7 +55,7 @@ export function superblockNodes(img: ErofsImage): DetailNode[] {
     node('blocks', String(sb.blocks_lo), `${sb.blocks_lo * img.blockSize} bytes of primary device`),
     node('meta_blkaddr', String(sb.meta_blkaddr), `inodes start at byte ${hex(img.metaBase)}`),
     node('xattr_blkaddr', String(sb.xattr_blkaddr), 'shared xattrs block'),
-    node('epoch', `${formatTime(Number(sb.epoch), sb.fixed_nsec)} UTC`, `build time ${sb.epoch}.${String(sb.fixed_nsec).padStart(9, '0')}`),
+    node('epoch', formatTime(Number(sb.epoch), sb.fixed_nsec), `build time ${sb.epoch}.${String(sb.fixed_nsec).padStart(9, '0')}`),
     node('uuid', uuid(sb.uuid)),
     node('volume_name', JSON.stringify(cstring(sb.volume_name))),
     node('checksum', img.checksumOk ? `${hex(sb.checksum)} (crc32c ok)` : 'not used (no sb_chksum feature)'),
@@ -153,7 +153,7 @@ export async function inodeNodes(img: ErofsImage, path: string, ino: Inode): Pro
     node('size', String(ino.size)),
     node('nlink', String(ino.nlink), ino.nlink > 1 && (ino.mode & format.S_IFMT) !== format.S_IFDIR ? 'hard-linked: the same inode has several names' : undefined),
     node('owner', `uid ${ino.uid}, gid ${ino.gid}`),
-    node('mtime', `${formatTime(ino.mtime, ino.mtimeNsec)} UTC`, `${ino.mtime}.${String(ino.mtimeNsec).padStart(9, '0')}`),
+    node('mtime', formatTime(ino.mtime, ino.mtimeNsec), `${ino.mtime}.${String(ino.mtimeNsec).padStart(9, '0')}`),
   ];
   if (ino.rdev) out.push(node('rdev', `${ino.rdev.major}:${ino.rdev.minor}`));
   if ((ino.mode & format.S_IFMT) === format.S_IFLNK) out.push(node('target', new TextDecoder().decode(await img.readlink(ino))));

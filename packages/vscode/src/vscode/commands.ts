@@ -59,6 +59,12 @@ function imageIdOf(arg: unknown): string | undefined {
   return undefined;
 }
 
+/** The image file shown in the active custom editor (the image editor), if any. */
+function activeImageEditor(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  return input instanceof vscode.TabInputCustom && input.viewType.startsWith('erofs.image') ? input.uri : undefined;
+}
+
 /** The file inside an image a command is about. */
 function fileOf(arg: unknown, view: ImageTreeProvider): { id: string; path: string } | undefined {
   if (arg && typeof arg === 'object' && 'kind' in arg) {
@@ -90,7 +96,7 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
   };
 
   reg('erofs.openImage', async (uri?: vscode.Uri, _all?: unknown, opts?: { addFolder?: boolean }) => {
-    const file = uri instanceof vscode.Uri ? uri : await pick('Open EROFS Image', IMAGE_FILTERS);
+    const file = uri instanceof vscode.Uri ? uri : (activeImageEditor() ?? (await pick('Open EROFS Image', IMAGE_FILTERS)));
     if (!file) return undefined;
     // A tar layer chosen here opens as one too.
     const head = await platform.openSource(file).then(async (src) => {
@@ -136,7 +142,7 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
 
   reg('erofs.verifyImage', async (arg?: unknown) => {
     let id = imageIdOf(arg);
-    const file = arg instanceof vscode.Uri && arg.scheme !== SCHEME ? arg : undefined;
+    const file = arg instanceof vscode.Uri && arg.scheme !== SCHEME ? arg : arg === undefined && !id ? activeImageEditor() : undefined;
     if (!id && !file) {
       const picked = await pick('Verify EROFS Image', IMAGE_FILTERS);
       if (!picked) return undefined;

@@ -39,7 +39,7 @@ function zstdAvailable(): string | undefined {
 }
 
 describe('tar layers as folders', () => {
-  it.each(['tar', 'gzip', 'zstd'] as const)('a %s layer has the tree and bytes of the tar index mkfs.erofs made of it', async (kind, ctx) => {
+  it.for(['tar', 'gzip', 'zstd'] as const)('a %s layer has the tree and bytes of the tar index mkfs.erofs made of it', async (kind, ctx) => {
     let file = join(tmp, 'layer.tar');
     if (kind === 'tar') writeFileSync(file, layer);
     if (kind === 'gzip') writeFileSync((file = join(tmp, 'layer.tar.gz')), gzipSync(layer));
