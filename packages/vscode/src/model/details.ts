@@ -85,7 +85,7 @@ export function featureNodes(img: ErofsImage): DetailNode[] {
       const fact = COMPAT_TABLE[f.name];
       const doc = info?.doc ?? 'a bit no known kernel defines';
       const tip = `${kind} bit ${f.bit}: ${doc}` + (fact ? `\nfirst kernel ${fact.kernel}, first erofs-utils ${fact.erofsUtils}\n${fact.source}` : `\nfirst kernel ${f.kernel}`);
-      out.push(node(f.name, `${doc} — Linux ≥ ${f.kernel}`, tip));
+      out.push(node(f.name, `Linux ≥ ${f.kernel} · ${doc}`, tip));
     }
   }
   if (out.length === 0) out.push(node('(none)', 'base format, Linux ≥ 5.4'));

@@ -29,7 +29,7 @@ describe('EROFS Image view', () => {
     expect(items.map((i) => i.label)).toEqual(want);
     for (const i of items) {
       const info = [...COMPAT_FEATURES, ...INCOMPAT_FEATURES].find((f) => f.name === i.label)!;
-      expect(i.description).toBe(`${info.doc} — Linux ≥ ${info.kernel}`);
+      expect(i.description).toBe(`Linux ≥ ${info.kernel} · ${info.doc}`);
     }
     const compat = await view.getChildren(await byLabel(view, image, 'Compatibility'));
     expect(view.getTreeItem(compat[0]!).description).toBe(compatibility(opened.image).minimumKernel);
