@@ -37,10 +37,6 @@ const webPlatform: Platform = {
         }
         await vscode.workspace.fs.writeFile(at(rel), all);
       },
-      async symlink(rel, target) {
-        // No symlinks through workspace.fs: a small text file says where it pointed.
-        await vscode.workspace.fs.writeFile(at(rel), new TextEncoder().encode(`symlink to ${target}\n`));
-      },
     };
   },
   async createOutput(uri: vscode.Uri): Promise<OutputFile> {

@@ -3,15 +3,17 @@
  * using core's walk, which refuses names with `/` or NUL, `.`/`..` entries and directory
  * cycles, so nothing lands outside the destination. Regular files, directories and symlinks
  * are written; device nodes, fifos and sockets are counted and skipped (they need root and the
- * CLI's `erofs-kit extract`).
+ * CLI's `erofs-kit extract`), and so are symlinks where the target cannot make them.
  */
 import { format, walk, type ErofsImage, type Inode } from '@erofs-kit/core';
 import { Cancelled } from './errors.js';
+import { nameToString } from './names.js';
 
 export interface ExtractTarget {
   mkdir(path: string): Promise<void>;
   writeFile(path: string, pieces: AsyncIterable<Uint8Array>, mode: number): Promise<void>;
-  symlink(path: string, target: string): Promise<void>;
+  /** Absent where the destination has no symlinks (the web host): links are then skipped. */
+  symlink?(path: string, target: string): Promise<void>;
 }
 
 export interface ExtractStats {
@@ -34,7 +36,9 @@ export async function extract(
   for await (const e of walk(img, { start })) {
     if (progress?.isCancelled()) throw new Cancelled();
     // Paths relative to the destination: the start itself is `startName`.
-    const rel = e.name === undefined ? startName : `${startName}${e.path}`;
+    // Names that are not UTF-8 keep their bytes as `\xNN` (see names.ts): lossy decoding could
+    // make two names one.
+    const rel = e.name === undefined ? startName : `${startName}/${e.parts.map(nameToString).join('/')}`;
     const ino = e.inode;
     switch (ino.mode & S_IFMT) {
       case S_IFDIR:
@@ -54,8 +58,10 @@ export async function extract(
         break;
       }
       case S_IFLNK:
-        await target.symlink(rel, new TextDecoder().decode(await img.readlink(ino)));
-        stats.symlinks++;
+        if (target.symlink) {
+          await target.symlink(rel, new TextDecoder().decode(await img.readlink(ino)));
+          stats.symlinks++;
+        } else stats.skipped++;
         break;
       default:
         stats.skipped++;

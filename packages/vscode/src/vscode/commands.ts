@@ -242,7 +242,7 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
       });
       void vscode.window.showInformationMessage(
         `Extracted ${f.path} to ${vscode.Uri.joinPath(folder, name).fsPath}: ${stats.files} files, ${stats.directories} directories, ${stats.symlinks} symlinks, ${stats.bytes} bytes` +
-          (stats.skipped ? ` (${stats.skipped} device nodes, fifos or sockets skipped: use erofs-kit extract as root)` : ''),
+          (stats.skipped ? ` (${stats.skipped} device nodes, fifos, sockets or links skipped: erofs-kit extract as root writes them)` : ''),
       );
       return stats;
     });
