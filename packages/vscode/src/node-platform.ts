@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { MemorySource, type ByteSource } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import type { ExtractTarget } from './model/extract.js';
+import { YieldingSource } from './model/yielding.js';
 import type { Spool } from './model/open.js';
 import type { OutputFile, Platform } from './vscode/platform.js';
 
@@ -19,8 +20,8 @@ function inside(root: string, rel: string): string {
 export const nodePlatform: Platform = {
   name: 'node',
   async openSource(uri: vscode.Uri): Promise<ByteSource> {
-    if (uri.scheme === 'file') return new FileSource(uri.fsPath);
-    return new MemorySource(await vscode.workspace.fs.readFile(uri), uri.toString());
+    if (uri.scheme === 'file') return new YieldingSource(new FileSource(uri.fsPath));
+    return new YieldingSource(new MemorySource(await vscode.workspace.fs.readFile(uri), uri.toString()));
   },
   spool(): Spool {
     const dir = mkdtempSync(join(tmpdir(), 'erofs-kit-tar-'));
@@ -35,7 +36,7 @@ export const nodePlatform: Platform = {
       async finish() {
         closeSync(fd!);
         fd = undefined;
-        const src = new FileSource(path);
+        const src = new YieldingSource(new FileSource(path));
         // The file stays open; its name goes now, so nothing is left behind.
         rmSync(dir, { recursive: true, force: true });
         return src;

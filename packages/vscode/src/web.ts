@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { LanguageClient } from 'vscode-languageclient/browser';
 import { MemorySource, type ByteSource } from '@erofs-kit/core';
 import { memorySpool } from './model/open.js';
+import { YieldingSource } from './model/yielding.js';
 import type { ExtractTarget } from './model/extract.js';
 import type { OutputFile, Platform } from './vscode/platform.js';
 import { activateCommon, type ExtensionApi } from './vscode/activate.js';
@@ -15,7 +16,7 @@ const webPlatform: Platform = {
   async openSource(uri: vscode.Uri): Promise<ByteSource> {
     const st = await vscode.workspace.fs.stat(uri);
     if (st.size > MAX_WEB_BYTES) throw new Error(`${uri.path} is ${st.size} bytes: the web build reads whole files and stops at ${MAX_WEB_BYTES}; use VS Code desktop`);
-    return new MemorySource(await vscode.workspace.fs.readFile(uri), uri.toString());
+    return new YieldingSource(new MemorySource(await vscode.workspace.fs.readFile(uri), uri.toString()));
   },
   spool: () => memorySpool(),
   extractTarget(root: vscode.Uri): ExtractTarget {

@@ -112,3 +112,28 @@ describe('Extract To', () => {
     expect(seen).toBe(3);
   });
 });
+
+describe('YieldingSource', () => {
+  it('lets timers run during a long run of reads that never wait', async () => {
+    const { MemorySource } = await import('@erofs-kit/core');
+    const { YieldingSource } = await import('../../src/model/yielding.js');
+    const bytes = new Uint8Array(1 << 16).map((_, i) => i & 0xff);
+    const src = new YieldingSource(new MemorySource(bytes), 5);
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    const start = Date.now();
+    let firedDuringReads = false;
+    while (Date.now() - start < 100) {
+      expect((await src.read(256, 4))[0]).toBe(0);
+      if (fired) firedDuringReads = true;
+    }
+    expect(firedDuringReads).toBe(true);
+    // The same loop over the bare source starves the timer.
+    const bare = new MemorySource(bytes);
+    let fired2 = false;
+    setTimeout(() => (fired2 = true), 0);
+    const start2 = Date.now();
+    while (Date.now() - start2 < 50) await bare.read(0, 4);
+    expect(fired2).toBe(false);
+  });
+});
