@@ -4,8 +4,10 @@
  *
  * A tar-index image needs its tar as extra device 1. In order: the tar appended to the image
  * (the file is long enough to hold the device after the metadata: nothing to attach), a file
- * beside the image whose name follows from the image's and whose size fits the device table,
- * a file remembered from an earlier choice, and last the user's pick (remembered afterwards).
+ * remembered from an earlier choice, a file beside the image whose name follows from the
+ * image's and whose size fits the device table, the blob of an OCI layout (beside the image or
+ * up to two folders above) whose digest the image's uuid was made from, and last the user's
+ * pick (remembered afterwards).
  */
 import { ErofsError, ErofsImage, MemorySource, indexTar, type ByteSource, type DeviceInfo } from '@erofs-kit/core';
 import { Cancelled } from './errors.js';
@@ -23,6 +25,8 @@ export interface OpenHost {
   remember(imageUri: string, devices: string[]): Promise<void>;
   /** Asks the user for the file holding device `dev`; undefined when they cancel. */
   askDevice(imageUri: string, dev: DeviceInfo, blockSize: number): Promise<string | undefined>;
+  /** Names in a directory (for OCI layouts); undefined when it does not exist. */
+  listDir?(uri: string): Promise<string[] | undefined>;
   /** A place for decompressed tar bytes (a temporary file on Node, memory on the web). */
   spool?(): Spool;
 }
@@ -57,6 +61,34 @@ export function deviceCandidates(name: string): string[] {
   const out: string[] = [];
   for (const s of stems) out.push(`${s}.tar`, `${s}-layer.tar`, `${s}.blob`);
   return [...new Set(out)].filter((n) => n !== name);
+}
+
+/**
+ * Whether an OCI blob name (the sha256 of an uncompressed layer, i.e. its diffID) is the
+ * layer a tar index was made from: erofs-kit's index writer takes the volume uuid from the
+ * diffID's first 16 bytes with the version and variant bits set (`uuidFromDigest`).
+ */
+export function blobMatchesUuid(name: string, uuid: Uint8Array): boolean {
+  if (!/^[0-9a-f]{64}$/.test(name) || uuid.length !== 16 || uuid.every((b) => b === 0)) return false;
+  for (let i = 0; i < 16; i++) {
+    let a = parseInt(name.slice(i * 2, i * 2 + 2), 16);
+    let b = uuid[i]!;
+    if (i === 6) [a, b] = [a & 0x0f, b & 0x0f];
+    if (i === 8) [a, b] = [a & 0x3f, b & 0x3f];
+    if (a !== b) return false;
+  }
+  return true;
+}
+
+/** Folders that may hold an OCI layout's `blobs/sha256` for an image in `dir`: it and two parents. */
+function ociBlobDirs(dir: string): string[] {
+  const out: string[] = [];
+  let d = dir;
+  for (let i = 0; i < 3 && d.includes('/'); i++) {
+    out.push(`${d}/blobs/sha256`);
+    d = d.slice(0, d.lastIndexOf('/'));
+  }
+  return out;
 }
 
 /** A stable, URI-safe id for a mounted file: its name plus a hash of the full URI. */
@@ -104,6 +136,16 @@ export async function openImageFile(host: OpenHost, uri: string): Promise<Opened
             if (await tryUri(`${dir}/${c}`)) {
               notes.push(`device ${d.index}: ${c} (beside the image)`);
               break;
+            }
+          }
+        }
+        if (found === undefined && d.index === 1 && host.listDir) {
+          search: for (const blobs of ociBlobDirs(dir)) {
+            for (const n of (await host.listDir(blobs)) ?? []) {
+              if (blobMatchesUuid(n, probe.sb.uuid) && (await tryUri(`${blobs}/${n}`))) {
+                notes.push(`device ${d.index}: OCI layout blob sha256:${n.slice(0, 12)}… (its digest matches the image's uuid)`);
+                break search;
+              }
             }
           }
         }

@@ -86,6 +86,13 @@ export class MountRegistry implements vscode.Disposable {
         }
       },
       askDevice: (uri, dev, bs) => askDevice(uri, dev, bs),
+      listDir: async (uri) => {
+        try {
+          return (await vscode.workspace.fs.readDirectory(vscode.Uri.parse(uri))).map(([n]) => n);
+        } catch {
+          return undefined;
+        }
+      },
       ...(platform.spool ? { spool: () => platform.spool!() } : {}),
     };
   }

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErofsImage, format, walk } from '@erofs-kit/core';
+import { ErofsImage, MemorySource, format, walk } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { FileSystemError, FileType, Uri, dialogAnswers, dialogLog } from './vscode-mock.js';
 import { ErofsFileSystemProvider } from '../../src/vscode/provider.js';
@@ -89,6 +89,31 @@ describe('erofs: file system provider', () => {
     const fsp = new ErofsFileSystemProvider(again);
     const listed = await fsp.readDirectory(erofsUri(second.id, '/'));
     expect(listed.length).toBeGreaterThan(0);
+  });
+
+  it('finds the layer in an OCI layout by the digest its uuid was made from', async () => {
+    const { indexTar, sha256, toHex } = await import('@erofs-kit/core');
+    const { mkdirSync } = await import('node:fs');
+    const tar = readFileSync(FIXTURES + 'tar-index-layer.tar');
+    const digest = toHex(sha256().update(tar).digest());
+    const oci = mkdtempSync(join(tmp, 'oci-'));
+    mkdirSync(join(oci, 'blobs', 'sha256'), { recursive: true });
+    mkdirSync(join(oci, 'indexes'));
+    writeFileSync(join(oci, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(oci, 'blobs', 'sha256', '0'.repeat(64)), new Uint8Array(tar.length)); // another blob, same size
+    writeFileSync(join(oci, 'blobs', 'sha256', digest), tar);
+    writeFileSync(join(oci, 'indexes', 'some-layer.erofs'), (await indexTar(new MemorySource(new Uint8Array(tar)))).image);
+    dialogLog.length = 0;
+    const { mounts } = registry();
+    const opened = await mounts.mount(Uri.file(join(oci, 'indexes', 'some-layer.erofs')) as unknown as vscode.Uri, 'erofs');
+    expect(dialogLog).toHaveLength(0);
+    expect(opened.deviceNotes.join()).toContain(`OCI layout blob sha256:${digest.slice(0, 12)}`);
+    const fsp = new ErofsFileSystemProvider(mounts);
+    const reference = await mounts.mount(fixtureUri('tar-index-meta.erofs'), 'erofs');
+    const a = await fsp.readDirectory(erofsUri(opened.id, '/'));
+    expect(a).toEqual(await fsp.readDirectory(erofsUri(reference.id, '/')));
+    const file = a.find(([, t]) => t === FileType.File)![0];
+    expect(Buffer.from(await fsp.readFile(erofsUri(opened.id, `/${file}`))).equals(Buffer.from(await fsp.readFile(erofsUri(reference.id, `/${file}`))))).toBe(true);
   });
 
   it('refuses a device file too small for the device table', async () => {

@@ -3,7 +3,7 @@
  * EventEmitter, TreeItem, Diagnostic, ...) behave like the real ones; the namespaces hold only
  * what the code under test calls, and `window` answers dialogs from a queue the test fills.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export class Uri {
@@ -180,6 +180,13 @@ export const workspace = {
       try {
         const st = await stat(uri.fsPath);
         return { type: st.isDirectory() ? FileType.Directory : FileType.File, size: st.size, ctime: st.ctimeMs, mtime: st.mtimeMs };
+      } catch {
+        throw FileSystemError.FileNotFound(uri);
+      }
+    },
+    async readDirectory(uri: Uri): Promise<[string, number][]> {
+      try {
+        return (await readdir(uri.fsPath, { withFileTypes: true })).map((d) => [d.name, d.isDirectory() ? FileType.Directory : FileType.File]);
       } catch {
         throw FileSystemError.FileNotFound(uri);
       }
