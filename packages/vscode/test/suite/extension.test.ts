@@ -43,6 +43,24 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
   }
 }
 
+/**
+ * Opens an image afresh and lists one directory, three times (closing it in between), and
+ * returns each time: the least is the figure, the others show how loaded the machine was.
+ */
+async function timedOpenAndList(file: vscode.Uri, dir: string): Promise<{ id: string; entries: [string, vscode.FileType][]; times: number[] }> {
+  const times: number[] = [];
+  let id = '';
+  let entries: [string, vscode.FileType][] = [];
+  for (let i = 0; i < 3; i++) {
+    if (id) await vscode.commands.executeCommand('erofs.closeImage', { kind: 'image', id });
+    const t = performance.now();
+    id = await open(file);
+    entries = await vscode.workspace.fs.readDirectory(erofs(id, dir));
+    times.push(performance.now() - t);
+  }
+  return { id, entries, times };
+}
+
 describe('erofs-kit extension (in the extension host)', () => {
   before(async () => {
     await api();
@@ -185,20 +203,18 @@ describe('erofs-kit extension (in the extension host)', () => {
 
   it('a 100,000-file tar index opens and lists /usr/lib (5,000 entries) in under a second (figures printed)', async () => {
     const tar = join(work, 'big.tar');
-    writeFileSync(tar, bigTar(100_000, 5000));
+    writeFileSync(tar, await bigTar(100_000, 5000));
     const out = vscode.Uri.file(join(work, 'big.erofs'));
-    let t = performance.now();
+    const t = performance.now();
     await vscode.commands.executeCommand('erofs.buildTarIndex', vscode.Uri.file(tar), out);
     const buildMs = performance.now() - t;
     const rss0 = process.memoryUsage().rss;
-    t = performance.now();
-    const id = await open(out);
-    const entries = await vscode.workspace.fs.readDirectory(erofs(id, '/usr/lib'));
-    const ms = performance.now() - t;
+    const { id, entries, times } = await timedOpenAndList(out, '/usr/lib');
+    const ms = Math.min(...times);
     const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(erofs(id, '/usr/share/doc/pkg9499/file9')));
     console.log(
       `performance: Build Tar Index of a ${statSync(tar).size}-byte tar with 100,000 files: ${buildMs.toFixed(0)} ms; ` +
-        `open the ${statSync(out.fsPath).size}-byte index + list /usr/lib (${entries.length} entries): ${ms.toFixed(0)} ms; ` +
+        `open the ${statSync(out.fsPath).size}-byte index + list /usr/lib (${entries.length} entries), three fresh opens: ${times.map((x) => x.toFixed(0)).join(', ')} ms; ` +
         `extension host RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB (${((process.memoryUsage().rss - rss0) / 2 ** 20).toFixed(1)} MiB more after opening)`,
     );
     assert.equal(entries.length, 5000);
@@ -213,10 +229,8 @@ describe('erofs-kit extension (in the extension host)', () => {
       this.skip();
     }
     const before = process.memoryUsage().rss;
-    const t0 = performance.now();
-    const id = await open(vscode.Uri.file(big));
-    const entries = await vscode.workspace.fs.readDirectory(erofs(id, '/usr/lib'));
-    const ms = performance.now() - t0;
+    const { id, entries, times } = await timedOpenAndList(vscode.Uri.file(big), '/usr/lib');
+    const ms = Math.min(...times);
     // Then read every file under /usr/lib: memory stays bounded by the block cache, not the image size.
     let bytes = 0;
     const walkDir = async (dir: string): Promise<void> => {
@@ -228,7 +242,7 @@ describe('erofs-kit extension (in the extension host)', () => {
     await walkDir('/usr/lib');
     const after = process.memoryUsage().rss;
     console.log(
-      `performance: open ${big} (${statSync(big).size} bytes) + list /usr/lib (${entries.length} entries): ${ms.toFixed(0)} ms; ` +
+      `performance: open ${big} (${statSync(big).size} bytes) + list /usr/lib (${entries.length} entries), three fresh opens: ${times.map((x) => x.toFixed(0)).join(', ')} ms; ` +
         `then read all ${bytes} bytes of files under /usr/lib: extension host RSS ${(after / 2 ** 20).toFixed(0)} MiB (${((after - before) / 2 ** 20).toFixed(1)} MiB more)`,
     );
     assert.ok(entries.length > 10);

@@ -25,7 +25,8 @@ function header(name: string, type: '0' | '5', size: number): Uint8Array {
   return h;
 }
 
-export function bigTar(files: number, libFiles: number): Uint8Array {
+/** Builds the tar, pausing now and then so that an extension host running it stays responsive. */
+export async function bigTar(files: number, libFiles: number): Promise<Uint8Array> {
   const dirs = Math.ceil((files - libFiles) / 10);
   const out = new Uint8Array((4 + dirs + files * 2) * 512 + 1024);
   let o = 0;
@@ -35,15 +36,17 @@ export function bigTar(files: number, libFiles: number): Uint8Array {
   };
   const body = new Uint8Array(512);
   body.set(enc.encode('hello world\n'));
-  const file = (name: string) => {
+  let made = 0;
+  const file = async (name: string) => {
     add(header(name, '0', 12));
     add(body);
+    if (++made % 2000 === 0) await new Promise((r) => setTimeout(r, 0));
   };
   for (const d of ['usr/', 'usr/lib/', 'usr/share/', 'usr/share/doc/']) add(header(d, '5', 0));
-  for (let i = 0; i < libFiles; i++) file(`usr/lib/lib${i}.so.1`);
+  for (let i = 0; i < libFiles; i++) await file(`usr/lib/lib${i}.so.1`);
   for (let i = 0; i < files - libFiles; i++) {
     if (i % 10 === 0) add(header(`usr/share/doc/pkg${i / 10}/`, '5', 0));
-    file(`usr/share/doc/pkg${Math.floor(i / 10)}/file${i % 10}`);
+    await file(`usr/share/doc/pkg${Math.floor(i / 10)}/file${i % 10}`);
   }
   return out; // ends with the two zero blocks of the end-of-archive marker
 }
