@@ -42,9 +42,11 @@ export async function verify(img: OpenedImage, diagnostics: vscode.DiagnosticCol
     },
   });
   // Clear what an earlier run said about this image, then publish.
+  const stale: vscode.Uri[] = [];
   diagnostics.forEach((uri) => {
-    if (uri.path.startsWith(`/${img.id}/`) || uri.toString() === img.name) diagnostics.delete(uri);
+    if (uri.path.startsWith(`/${img.id}/`) || uri.toString() === img.name) stale.push(uri);
   });
+  for (const uri of stale) diagnostics.delete(uri);
   for (const [uri, ds] of problemDiagnostics(img, report).values()) diagnostics.set(uri, ds);
   return report;
 }
