@@ -62,6 +62,8 @@ cat >"$run/ud/User/settings.json" <<'JSON'
   "workbench.secondarySideBar.defaultVisibility": "hidden", "chat.disableAIFeatures": true,
   "workbench.tips.enabled": false, "editor.hover.delay": 100 }
 JSON
+# Someone else's server on the port would answer our health check: move to a free one.
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break; port=$((port + 1)); done
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$port" >"$run/config.yaml"
 cs=(env PATH="$node24:$PATH" EROFS_KIT_E2E_TMP="$run/tmp" EROFS_KIT_FIXTURES="$repo/fixtures" "$code_server" --config "$run/config.yaml" --user-data-dir "$run/ud" --extensions-dir "$run/exts")
 
