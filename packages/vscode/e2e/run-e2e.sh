@@ -114,6 +114,7 @@ else
   failed=$((failed + 1))
 fi
 stop_server
+rm -rf "$run/tmp" # the suite's scratch files (a 100 MiB tar among them); screenshots and logs stay
 lap "[B] extension-host suite done; screenshots in $run/shots"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
