@@ -1,0 +1,32 @@
+// Bundles the extension: dist/extension.js (Node host), dist/web/extension.js (web worker host),
+// the language server from packages/lsp (dist/server.cjs, dist/web/server.js), and the
+// extension-host test suite (dist/test/suite.js, left out of the .vsix).
+import { build } from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const production = process.argv.includes('--production');
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning', external: ['vscode'] };
+
+await build({ ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', platform: 'node', format: 'cjs', target: 'node20' });
+await build({
+  ...common,
+  entryPoints: { extension: 'src/web.ts' },
+  outdir: 'dist/web',
+  platform: 'browser',
+  format: 'cjs',
+  target: 'es2022',
+  // vscode-languageclient's browser entry is browser-safe; nothing of Node's may slip in.
+  define: { 'process.env.NODE_ENV': '"production"' },
+});
+await build({ ...common, external: ['vscode', 'mocha'], entryPoints: { suite: 'test/suite/index.ts', corrupt: 'test/support/corrupt.ts' }, outdir: 'dist/test', platform: 'node', format: 'cjs', target: 'node20' });
+
+// The language server, as packages/lsp builds it.
+const require = createRequire(import.meta.url);
+const lspDist = join(dirname(require.resolve('@erofs-kit/lsp/package.json')), 'dist');
+for (const [from, to] of [['server.cjs', 'dist/server.cjs'], ['browser.js', 'dist/web/server.js']]) {
+  if (!existsSync(join(lspDist, from))) throw new Error(`${join(lspDist, from)} is missing: build packages/lsp first (turbo does)`);
+  mkdirSync(dirname(to), { recursive: true });
+  copyFileSync(join(lspDist, from), to);
+}

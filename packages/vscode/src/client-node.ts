@@ -1,0 +1,21 @@
+/** Starts the erofs-kit language server (bundled as dist/server.cjs) for `erofs-hexdump` documents. */
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+export const DOCUMENT_SELECTOR = [{ language: 'erofs-hexdump' }];
+
+export function startNodeClient(context: vscode.ExtensionContext): Stoppable {
+  const module = context.asAbsolutePath('dist/server.cjs');
+  const server: ServerOptions = {
+    run: { module, transport: TransportKind.ipc },
+    debug: { module, transport: TransportKind.ipc },
+  };
+  const options: LanguageClientOptions = { documentSelector: DOCUMENT_SELECTOR, outputChannelName: 'EROFS Language Server' };
+  const client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', server, options);
+  void client.start().catch((e: unknown) => void vscode.window.showErrorMessage(`EROFS language server did not start: ${(e as Error).message}`));
+  return client;
+}

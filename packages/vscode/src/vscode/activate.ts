@@ -1,0 +1,51 @@
+/** Everything the Node and web entries share: registrations in one place. */
+import * as vscode from 'vscode';
+import { BYTES_SCHEME, BytesContentProvider } from './bytes.js';
+import { registerCommands } from './commands.js';
+import { ImageEditorProvider } from './editor.js';
+import type { Platform } from './platform.js';
+import { ErofsFileSystemProvider } from './provider.js';
+import { MountRegistry, SCHEME, parseErofsUri } from './registry.js';
+import { ImageTreeProvider } from './view.js';
+
+export interface ExtensionApi {
+  mounts: MountRegistry;
+  view: ImageTreeProvider;
+  diagnostics: vscode.DiagnosticCollection;
+}
+
+export function activateCommon(context: vscode.ExtensionContext, platform: Platform): ExtensionApi {
+  const config = () => vscode.workspace.getConfiguration('erofs');
+  const mounts = new MountRegistry(platform, context.globalState, context.workspaceState);
+  const provider = new ErofsFileSystemProvider(mounts, () => config().get<number>('maxOpenFileBytes', 256 << 20));
+  const view = new ImageTreeProvider(mounts);
+  const diagnostics = vscode.languages.createDiagnosticCollection('erofs');
+  const tree = vscode.window.createTreeView('erofsImage', { treeDataProvider: view, showCollapseAll: true });
+  context.subscriptions.push(
+    mounts,
+    provider,
+    diagnostics,
+    tree,
+    vscode.workspace.registerFileSystemProvider(SCHEME, provider, { isReadonly: true, isCaseSensitive: true }),
+    vscode.workspace.registerTextDocumentContentProvider(BYTES_SCHEME, new BytesContentProvider(mounts, () => config().get<number>('showBytesLimit', 65536))),
+    vscode.window.registerCustomEditorProvider('erofs.image', new ImageEditorProvider(mounts), { supportsMultipleEditorsPerDocument: true }),
+    vscode.window.registerCustomEditorProvider('erofs.imageOption', new ImageEditorProvider(mounts), { supportsMultipleEditorsPerDocument: true }),
+    tree.onDidChangeSelection((e) => {
+      const n = e.selection[0];
+      if (n?.kind === 'file') view.select(n.id, n.path);
+    }),
+    vscode.window.onDidChangeActiveTextEditor((ed) => {
+      const uri = ed?.document.uri;
+      if (uri?.scheme === SCHEME) {
+        const { id, path } = parseErofsUri(uri);
+        if (path !== '/') view.select(id, path);
+      }
+    }),
+  );
+  registerCommands(context, { mounts, view, platform, diagnostics });
+  // Images mounted as workspace folders in an earlier session show in the view again.
+  for (const f of vscode.workspace.workspaceFolders ?? []) {
+    if (f.uri.scheme === SCHEME) void mounts.get(parseErofsUri(f.uri).id).catch(() => undefined);
+  }
+  return { mounts, view, diagnostics };
+}

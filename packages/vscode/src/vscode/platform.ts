@@ -1,0 +1,22 @@
+/** What differs between the Node extension host and the web worker one. */
+import type { ByteSource } from '@erofs-kit/core';
+import type * as vscode from 'vscode';
+import type { ExtractTarget } from '../model/extract.js';
+import type { Spool } from '../model/open.js';
+
+
+/** Writes one output file piece by piece; `abort` removes what was written. */
+export interface OutputFile {
+  write(chunk: Uint8Array): void;
+  close(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+export interface Platform {
+  readonly name: 'node' | 'web';
+  /** Random access to a file: a file handle for `file:` URIs on Node, whole-file bytes otherwise. */
+  openSource(uri: vscode.Uri): Promise<ByteSource>;
+  spool?(): Spool;
+  extractTarget(root: vscode.Uri): ExtractTarget;
+  createOutput(uri: vscode.Uri): Promise<OutputFile>;
+}
