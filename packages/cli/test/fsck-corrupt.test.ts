@@ -119,12 +119,22 @@ describe('corruption suite', () => {
   }
 });
 
-it('every fixture passes erofs-kit fsck with no problem at all', () => {
+/**
+ * Warnings the fixtures really deserve: mkfs.erofs 1.8.6 with -E force-inode-extended put the
+ * inline target of a symlink with xattrs past the block its inode core ends in, which the old
+ * fast-symlink check of kernels like 5.14 refuses (check old-kernel-symlink).
+ */
+const FIXTURE_WARNINGS: Record<string, string[]> = {
+  'extended-4k': ['old-kernel-symlink /xattrs/symlink-trusted'],
+};
+
+it('every fixture passes erofs-kit fsck with no error, and only the warnings it deserves', () => {
   for (const fx of m.fixtures) {
     const devices = fx.appended ? [] : fx.devices;
     const r = runCli(['fsck', fx.image, '--json', ...devices.flatMap((x) => ['--device', x])]);
     const report = JSON.parse(r.stdout) as FsckReport;
-    expect(report.problems, fx.name).toEqual([]);
+    expect(report.problems.filter((p) => p.severity === 'error'), fx.name).toEqual([]);
+    expect(report.problems.filter((p) => p.severity === 'warning').map((p) => `${p.check} ${p.path ?? ''}`), fx.name).toEqual(FIXTURE_WARNINGS[fx.name] ?? []);
     expect(r.status, fx.name).toBe(0);
   }
 });

@@ -14,7 +14,7 @@ export { crc32c } from './erofs/checksum.js';
 export { xxh32 } from './erofs/xxhash.js';
 export { ErofsImage, splitPath, isDotOrDotDot, textDecoder, textEncoder } from './erofs/image.js';
 export type { Inode, DirEntry, Extent, ExtentCompression, DeviceInfo, OpenOptions } from './erofs/image.js';
-export { zmapRange } from './erofs/zmap.js';
+export { zmapRange, inodeRecordEnd } from './erofs/zmap.js';
 export type { CompressionConfig } from './erofs/zmap.js';
 export { lz4Decompress, microLzmaDecompress, deflateDecompress, zstdDecompress } from './compress/index.js';
 export type { Decompressor } from './compress/index.js';

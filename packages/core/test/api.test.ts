@@ -54,6 +54,7 @@ describe('public API', () => {
         "getXattr",
         "hex",
         "indexTar",
+        "inodeRecordEnd",
         "inspect",
         "isDotOrDotDot",
         "isErofsError",

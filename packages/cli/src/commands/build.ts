@@ -126,8 +126,6 @@ give the same bytes, whatever order the filesystem lists directories in.
 
     const outputs = new Outputs();
     let source: FileSource | undefined;
-    let fd: number | undefined;
-    let blobFd: number | undefined;
     try {
       // The writer reads each file's bytes again after the layout: a compressed layer or a
       // stream is first written out as a plain tar beside the output (removed at the end).
@@ -153,37 +151,23 @@ give the same bytes, whatever order the filesystem lists directories in.
         }
         source = new FileSource(spooled);
       }
-      const temp = outputs.temp(output);
-      fd = openSync(temp, 'wx', 0o644);
-      const out = fd;
-      const blobTemp = blobPath !== undefined ? outputs.temp(blobPath) : undefined;
-      if (blobTemp) blobFd = openSync(blobTemp, 'wx', 0o644);
-      const result = await buildFromTar(
-        source!,
-        fileSink(out),
-        {
+      const tar: FileSource = source!;
+      const result = await writeOutputs(outputs, output, blobPath, (image, blob) =>
+        buildFromTar(tar, image, {
           mapTree: (root: TreeNode) => reshape(root, { ...shape, aufs: false }),
           onProgress,
           ...(chunkBits !== undefined ? { chunkBits } : {}),
-          ...(blobFd !== undefined ? { blob: fileSink(blobFd) } : {}),
+          ...(blob ? { blob } : {}),
           blkszbits: bits,
           inlineData: values['no-inline-data'] !== true,
           aufs: values.aufs === true,
           ...(uuid ? { uuid } : {}),
           ...(timestamp ? { timestamp } : {}),
           ...(label ? { volumeName: label } : {}),
-        },
+        }),
       );
       progress.done();
-      closeSync(fd);
-      fd = undefined;
-      if (blobFd !== undefined) {
-        closeSync(blobFd);
-        blobFd = undefined;
-        outputs.commit(blobTemp!, blobPath!);
-      }
-      outputs.commit(temp, output);
-      await source!.close();
+      await tar.close();
       source = undefined;
       outputs.cleanup(); // the spooled tar, if any
       for (const w of result.warnings.slice(0, 20)) warn(`${w.path ?? ''}${w.path ? ': ' : ''}${w.message}`);
@@ -195,8 +179,6 @@ give the same bytes, whatever order the filesystem lists directories in.
       return 0;
     } catch (e) {
       progress.done();
-      if (fd !== undefined) closeSync(fd);
-      if (blobFd !== undefined) closeSync(blobFd);
       outputs.cleanup();
       throw e;
     } finally {
@@ -251,14 +233,33 @@ async function buildFromDirectory(
   const tree = treeFromDirectory(dir, { onWarning: (m) => warn(m), ...(shape.exclude ? { exclude: shape.exclude } : {}) });
   reshape(tree.root, shape);
   const outputs = new Outputs();
-  let fd: number | undefined;
+  try {
+    const r = await writeOutputs(outputs, output, blobPath, (image, blob) => writeImageTo(tree.root, writerOptions, image, onProgress, blob));
+    const bytes = r.blocks * 2 ** writerOptions.blkszbits;
+    const o = new Out();
+    if (json) o.line(JSON.stringify({ image: output, bytes, blocks: r.blocks, blockSize: 2 ** writerOptions.blkszbits, inodes: r.inodes, xattrs: tree.xattrsRead, warnings: tree.warnings }, null, 2));
+    else o.line(`${output}: ${bytes} bytes (${r.blocks} blocks of ${2 ** writerOptions.blkszbits}), ${r.inodes} inodes from ${dir}${tree.xattrsRead ? '' : ' (xattrs skipped)'}`);
+    o.flush();
+    return 0;
+  } catch (e) {
+    outputs.cleanup();
+    throw e;
+  }
+}
+
+/**
+ * Runs `write` with sinks over temp files for the image and (with --blob) the blob, and renames
+ * them into place when it succeeds. On failure the descriptors are closed; the caller's
+ * `outputs.cleanup()` removes the temp files.
+ */
+async function writeOutputs<T>(outputs: Outputs, output: string, blobPath: string | undefined, write: (image: ImageSink, blob: ImageSink | undefined) => Promise<T>): Promise<T> {
+  const temp = outputs.temp(output);
+  const blobTemp = blobPath !== undefined ? outputs.temp(blobPath) : undefined;
+  let fd: number | undefined = openSync(temp, 'wx', 0o644);
   let blobFd: number | undefined;
   try {
-    const temp = outputs.temp(output);
-    fd = openSync(temp, 'wx', 0o644);
-    const blobTemp = blobPath !== undefined ? outputs.temp(blobPath) : undefined;
     if (blobTemp) blobFd = openSync(blobTemp, 'wx', 0o644);
-    const r = await writeImageTo(tree.root, writerOptions, fileSink(fd), onProgress, blobFd !== undefined ? fileSink(blobFd) : undefined);
+    const result = await write(fileSink(fd), blobFd !== undefined ? fileSink(blobFd) : undefined);
     closeSync(fd);
     fd = undefined;
     if (blobFd !== undefined) {
@@ -267,17 +268,10 @@ async function buildFromDirectory(
       outputs.commit(blobTemp!, blobPath!);
     }
     outputs.commit(temp, output);
-    const bytes = r.blocks * 2 ** writerOptions.blkszbits;
-    const o = new Out();
-    if (json) o.line(JSON.stringify({ image: output, bytes, blocks: r.blocks, blockSize: 2 ** writerOptions.blkszbits, inodes: r.inodes, xattrs: tree.xattrsRead, warnings: tree.warnings }, null, 2));
-    else o.line(`${output}: ${bytes} bytes (${r.blocks} blocks of ${2 ** writerOptions.blkszbits}), ${r.inodes} inodes from ${dir}${tree.xattrsRead ? '' : ' (xattrs skipped)'}`);
-    o.flush();
-    return 0;
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
+    return result;
+  } finally {
     if (blobFd !== undefined) closeSync(blobFd);
-    outputs.cleanup();
-    throw e;
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

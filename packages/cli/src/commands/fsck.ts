@@ -7,15 +7,17 @@ import { REPORT_SCHEMA_VERSION } from '../report.js';
 export const fsck: Command = {
   name: 'fsck',
   summary: 'check an image: superblock, every inode, directory, xattr and byte of data',
-  usage: 'erofs-kit fsck IMAGE [--device FILE]... [--json]',
+  usage: 'erofs-kit fsck IMAGE [--device FILE]... [--no-data] [--json]',
   help: `Checks the superblock (checksum, feature bits, block count, inode count), then walks the
 whole tree from the root: every inode decodes, layout fields agree with sizes, inline tails stay
 in their block, blocks and chunks lie inside their devices, directories are sorted with valid
 names and right "." and "..", no directory is reached twice, link counts equal references,
 xattrs are well formed, compressed extents decode to their sizes and every byte of data reads.
 Each problem names its check, error code, inode or path and byte offset.
+  --no-data   do not read or decompress file data: check every map only (as fsck.erofs
+              does without --extract)
 Exit 0 when no error is found (warnings do not fail), 1 otherwise.`,
-  options: { ...deviceOption, ...jsonOption },
+  options: { ...deviceOption, ...jsonOption, 'no-data': { type: 'boolean' } },
   async run({ values, positionals }) {
     const [file] = positionals;
     const sources: FileSource[] = [];
@@ -28,7 +30,7 @@ Exit 0 when no error is found (warnings do not fail), 1 otherwise.`,
         sources.push(s);
         return s;
       });
-      const report = await fsckSource(src, { devices, onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
+      const report = await fsckSource(src, { devices, data: values['no-data'] !== true, onProgress: (n, b) => progress.update(`checked ${n} inodes, ${(b / 1048576).toFixed(1)} MiB`) });
       progress.done();
       const out = new Out();
       if (values.json) out.line(JSON.stringify({ schema: 'erofs-kit/fsck-report', schemaVersion: REPORT_SCHEMA_VERSION, file, ...report }, null, 2));

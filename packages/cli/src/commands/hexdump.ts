@@ -1,4 +1,4 @@
-import { ErofsImage, format, formatHint, hex, isErofsError, xxdLines, zmapRange, type Inode } from '@erofs-kit/core';
+import { ErofsImage, format, formatHint, hex, inodeRecordEnd, isErofsError, xxdLines, type Inode } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { Out, UsageError, deviceOption, strs, type Command } from '../util.js';
 
@@ -8,28 +8,6 @@ function int(v: unknown, what: string): number | undefined {
   const n = /^0x[0-9a-f]+$/i.test(s) ? parseInt(s.slice(2), 16) : /^[0-9]+$/.test(s) ? parseInt(s, 10) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${what} ${s} is not a number (decimal or 0x hex)`);
   return n;
-}
-
-/**
- * Bytes of an inode's metadata record: core, inline xattrs, then its inline tail, chunk table
- * or compression map (header, lcluster indexes, inline compressed tail).
- */
-async function inodeRecordEnd(img: ErofsImage, ino: Inode): Promise<number> {
-  const bs = img.blockSize;
-  if (ino.layout === format.DataLayout.COMPRESSED_FULL || ino.layout === format.DataLayout.COMPRESSED_COMPACT) {
-    return Math.max(ino.inlineBase, (await zmapRange(img, ino)).end);
-  }
-  if (ino.layout === format.DataLayout.FLAT_INLINE && ino.size > 0) {
-    const tail = ino.size - (Math.ceil(ino.size / bs) - 1) * bs;
-    return ino.inlineBase + Math.min(tail, bs - (ino.inlineBase % bs));
-  }
-  if (ino.layout === format.DataLayout.CHUNK_BASED) {
-    const fmt = ino.iu & 0xffff;
-    const unit = fmt & 0x20 ? 8 : 4;
-    const cs = 2 ** (img.blkszbits + (fmt & 0x1f));
-    return Math.ceil(ino.inlineBase / unit) * unit + Math.ceil(ino.size / cs) * unit;
-  }
-  return ino.inlineBase;
 }
 
 export const hexdump: Command = {

@@ -585,3 +585,25 @@ async function decodeInto(img: ErofsImage, ino: Inode, e: ZExtent, dst: Uint8Arr
     });
   }
 }
+
+/**
+ * The end of an inode's metadata record: the core and inline xattrs, then its inline tail, its
+ * chunk table, or its compression map (header, lcluster indexes, inline compressed tail).
+ */
+export async function inodeRecordEnd(img: ErofsImage, ino: Inode): Promise<number> {
+  const bs = img.blockSize;
+  if (ino.layout === DataLayout.COMPRESSED_FULL || ino.layout === DataLayout.COMPRESSED_COMPACT) {
+    return Math.max(ino.inlineBase, (await zmapRange(img, ino)).end);
+  }
+  if (ino.layout === DataLayout.FLAT_INLINE && ino.size > 0) {
+    const tail = ino.size - (Math.ceil(ino.size / bs) - 1) * bs;
+    return ino.inlineBase + Math.min(tail, bs - (ino.inlineBase % bs));
+  }
+  if (ino.layout === DataLayout.CHUNK_BASED) {
+    const fmt = ino.iu & 0xffff;
+    const unit = fmt & 0x20 ? 8 : 4;
+    const cs = 2 ** (img.blkszbits + (fmt & 0x1f));
+    return Math.ceil(ino.inlineBase / unit) * unit + Math.ceil(ino.size / cs) * unit;
+  }
+  return ino.inlineBase;
+}

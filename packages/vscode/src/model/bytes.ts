@@ -5,25 +5,9 @@
  * tail or chunk table), its directory blocks, its data; and a window around any offset
  * (what Verify Image links its problems to).
  */
-import { formatHint, format, hex, xxdLines, type ErofsImage, type Inode } from '@erofs-kit/core';
+import { formatHint, format, hex, inodeRecordEnd, xxdLines, type ErofsImage, type Inode } from '@erofs-kit/core';
 
 export type BytesKind = 'inode' | 'dir' | 'data' | 'offset';
-
-/** End of an inode's metadata record: core, inline xattrs, then its inline tail or chunk table. */
-export function inodeRecordEnd(img: ErofsImage, ino: Inode): number {
-  const bs = img.blockSize;
-  if (ino.layout === format.DataLayout.FLAT_INLINE && ino.size > 0) {
-    const tail = ino.size - (Math.ceil(ino.size / bs) - 1) * bs;
-    return ino.inlineBase + Math.min(tail, bs - (ino.inlineBase % bs));
-  }
-  if (ino.layout === format.DataLayout.CHUNK_BASED) {
-    const fmt = ino.iu & 0xffff;
-    const unit = fmt & 0x20 ? 8 : 4;
-    const chunk = 2 ** (img.blkszbits + (fmt & 0x1f));
-    return Math.ceil(ino.inlineBase / unit) * unit + Math.ceil(ino.size / chunk) * unit;
-  }
-  return ino.inlineBase;
-}
 
 function hintLine(img: ErofsImage, inode?: { nid: number; path: string }): string {
   const sb = img.sb;
@@ -76,7 +60,7 @@ async function dumpRegions(img: ErofsImage, regions: Region[], head: string[]): 
 export async function inodeDump(img: ErofsImage, path: string, ino: Inode, kind: Exclude<BytesKind, 'offset'>, limit = 65536): Promise<string> {
   const head = [hintLine(img, { nid: ino.nid, path: path.replace(/\s/g, '_') })];
   head.push(`# ${kind === 'inode' ? 'inode record' : kind === 'dir' ? 'directory blocks' : 'file data'} of ${path} (nid ${ino.nid})`);
-  const regions: Region[] = [{ start: ino.offset, end: inodeRecordEnd(img, ino), what: `inode ${ino.nid}` }];
+  const regions: Region[] = [{ start: ino.offset, end: await inodeRecordEnd(img, ino), what: `inode ${ino.nid}` }];
   if (kind !== 'inode') {
     const isDir = (ino.mode & format.S_IFMT) === format.S_IFDIR;
     if (kind === 'dir' && !isDir) throw new Error(`${path} is not a directory`);
