@@ -10,6 +10,7 @@ import { bytesUri } from './bytes.js';
 import type { Platform } from './platform.js';
 import { SCHEME, erofsUri, parseErofsUri, type MountRegistry } from './registry.js';
 import { verify } from './verify.js';
+import { verityOfFile, verityOfSource } from '../model/verity.js';
 import type { ImageTreeProvider, ViewNode } from './view.js';
 
 export interface Services {
@@ -187,6 +188,48 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
       void vscode.commands.executeCommand('workbench.actions.view.problems');
     }
   };
+
+  /**
+   * The fs-verity digest (SHA-256, 4 KiB blocks) of a file inside an image, or of an image
+   * file itself, copied to the clipboard; returned for tests.
+   */
+  reg('erofs.copyVerityDigest', async (arg?: unknown) => {
+    const f = arg && typeof arg === 'object' && 'kind' in arg && (arg as ViewNode).kind === 'image' ? undefined : fileOf(arg, view);
+    let what: string;
+    let run: (p: Progress) => Promise<string>;
+    if (f && f.path !== '/') {
+      const img = await mounts.get(f.id).catch((e: unknown) => {
+        void vscode.window.showErrorMessage(describeError(e, f.id));
+        return undefined;
+      });
+      if (!img) return undefined;
+      what = f.path;
+      run = async (p) => {
+        const { ino } = await img.resolve(f.path, true);
+        if ((ino.mode & format.S_IFMT) !== format.S_IFREG) throw new Error(`${f.path} is not a regular file: fs-verity digests are of file contents`);
+        return verityOfFile(img.image, ino, platform.sha256, p);
+      };
+    } else {
+      const id = imageIdOf(arg);
+      const record = id !== undefined ? mounts.record(id) : undefined;
+      const file = record ? vscode.Uri.parse(record.uri) : arg instanceof vscode.Uri && arg.scheme !== SCHEME ? arg : (activeImageEditor() ?? (await pick('fs-verity digest of', IMAGE_FILTERS)));
+      if (!file) return undefined;
+      what = splitUri(file.toString())[1];
+      run = async (p) => {
+        const src = await platform.openSource(file);
+        try {
+          return await verityOfSource(src, platform.sha256, p);
+        } finally {
+          await src.close?.();
+        }
+      };
+    }
+    const digest = await withProgress(`fs-verity digest of ${what}`, (p) => run(p));
+    if (!digest) return undefined;
+    await vscode.env.clipboard.writeText(digest);
+    void vscode.window.showInformationMessage(`${digest} ${what} (copied)`);
+    return digest;
+  });
 
   reg('erofs.showBytes', async (arg?: unknown, kindArg?: Exclude<BytesKind, 'offset'>) => {
     const f = fileOf(arg, view);

@@ -1,5 +1,5 @@
 /** What differs between the Node extension host and the web worker one. */
-import type { ByteSource } from '@erofs-kit/core';
+import type { ByteSource, HashFactory } from '@erofs-kit/core';
 import type * as vscode from 'vscode';
 import type { ExtractTarget } from '../model/extract.js';
 import type { Spool } from '../model/open.js';
@@ -14,6 +14,8 @@ export interface OutputFile {
 
 export interface Platform {
   readonly name: 'node' | 'web';
+  /** SHA-256 for fs-verity digests (node:crypto on Node; core's default otherwise). */
+  readonly sha256?: HashFactory;
   /** Random access to a file: a file handle for `file:` URIs on Node, whole-file bytes otherwise. */
   openSource(uri: vscode.Uri): Promise<ByteSource>;
   spool?(): Spool;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as vscode from 'vscode';
-import { ErofsImage, format, walk } from '@erofs-kit/core';
+import { ErofsImage, format, formatDigest, fsverityDigest, walk } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { bigTar } from '../support/bigtar.js';
 import { CORRUPT_PATH, corruptNlink } from '../support/corrupt.js';
@@ -128,6 +128,18 @@ describe('erofs-kit extension (in the extension host)', () => {
     assert.ok(report?.problems.some((p) => p.check === 'sb-checksum' && p.offset === 0x404), JSON.stringify(report?.problems));
     const ds = vscode.languages.getDiagnostics(bad);
     assert.ok(ds.some((d) => /^sb-checksum: bad-checksum: .* at byte 0x404$/.test(d.message)), JSON.stringify(ds.map((d) => d.message)));
+  });
+
+  it('Copy fs-verity Digest: of an image file and of a file in it, as core computes them, on the clipboard', async () => {
+    const image = readFileSync(join(fixtures, 'basic-4k.erofs'));
+    const whole = await vscode.commands.executeCommand<string>('erofs.copyVerityDigest', fixture('basic-4k.erofs'));
+    assert.equal(whole, formatDigest(await fsverityDigest(image), 'sha256'));
+    assert.equal(await vscode.env.clipboard.readText(), whole);
+    const id = await open(fixture('basic-4k.erofs'));
+    const img = await ErofsImage.open(new FileSource(join(fixtures, 'basic-4k.erofs')));
+    const content = await img.read(await img.lookup('/sizes/size-70000'));
+    const one = await vscode.commands.executeCommand<string>('erofs.copyVerityDigest', erofs(id, '/sizes/size-70000'));
+    assert.equal(one, formatDigest(await fsverityDigest(content), 'sha256'));
   });
 
   it('Show Bytes opens an erofs-hexdump document the language server explains on hover', async () => {
