@@ -44,7 +44,7 @@ export { sha256, sha512, defaultHash, toHex } from './digest/hash.js';
 export type { Hash, HashFactory, HashAlgorithm } from './digest/hash.js';
 export { FsVerityHasher, fsverityDigest, formatDigest, merkleTreeGeometry } from './digest/fsverity.js';
 export type { FsVerityOptions, MerkleLevel } from './digest/fsverity.js';
-export { inspect, ByteMap, spanAt, spanIndexFrom, layoutInspectors, parseHint, parseHintLine, formatHint, isHintLine, emptyHint, REQUESTABLE } from './inspect/index.js';
+export { inspect, ByteMap, spanAt, spanIndexFrom, layoutInspectors, parseHint, parseHintLine, formatHint, imageHint, isHintLine, emptyHint, REQUESTABLE } from './inspect/index.js';
 export type {
   InspectOptions,
   Segment,

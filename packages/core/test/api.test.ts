@@ -53,6 +53,7 @@ describe('public API', () => {
         "fsverityDigest",
         "getXattr",
         "hex",
+        "imageHint",
         "indexTar",
         "inodeRecordEnd",
         "inspect",

@@ -1,4 +1,4 @@
-import { ErofsImage, format, formatHint, hex, inodeRecordEnd, isErofsError, xxdLines, type Inode } from '@erofs-kit/core';
+import { ErofsImage, format, hex, imageHint, inodeRecordEnd, isErofsError, xxdLines, type Inode } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { Out, UsageError, deviceOption, strs, type Command } from '../util.js';
 
@@ -78,18 +78,7 @@ A file that is not an EROFS image (e.g. a tar layer) is dumped without a hint li
       }
       const out = new Out();
       if (img) {
-        const sb = img.sb;
-        out.line(
-          formatHint({
-            blkszbits: img.blkszbits,
-            metaBlkaddr: sb.meta_blkaddr,
-            xattrBlkaddr: sb.xattr_blkaddr,
-            rootNid: img.rootNid,
-            epoch: Number(sb.epoch),
-            fixedNsec: sb.fixed_nsec,
-            inodes: inode ? [inode] : [],
-          }),
-        );
+        out.line(imageHint(img, inode ? [inode] : []));
       }
       // Read and print in pieces of whole lines (an image may be large). --autoskip starts afresh per piece.
       const piece = cols * 65536;

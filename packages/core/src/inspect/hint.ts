@@ -8,6 +8,7 @@
  *
  * Numbers are decimal or 0x hex. `path=` names the inode given just before it.
  */
+import type { ErofsImage } from '../erofs/image.js';
 
 export interface ErofsHint {
   blkszbits?: number;
@@ -144,4 +145,18 @@ export function formatHint(h: Omit<ErofsHint, 'inodes' | 'structs'> & Partial<Pi
     if (i.path !== undefined && !/\s/.test(i.path)) words.push(`path=${i.path}`);
   }
   return `# erofs: ${words.join(' ')}`;
+}
+
+/** The hint line for a dump of (part of) an open image, naming `inodes` when given. */
+export function imageHint(img: ErofsImage, inodes: { nid: number; path?: string }[] = []): string {
+  const sb = img.sb;
+  return formatHint({
+    blkszbits: img.blkszbits,
+    metaBlkaddr: sb.meta_blkaddr,
+    xattrBlkaddr: sb.xattr_blkaddr,
+    rootNid: img.rootNid,
+    epoch: Number(sb.epoch),
+    fixedNsec: sb.fixed_nsec,
+    inodes,
+  });
 }

@@ -148,5 +148,5 @@ export { spanAt, spanIndexFrom } from './model.js';
 export type { Annotation, InspectDiagnostic, InspectResult, Severity, Structure, StructureKind, Target } from './model.js';
 export { layoutInspectors } from './erofs.js';
 export type { ErofsInspectContext, Geometry, InspectedInode, LayoutInspector } from './erofs.js';
-export { emptyHint, formatHint, isHintLine, parseHint, parseHintLine } from './hint.js';
+export { emptyHint, formatHint, imageHint, isHintLine, parseHint, parseHintLine } from './hint.js';
 export type { ErofsHint, HintProblem } from './hint.js';

@@ -5,22 +5,9 @@
  * tail or chunk table), its directory blocks, its data; and a window around any offset
  * (what Verify Image links its problems to).
  */
-import { formatHint, format, hex, inodeRecordEnd, xxdLines, type ErofsImage, type Inode } from '@erofs-kit/core';
+import { format, hex, imageHint, inodeRecordEnd, xxdLines, type ErofsImage, type Inode } from '@erofs-kit/core';
 
 export type BytesKind = 'inode' | 'dir' | 'data' | 'offset';
-
-function hintLine(img: ErofsImage, inode?: { nid: number; path: string }): string {
-  const sb = img.sb;
-  return formatHint({
-    blkszbits: img.blkszbits,
-    metaBlkaddr: sb.meta_blkaddr,
-    xattrBlkaddr: sb.xattr_blkaddr,
-    rootNid: img.rootNid,
-    epoch: Number(sb.epoch),
-    fixedNsec: sb.fixed_nsec,
-    inodes: inode ? [inode] : [],
-  });
-}
 
 interface Region {
   start: number;
@@ -58,7 +45,7 @@ async function dumpRegions(img: ErofsImage, regions: Region[], head: string[]): 
 
 /** A dump of what `kind` names for the inode at `path`. `limit` bounds the data bytes. */
 export async function inodeDump(img: ErofsImage, path: string, ino: Inode, kind: Exclude<BytesKind, 'offset'>, limit = 65536): Promise<string> {
-  const head = [hintLine(img, { nid: ino.nid, path: path.replace(/\s/g, '_') })];
+  const head = [imageHint(img, [{ nid: ino.nid, path: path.replace(/\s/g, '_') }])];
   head.push(`# ${kind === 'inode' ? 'inode record' : kind === 'dir' ? 'directory blocks' : 'file data'} of ${path} (nid ${ino.nid})`);
   const regions: Region[] = [{ start: ino.offset, end: await inodeRecordEnd(img, ino), what: `inode ${ino.nid}` }];
   if (kind !== 'inode') {
@@ -89,6 +76,6 @@ export async function inodeDump(img: ErofsImage, path: string, ino: Inode, kind:
 export async function offsetDump(img: ErofsImage, offset: number, radius = 256): Promise<string> {
   const start = Math.max(0, Math.floor((offset - radius) / 16) * 16);
   const end = Math.min(img.cache.size, Math.ceil((offset + radius) / 16) * 16);
-  const head = [hintLine(img), `# bytes around ${hex(offset)}`];
+  const head = [imageHint(img), `# bytes around ${hex(offset)}`];
   return dumpRegions(img, [{ start: 1024, end: 1024 + 128, what: 'superblock' }, { start, end, what: `around ${hex(offset)}` }], head);
 }
