@@ -5,10 +5,9 @@
  * from it when it writes them, after the layout.
  */
 import type { ByteSource } from '../io/source.js';
-import { readTarBatches } from '../tar/reader.js';
 import type { TarWarning } from '../tar/entry.js';
 import { writeImageTo, type ImageSink, type WriteProgress } from '../erofs/writer.js';
-import { TarTreeBuilder } from '../tarindex/tree.js';
+import { treeOfTar } from '../tarindex/tree.js';
 import type { TreeNode } from '../tree/node.js';
 
 export interface BuildOptions {
@@ -46,24 +45,10 @@ export interface BuildResult {
 export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: BuildOptions = {}): Promise<BuildResult> {
   const bits = opts.blkszbits ?? 12;
   if (bits < 9 || bits > 12) throw new RangeError(`blkszbits ${bits}: full images use 512- to 4096-byte blocks`);
-  const warnings: TarWarning[] = [];
-  const onWarning = (w: TarWarning): void => {
-    warnings.push(w);
-    opts.onWarning?.(w);
-  };
-  const builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning, copyFrom: tar });
-  // Only sparse members' stored bytes are needed during the pass (they are copied with their holes).
-  const gen = readTarBatches(tar, { wantData: (e) => e.sparse !== undefined, onWarning });
-  let entries = 0;
-  let r = await gen.next();
-  while (!r.done) {
-    for (const item of r.value) builder.add(item.entry, item.data);
-    entries += r.value.length;
-    r = await gen.next();
-  }
-  opts.mapTree?.(builder.root);
+  const { root, entries, warnings } = await treeOfTar(tar, { aufs: opts.aufs ?? false, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}), copyFrom: tar });
+  opts.mapTree?.(root);
   const written = await writeImageTo(
-    builder.root,
+    root,
     {
       blkszbits: bits,
       uuid: opts.uuid ?? new Uint8Array(16),

@@ -5,12 +5,11 @@
  * (its diffID) and optionally its fs-verity digest.
  */
 import type { ByteSource } from '../io/source.js';
-import { readTarBatches, type TarEnd } from '../tar/reader.js';
 import type { TarWarning } from '../tar/entry.js';
 import { writeImage } from '../erofs/writer.js';
 import { sha256, toHex, type HashFactory } from '../digest/hash.js';
 import { FsVerityHasher, formatDigest, type FsVerityOptions } from '../digest/fsverity.js';
-import { TarTreeBuilder, sparseInPlace } from './tree.js';
+import { treeOfTar } from './tree.js';
 
 export interface TarIndexOptions {
   /** `.wh.` entries become overlayfs whiteouts (as `mkfs.erofs --aufs`). */
@@ -61,33 +60,23 @@ export function uuidFromDigest(d: Uint8Array): Uint8Array {
 }
 
 export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, opts: TarIndexOptions = {}): Promise<TarIndexResult> {
-  const warnings: TarWarning[] = [];
-  const onWarning = (w: TarWarning): void => {
-    warnings.push(w);
-    opts.onWarning?.(w);
-  };
   const hasher = opts.sha256 ? undefined : (opts.hash ?? sha256)();
   const verity = opts.verity ? new FsVerityHasher(opts.verity) : undefined;
   const extra = opts.tap;
+  const tapping = hasher !== undefined || verity !== undefined || extra !== undefined;
   const tap = (chunk: Uint8Array): void => {
     hasher?.update(chunk);
     verity?.update(chunk);
     extra?.(chunk);
   };
-  const builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning });
-  const tapping = hasher !== undefined || verity !== undefined || extra !== undefined;
-  const gen = readTarBatches(input, { ...(tapping ? { tap } : {}), wantData: (e) => !sparseInPlace(e), onWarning });
-  let entries = 0;
-  let r = await gen.next();
-  while (!r.done) {
-    for (const item of r.value) builder.add(item.entry, item.data);
-    entries += r.value.length;
-    r = await gen.next();
-  }
-  const end: TarEnd = r.value;
+  const { root, entries, end, warnings } = await treeOfTar(input, {
+    aufs: opts.aufs ?? false,
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+    ...(tapping ? { tap } : {}),
+  });
   const digest = hasher ? hasher.digest() : await opts.sha256!;
   const deviceBlocks = Math.ceil(end.endOffset / 512);
-  const written = writeImage(builder.root, {
+  const written = writeImage(root, {
     blkszbits: 9,
     devices: [{ blocks: deviceBlocks }],
     uuid: opts.uuid ?? uuidFromDigest(digest),

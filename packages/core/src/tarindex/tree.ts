@@ -5,6 +5,7 @@
  */
 import { ErofsError, hex } from '../errors.js';
 import type { TarEntry, TarWarning } from '../tar/entry.js';
+import { readTarBatches, type TarEnd } from '../tar/reader.js';
 import type { ByteSource } from '../io/source.js';
 import { splitXattrName } from '../erofs/xattr.js';
 import {
@@ -321,4 +322,40 @@ export class TarTreeBuilder {
     parent.children!.delete(key);
     parent.children!.set(key, node);
   }
+}
+
+/** What {@link treeOfTar} returns: the layer's tree and what the pass saw. */
+export interface LayerTree {
+  root: TreeNode;
+  entries: number;
+  end: TarEnd;
+  warnings: TarWarning[];
+}
+
+/**
+ * One pass over a layer tar into its tree: the tar index and the full-image builder share it.
+ * `tap` sees every byte (when given); with `copyFrom` the tree copies file data (full images)
+ * and only sparse members' bytes are read during the pass, else only those of sparse members
+ * that cannot be referenced in place.
+ */
+export async function treeOfTar(
+  input: AsyncIterable<Uint8Array> | ByteSource,
+  opts: TreeBuilderOptions & { tap?: (chunk: Uint8Array) => void },
+): Promise<LayerTree> {
+  const warnings: TarWarning[] = [];
+  const onWarning = (w: TarWarning): void => {
+    warnings.push(w);
+    opts.onWarning?.(w);
+  };
+  const builder = new TarTreeBuilder({ ...opts, onWarning });
+  const wantData = opts.copyFrom ? (e: TarEntry): boolean => e.sparse !== undefined : (e: TarEntry): boolean => !sparseInPlace(e);
+  const gen = readTarBatches(input, { ...(opts.tap ? { tap: opts.tap } : {}), wantData, onWarning });
+  let entries = 0;
+  let r = await gen.next();
+  while (!r.done) {
+    for (const item of r.value) builder.add(item.entry, item.data);
+    entries += r.value.length;
+    r = await gen.next();
+  }
+  return { root: builder.root, entries, end: r.value, warnings };
 }
