@@ -28,8 +28,13 @@ export interface FsVerityFileOptions extends Omit<FsVerityOptions, 'hash'> {
   rangeBytes?: number;
 }
 
-/** Read size on the calling thread and in the workers. */
-const READ_BYTES = 1 << 20;
+/**
+ * Read size on the calling thread and in the workers. Small on purpose: a buffer that stays in
+ * the core's cache is filled by read() and hashed far faster than one of a megabyte or more,
+ * which the kernel's copy and the hash each fetch from memory (64 KiB reads + 4 KiB blocks:
+ * 647 MB/s against 570 MB/s with 1 MiB on this machine; plain read() 4.2 against 1.4 GB/s).
+ */
+const READ_BYTES = 64 << 10;
 
 // The worker, as CommonJS source: an eval worker needs no file next to the CLI bundle.
 // Each message is one range; the reply carries its digests in a transferred buffer.

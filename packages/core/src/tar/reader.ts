@@ -56,7 +56,7 @@ export const MAX_EXTENSION_SIZE = 1 << 20;
 /**
  * Reads a tar archive. `input` is either a stream of chunks (any sizes; consumed strictly in
  * order, holding at most one entry's wanted data plus a bounded buffer) or a seekable
- * {@link ByteSource} (read in windows of up to 1 MiB; without `tap`, data that is not wanted
+ * {@link ByteSource} (read in windows of up to 128 KiB; without `tap`, data that is not wanted
  * is jumped over). Yields one item per logical entry, `data` only when `wantData` said so.
  * Returns where the archive content ends and how many bytes the input held.
  */
