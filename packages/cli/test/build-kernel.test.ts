@@ -238,6 +238,31 @@ describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build --chunk-size/--
   });
 });
 
+describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build shared xattrs (setfattr)', hasSetfattr()))('build: shared xattrs', () => {
+  it('an xattr thirty files carry is stored once; the kernel shows it on every file; --no-shared-xattrs keeps it inline', async () => {
+    const src = join(work, 'shared-tree');
+    run('mkdir', ['-p', src]);
+    for (let i = 0; i < 30; i++) {
+      const f = join(src, `f${i}`);
+      writeFileSync(f, `file ${i}\n`);
+      const r1 = run('setfattr', ['-n', 'user.origin', '-v', 'the-same-value-on-every-file', f]);
+      const r2 = run('setfattr', ['-n', 'user.own', '-v', `v${i}`, f]);
+      expect([r1.status, r2.status]).toEqual([0, 0]);
+    }
+    const shared = join(work, 'shared.erofs');
+    const inline = join(work, 'inline.erofs');
+    expect(runCli(['build', src, '-o', shared]).status).toBe(0);
+    expect(runCli(['build', src, '-o', inline, '--no-shared-xattrs']).status).toBe(0);
+    type X = { name: string; shared: boolean };
+    const xs = (img: string): X[] => (JSON.parse(runCli(['stat', img, '/f7', '--json']).stdout) as { xattrs: X[] }).xattrs;
+    expect(xs(shared).map((x) => [x.name, x.shared]).sort()).toEqual([['user.origin', true], ['user.own', false]]);
+    expect(xs(inline).every((x) => !x.shared)).toBe(true);
+    if (haveFsck) expect(run('fsck.erofs18', [shared]).status).toBe(0);
+    const m = await withMount({ image: shared }, (dir) => diskModel(dir, 'kernel'));
+    assertSameTree('kernel vs source directory', m, diskModel(src, 'source'), { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+  });
+});
+
 describe('build: compressed and streamed tars', () => {
   it('gzip, zstd and standard input give the bytes of the plain tar; no spooled tar is left', () => {
     const tar = join(REPO_ROOT, 'fixtures/tar-index-layer.tar');

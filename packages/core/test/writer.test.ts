@@ -157,9 +157,9 @@ describe('writer → reader round trip', () => {
     [12, 'best-fit'],
   ] as const)('random trees read back exactly (blkszbits %i, %s inode placement)', async (bits, packInodes) => {
     await fc.assert(
-      fc.asyncProperty(specArb, async (spec) => {
+      fc.asyncProperty(specArb, fc.boolean(), async (spec, sharedXattrs) => {
         const root = build(spec);
-        const { image } = writeImage(root, { blkszbits: bits, packInodes });
+        const { image } = writeImage(root, { blkszbits: bits, packInodes, sharedXattrs });
         expect(await actual(image)).toEqual(await expected(root));
       }),
       { numRuns: 60 },

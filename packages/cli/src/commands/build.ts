@@ -26,6 +26,8 @@ give the same bytes, whatever order the filesystem lists directories in.
   --timestamp SECONDS   superblock time base (default: SOURCE_DATE_EPOCH, else the most common mtime)
   --label NAME          volume name (at most 16 bytes)
   --force-extended      every inode extended (64 bytes), as mkfs.erofs -E force-inode-extended
+  --no-shared-xattrs    keep every xattr inline (by default one that two or more inodes carry
+                        is stored once, as mkfs.erofs does)
   --chunk-size N        regular files as chunks of N bytes (a power of two, at least the block size)
   --blob FILE           with --chunk-size: file data goes to FILE, an extra device
                         (mount -o device=FILE's loop device)
@@ -48,6 +50,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     'all-root': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     'force-extended': { type: 'boolean' },
+    'no-shared-xattrs': { type: 'boolean' },
     'chunk-size': { type: 'string' },
     blob: { type: 'string' },
     exclude: { type: 'string', multiple: true },
@@ -106,6 +109,7 @@ give the same bytes, whatever order the filesystem lists directories in.
       blkszbits: bits,
       packInodes: 'best-fit' as const,
       forceExtended: values['force-extended'] === true,
+      sharedXattrs: values['no-shared-xattrs'] !== true,
       ...(chunkBits !== undefined ? { chunkBits } : {}),
       ...(blobPath !== undefined ? { blob: true } : {}),
       inlineData: values['no-inline-data'] !== true,
@@ -160,6 +164,8 @@ give the same bytes, whatever order the filesystem lists directories in.
           ...(blob ? { blob } : {}),
           blkszbits: bits,
           inlineData: values['no-inline-data'] !== true,
+          sharedXattrs: values['no-shared-xattrs'] !== true,
+          forceExtended: values['force-extended'] === true,
           aufs: values.aufs === true,
           ...(uuid ? { uuid } : {}),
           ...(timestamp ? { timestamp } : {}),

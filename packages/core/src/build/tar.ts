@@ -26,6 +26,10 @@ export interface BuildOptions {
   chunkBits?: number;
   /** With `chunkBits`: the files' data goes to this blob (extra device 1) instead of the image. */
   blob?: ImageSink;
+  /** Every inode extended (64 bytes, own mtime). */
+  forceExtended?: boolean;
+  /** Store an xattr that two or more inodes carry once (default true, as mkfs.erofs). */
+  sharedXattrs?: boolean;
   /** Called as the image is written (files copied, bytes written). */
   onProgress?: (p: WriteProgress) => void;
   /** Changes the tree after the pass and before the layout (owners, for example). */
@@ -56,6 +60,8 @@ export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: Build
       ...(opts.timestamp ? { epoch: opts.timestamp } : {}),
       inlineData: opts.inlineData ?? true,
       packInodes: 'best-fit',
+      sharedXattrs: opts.sharedXattrs ?? true,
+      forceExtended: opts.forceExtended ?? false,
       ...(opts.chunkBits !== undefined ? { chunkBits: opts.chunkBits } : {}),
       ...(opts.blob ? { blob: true } : {}),
     },

@@ -32,7 +32,7 @@ import {
 import { COMPAT_MTIME, COMPAT_SB_CHKSUM, COMPAT_XATTR_FILTER, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE } from './features.js';
 import { splitXattrName } from './xattr.js';
 import { xxh32 } from './xxhash.js';
-import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, keyBytes, type TreeNode } from '../tree/node.js';
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, keyBytes, nameKey, type TreeNode } from '../tree/node.js';
 
 export interface ExtraDevice {
   /** Device size in blocks. */
@@ -60,6 +60,8 @@ export interface WriterOptions {
    * the next block, and later inodes that fit fill the space it left (smaller images).
    */
   packInodes?: 'sequential' | 'best-fit';
+  /** Store an xattr that two or more inodes carry once, referenced by id (as mkfs.erofs). Default false. */
+  sharedXattrs?: boolean;
   /** Every inode extended (64 bytes, own mtime), as mkfs.erofs -E force-inode-extended. */
   forceExtended?: boolean;
   /**
@@ -183,7 +185,7 @@ export function encodeDev(major: number, minor: number): number {
 }
 
 /** Inline xattr body: header (with bloom filter), no shared ids, entries sorted by (index, name). */
-function xattrBody(node: TreeNode, filter: boolean, where: string): Uint8Array {
+function xattrBody(node: TreeNode, filter: boolean, where: string, shared?: Map<string, number>): Uint8Array {
   if (node.xattrs.size === 0) return new Uint8Array(0);
   const items: { index: number; suffix: Uint8Array; value: Uint8Array; name: string }[] = [];
   const enc = new TextEncoder();
@@ -196,21 +198,79 @@ function xattrBody(node: TreeNode, filter: boolean, where: string): Uint8Array {
     items.push({ index, suffix: s, value, name });
   }
   items.sort((a, b) => a.index - b.index || compareBytes(a.suffix, b.suffix));
-  let len = xattrIbodyHeader.size;
-  for (const it of items) len += alignUp(xattrEntry.size + it.suffix.length + it.value.length, 4);
+  // Shared ones are referenced by id (at most 255, the header's count); the rest stay inline.
+  const ids: number[] = [];
+  const inline: typeof items = [];
+  for (const it of items) {
+    const id = shared?.get(sharedKey(it.name, it.value));
+    if (id !== undefined && ids.length < 255) ids.push(id);
+    else inline.push(it);
+  }
+  let len = xattrIbodyHeader.size + 4 * ids.length;
+  for (const it of inline) len += alignUp(xattrEntry.size + it.suffix.length + it.value.length, 4);
   if ((len - xattrIbodyHeader.size) / 4 + 1 > 0xffff) throw new ErofsError('too-large', `${where}: xattrs take ${len} bytes, more than an inode can hold`, { path: where });
   const out = new Uint8Array(len);
   let bits = 0;
   for (const it of items) bits |= 1 << (xxh32(it.suffix, (XATTR_FILTER_SEED + it.index) >>> 0) & 31);
-  encode(xattrIbodyHeader, { h_name_filter: filter ? ~bits >>> 0 : 0, h_shared_count: 0 }, out, 0);
+  encode(xattrIbodyHeader, { h_name_filter: filter ? ~bits >>> 0 : 0, h_shared_count: ids.length }, out, 0);
   let p = xattrIbodyHeader.size;
-  for (const it of items) {
+  const dv = new DataView(out.buffer, out.byteOffset, out.length);
+  for (const id of ids) {
+    dv.setUint32(p, id, true);
+    p += 4;
+  }
+  for (const it of inline) {
     encode(xattrEntry, { e_name_len: it.suffix.length, e_name_index: it.index, e_value_size: it.value.length }, out, p);
     out.set(it.suffix, p + 4);
     out.set(it.value, p + 4 + it.suffix.length);
     p += alignUp(xattrEntry.size + it.suffix.length + it.value.length, 4);
   }
   return out;
+}
+
+/** The identity of an xattr for sharing: its full name and its value bytes. */
+function sharedKey(name: string, value: Uint8Array): string {
+  return name + '\u0000' + nameKey(value);
+}
+
+/**
+ * Shared xattrs: every (name, value) that two or more inodes carry is stored once in the
+ * xattr area and referenced by id (its offset there / 4), as mkfs.erofs does. Returns the ids
+ * and the area's bytes (undefined when nothing is shared).
+ */
+function shareXattrs(order: TreeNode[]): { ids: Map<string, number>; area: Uint8Array } | undefined {
+  const counts = new Map<string, { name: string; value: Uint8Array; n: number }>();
+  for (const node of order) {
+    for (const [name, value] of node.xattrs) {
+      const k = sharedKey(name, value);
+      const c = counts.get(k);
+      if (c) c.n++;
+      else counts.set(k, { name, value, n: 1 });
+    }
+  }
+  const enc = new TextEncoder();
+  const entries: { key: string; index: number; suffix: Uint8Array; value: Uint8Array }[] = [];
+  for (const [key, c] of counts) {
+    if (c.n < 2) continue;
+    const { index, suffix } = splitXattrName(c.name);
+    if (index === 0) continue; // refused with the inode's path when its body is built
+    entries.push({ key, index, suffix: enc.encode(suffix), value: c.value });
+  }
+  if (entries.length === 0) return undefined;
+  entries.sort((a, b) => a.index - b.index || compareBytes(a.suffix, b.suffix) || compareBytes(a.value, b.value));
+  let size = 0;
+  for (const e of entries) size += alignUp(xattrEntry.size + e.suffix.length + e.value.length, 4);
+  const area = new Uint8Array(size);
+  const ids = new Map<string, number>();
+  let p = 0;
+  for (const e of entries) {
+    ids.set(e.key, p / 4);
+    encode(xattrEntry, { e_name_len: e.suffix.length, e_name_index: e.index, e_value_size: e.value.length }, area, p);
+    area.set(e.suffix, p + 4);
+    area.set(e.value, p + 4 + e.suffix.length);
+    p += alignUp(xattrEntry.size + e.suffix.length + e.value.length, 4);
+  }
+  return { ids, area };
 }
 
 /** Packs sorted dirents into blocks; returns the directory's bytes and the name offsets. */
@@ -245,6 +305,9 @@ interface Layout {
   totalBlocks: number;
   /** Blocks of the blob device (copied files' data with the `blob` option), else 0. */
   blobBlocks: number;
+  /** Shared xattrs, stored at block `xattrBlkaddr` (the start of the data area). */
+  xattrArea: Uint8Array | undefined;
+  xattrBlkaddr: number;
 }
 
 /**
@@ -257,6 +320,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
   const img = new Uint8Array(L.totalBlocks * L.bs);
   writeSuperblock(img, L, opts);
   for (const s of L.slots) writeInode(img, 0, s, L.bs, L.bits, L.slots, s.tail);
+  if (L.xattrArea) img.set(L.xattrArea, L.xattrBlkaddr * L.bs);
   for (const s of L.slots) writeData(img, 0, s, L.bs);
   return { image: img, blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid };
 }
@@ -295,6 +359,12 @@ export async function writeImageTo(
   }
   await sink.write(0, meta);
   progress.bytes = meta.length;
+  if (L.xattrArea) {
+    const area = new Uint8Array(Math.ceil(L.xattrArea.length / bs) * bs);
+    area.set(L.xattrArea);
+    await sink.write(L.xattrBlkaddr * bs, area);
+    progress.bytes += area.length;
+  }
   onProgress?.(progress);
   // The data area in block order (slots were given blocks in their order).
   const piece = new Uint8Array(1 << 20);
@@ -423,12 +493,14 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   }
   if (epoch.sec < 0) epoch = { sec: 0, nsec: 0 }; // the superblock epoch is unsigned
 
+  const sharing = opts.sharedXattrs ? shareXattrs(order) : undefined;
+
   // ---- 3. Per-inode sizes and layouts. ----
   const slots: Slot[] = [];
   for (let i = 0; i < order.length; i++) {
     const node = order[i]!;
     const type = node.mode & S_IFMT;
-    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathAt(i)) : EMPTY;
+    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathAt(i), sharing?.ids) : EMPTY;
     let size = 0;
     let layout: number = DataLayout.FLAT_PLAIN;
     // Every field set here, so all slots share one shape (the writer's hot loops read them).
@@ -565,8 +637,10 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   const root0 = slots[0]!;
   if (root0.nid > 0xffff) throw new ErofsError('too-large', `root nid ${root0.nid} does not fit the superblock's 16 bits`, {});
 
-  // ---- 5. Data area: directory/symlink blocks, copied file data. ----
+  // ---- 5. Data area: the shared xattrs, directory/symlink blocks, copied file data. ----
   let blk = alignUp(pos, bs) / bs;
+  const xattrBlkaddr = sharing ? blk : 0;
+  if (sharing) blk += Math.ceil(sharing.area.length / bs);
   for (const s of slots) {
     if (s.blockData && s.blockData.length > 0) {
       s.startblk = blk;
@@ -598,7 +672,7 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     }
   }
   if (blobDevice > 0) devices[blobDevice - 1] = { blocks: blobBlk };
-  return { bits, bs, slots, devices, devtOff, epoch, filter, dataStart: alignUp(pos, bs), totalBlocks, blobBlocks: blobBlk };
+  return { bits, bs, slots, devices, devtOff, epoch, filter, dataStart: alignUp(pos, bs), totalBlocks, blobBlocks: blobBlk, xattrArea: sharing?.area, xattrBlkaddr };
 }
 
 /** The superblock and the device table, into `img` (which starts at image offset 0). */
@@ -622,7 +696,7 @@ function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void 
       fixed_nsec: epoch.nsec,
       blocks_lo: totalBlocks,
       meta_blkaddr: 0,
-      xattr_blkaddr: 0,
+      xattr_blkaddr: L.xattrBlkaddr,
       uuid: opts.uuid ?? new Uint8Array(16),
       volume_name: opts.volumeName ?? new Uint8Array(16),
       feature_incompat: incompat,
