@@ -344,21 +344,45 @@ export async function writeImageTo(
   if (opts.blob && !blobSink) throw new Error('writeImageTo: the blob option needs a blob sink');
   const progress: WriteProgress = { files: 0, totalFiles: 0, bytes: 0, totalBytes: (L.totalBlocks + L.blobBlocks) * bs };
   for (const s of L.slots) if (s.input) progress.totalFiles++;
-  const meta = new Uint8Array(L.dataStart);
-  writeSuperblock(meta, L, opts);
-  for (const s of L.slots) {
+  // The metadata area through a window of whole blocks, inodes in offset order (best-fit
+  // placement is not tree order): memory stays small whatever the inline tails add up to.
+  let win = new Uint8Array(Math.max(META_WINDOW, alignUp(EROFS_SUPER_OFFSET + superBlock.size + L.devices.length * deviceSlot.size, bs)));
+  let base = 0;
+  let summed = false;
+  const flush = async (upTo: number): Promise<void> => {
+    const cut = upTo - base;
+    if (cut <= 0) return;
+    if (!summed && base === 0 && bs === 4096) {
+      // crc32c of the superblock's block from the superblock on, with the checksum field zero
+      // (every inode in that block is written by now).
+      const v = new DataView(win.buffer, win.byteOffset);
+      v.setUint32(EROFS_SUPER_OFFSET + 8, v.getUint32(EROFS_SUPER_OFFSET + 8, true) | COMPAT_SB_CHKSUM, true);
+      v.setUint32(EROFS_SUPER_OFFSET + 4, crc32c(0xffffffff, win.subarray(EROFS_SUPER_OFFSET, bs)), true);
+      summed = true;
+    }
+    await sink.write(base, win.subarray(0, cut));
+    win.copyWithin(0, cut);
+    win.fill(0, win.length - cut);
+    base += cut;
+  };
+  writeSuperblock(win, L, opts);
+  for (const s of [...L.slots].sort((a, b) => a.offset - b.offset)) {
+    const end = recordEnd(s);
+    if (end - base > win.length) {
+      // Flush the whole blocks before this inode; grow the window for a record larger than it.
+      await flush(Math.floor(s.offset / bs) * bs);
+      if (end - base > win.length) {
+        const bigger = new Uint8Array(alignUp(end - base, bs));
+        bigger.set(win);
+        win = bigger;
+      }
+    }
     let tail = s.tail;
     if (s.input && s.tailLen > 0) tail = await readInput(s, s.node.size - s.tailLen, s.tailLen);
-    writeInode(meta, 0, s, bs, L.bits, L.slots, tail);
+    writeInode(win, base, s, bs, L.bits, L.slots, tail);
   }
-  if (bs === 4096) {
-    // crc32c of the superblock's block from the superblock on, with the checksum field zero.
-    const v = new DataView(meta.buffer, meta.byteOffset);
-    v.setUint32(EROFS_SUPER_OFFSET + 8, v.getUint32(EROFS_SUPER_OFFSET + 8, true) | COMPAT_SB_CHKSUM, true);
-    v.setUint32(EROFS_SUPER_OFFSET + 4, crc32c(0xffffffff, meta.subarray(EROFS_SUPER_OFFSET, bs)), true);
-  }
-  await sink.write(0, meta);
-  progress.bytes = meta.length;
+  await flush(L.dataStart);
+  progress.bytes = L.dataStart;
   if (L.xattrArea) {
     const area = new Uint8Array(Math.ceil(L.xattrArea.length / bs) * bs);
     area.set(L.xattrArea);
@@ -398,6 +422,15 @@ export async function writeImageTo(
     }
   }
   return { blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid, blobBlocks: L.blobBlocks };
+}
+
+/** Bytes of metadata {@link writeImageTo} holds at once (whole blocks; more for a larger record). */
+const META_WINDOW = 1 << 20;
+
+/** The end of a slot's record: core, xattrs, inline tail or chunk table. */
+function recordEnd(s: Slot): number {
+  const end = s.offset + s.isize + s.xattrs.length + s.tailLen;
+  return s.chunks ? alignUp(s.offset + s.isize + s.xattrs.length, chunkIndex.size) + (s.chunks.length / 2) * chunkIndex.size : end;
 }
 
 /** `length` bytes at `offset` of a copied file, checked against what its source holds. */
