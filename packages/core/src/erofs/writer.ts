@@ -327,10 +327,10 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
 
 /**
  * Writes an image to `sink` in increasing offsets: the metadata (superblock, inodes with
- * their xattrs and inline tails) from one buffer, then the data area block by block, with
- * the bytes of `input` files read from their sources as they are written. The superblock
- * checksum is set for 4096-byte blocks (as mkfs.erofs does). Memory: the metadata area and
- * one 1 MiB piece of data at a time.
+ * their xattrs and inline tails) through a window of whole blocks, then the data area block
+ * by block, with the bytes of `input` files read from their sources as they are written. The
+ * superblock checksum is set for 4096-byte blocks (as mkfs.erofs does). Memory: the layout,
+ * a 1 MiB metadata window and one 1 MiB piece of data at a time.
  */
 export async function writeImageTo(
   root: TreeNode,
