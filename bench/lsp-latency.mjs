@@ -28,7 +28,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver-protocol/node';
-import { formatHint, formatXxd, nameKey, newDir, writeImage } from '@erofs-kit/core';
+import { formatHint, formatXxd, writeImage } from '@erofs-kit/core';
+import { dumpTree } from '../packages/lsp/bench/dump-tree.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const { values: opts } = parseArgs({ options: { runs: { type: 'string', default: '7' }, out: { type: 'string', default: `${ROOT}bench/results/lsp-latency.json` }, 'node-arg': { type: 'string', multiple: true, default: [] }, only: { type: 'string', default: '' }, server: { type: 'string', default: '' }, compare: { type: 'string', default: '' } } });
@@ -36,29 +37,9 @@ const RUNS = Number(opts.runs);
 const SERVER = opts.server || `${ROOT}packages/lsp/bin/erofs-kit-lsp.js`;
 const CACHE_HOME = mkdtempSync(join(tmpdir(), 'lsp-bench-cache-'));
 
-
-/** The 1 MiB image of packages/lsp/bench/lsp-latency.mjs: small files with xattrs in 64 directories. */
-function tree(targetBytes) {
-  const root = newDir({ mtime: 1700000000 });
-  const enc = new TextEncoder();
-  let bytes = 0;
-  for (let i = 0; bytes < targetBytes; i++) {
-    const dk = nameKey(enc.encode(`dir-${i % 64}`));
-    let dir = root.children.get(dk);
-    if (!dir) root.children.set(dk, (dir = newDir({ mtime: 1700000000 })));
-    const size = 1000 + ((i * 7919) % 6000);
-    const data = new Uint8Array(size).map((_, k) => (k * 31 + i) & 0xff);
-    const xattrs = new Map([[`user.n${i % 5}`, enc.encode(`value-${i}`)]]);
-    dir.children.set(nameKey(enc.encode(`file-${i}`)), { mode: 0o100644, uid: 0, gid: 0, mtime: 1700000000 + (i % 3), mtimeNsec: 0, size, rdevMajor: 0, rdevMinor: 0, xattrs, data: { kind: 'copy', ranges: [{ logical: 0, bytes: data }] } });
-    for (let e = 0; e < 3; e++) dir.children.set(nameKey(enc.encode(`empty-${i}-${e}`)), { mode: 0o100600, uid: 1000, gid: 1000, mtime: 1700000000, mtimeNsec: 0, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: new Map(), data: { kind: 'empty' } });
-    bytes += Math.ceil(size / 4096) * 4096 + 4 * 40;
-  }
-  return root;
-}
-
 function documents() {
   const fixture = new Uint8Array(readFileSync(`${ROOT}fixtures/basic-4k.erofs`));
-  const { image, rootNid } = writeImage(tree(1 << 20), { blkszbits: 12 });
+  const { image, rootNid } = writeImage(dumpTree(1 << 20), { blkszbits: 12 });
   return [
     // The superblock line of the dump is line 1 (0-based; line 0 is the hint or the first row).
     { name: 'superblock (128 bytes)', text: formatXxd(fixture.subarray(1024, 1152), 1024), hover: { line: 0, character: 12 } },

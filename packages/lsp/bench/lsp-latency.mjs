@@ -6,29 +6,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-languageserver-protocol/node';
-import { formatHint, formatXxd, nameKey, newDir, writeImage } from '@erofs-kit/core';
+import { formatHint, formatXxd, writeImage } from '@erofs-kit/core';
+import { dumpTree } from './dump-tree.mjs';
 
 const SERVER = fileURLToPath(new URL('../bin/erofs-kit-lsp.js', import.meta.url));
-
-function tree(targetBytes) {
-  const root = newDir({ mtime: 1700000000 });
-  const enc = new TextEncoder();
-  let bytes = 0;
-  let i = 0;
-  while (bytes < targetBytes) {
-    const dk = nameKey(enc.encode(`dir-${i % 64}`));
-    let dir = root.children.get(dk);
-    if (!dir) root.children.set(dk, (dir = newDir({ mtime: 1700000000 })));
-    const size = 1000 + ((i * 7919) % 6000);
-    const data = new Uint8Array(size).map((_, k) => (k * 31 + i) & 0xff);
-    const xattrs = new Map([[`user.n${i % 5}`, enc.encode(`value-${i}`)]]);
-    dir.children.set(nameKey(enc.encode(`file-${i}`)), { mode: 0o100644, uid: 0, gid: 0, mtime: 1700000000 + (i % 3), mtimeNsec: 0, size, rdevMajor: 0, rdevMinor: 0, xattrs, data: { kind: 'copy', ranges: [{ logical: 0, bytes: data }] } });
-    for (let e = 0; e < 3; e++) dir.children.set(nameKey(enc.encode(`empty-${i}-${e}`)), { mode: 0o100600, uid: 1000, gid: 1000, mtime: 1700000000, mtimeNsec: 0, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: new Map(), data: { kind: 'empty' } });
-    bytes += Math.ceil(size / 4096) * 4096 + 4 * 40;
-    i++;
-  }
-  return root;
-}
 
 function pct(xs, p) {
   const s = [...xs].sort((a, b) => a - b);
@@ -42,7 +23,7 @@ async function time(fn) {
 }
 
 async function bench(label, target) {
-  const { image, rootNid } = writeImage(tree(target), { blkszbits: 12 });
+  const { image, rootNid } = writeImage(dumpTree(target), { blkszbits: 12 });
   const text = `${formatHint({ blkszbits: 12, metaBlkaddr: 0, rootNid })}\n${formatXxd(image)}`;
   const lines = text.split('\n').length - 1;
   const proc = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
