@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ErofsImage } from '@erofs-kit/core';
+import { FileSource } from '@erofs-kit/core/node';
 import { CLI_BIN, runCli } from './support/cli.js';
 import { globMatcher } from '../src/commands/build.js';
 import { assertSameTree } from './support/diff.js';
@@ -135,6 +137,29 @@ describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build from a director
   });
 });
 
+describe.skipIf(skipWithoutJudges('erofs-kit build without getfattr (setfattr)', hasSetfattr()))('build: a directory without getfattr on PATH', () => {
+  it('says plainly that xattrs were skipped (stderr, the summary and --json) and still builds the tree', () => {
+    const src = join(work, 'no-getfattr');
+    run('mkdir', ['-p', src]);
+    writeFileSync(join(src, 'f'), 'x');
+    expect(run('setfattr', ['-n', 'user.k', '-v', 'v', join(src, 'f')]).status).toBe(0);
+    const img = join(work, 'no-getfattr.erofs');
+    // PATH with nothing on it: spawning getfattr fails as it does where attr is not installed.
+    const empty = mkdtempSync(join(work, 'empty-path-'));
+    const r = runCli(['build', src, '-o', img], undefined, { PATH: empty });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/xattrs skipped: getfattr cannot run \(ENOENT\); install it with apt-get install attr/);
+    expect(r.stdout).toMatch(/\(xattrs skipped\)$/m);
+    const j = runCli(['build', src, '-o', img, '--json'], undefined, { PATH: empty });
+    expect((JSON.parse(j.stdout) as { xattrs: boolean }).xattrs).toBe(false);
+    const ls = runCli(['stat', img, '/f', '--json']);
+    expect((JSON.parse(ls.stdout) as { xattrs: unknown[]; size: number }).xattrs).toEqual([]);
+    // With getfattr, the same tree keeps the xattr.
+    expect(runCli(['build', src, '-o', img]).status).toBe(0);
+    expect((JSON.parse(runCli(['stat', img, '/f', '--json']).stdout) as { xattrs: { name: string }[] }).xattrs.map((x) => x.name)).toEqual(['user.k']);
+  });
+});
+
 describe('build: determinism and options', () => {
   const layer = join(REPO_ROOT, 'fixtures/tar-index-layer.tar');
   it('two runs give the same bytes; --uuid, --label and --timestamp show in inspect', () => {
@@ -211,6 +236,40 @@ describe.skipIf(skipKernel)('build: options seen in the mount or in stat', () =>
   });
 });
 
+describe.skipIf(skipKernel)('build: --exclude on a tar, --force-compact', () => {
+  it('the excluded paths are gone from the mount; every inode is compact and shows the time base as its mtime', async () => {
+    const src = join(work, 'tar-opts-tree');
+    run('mkdir', ['-p', join(src, 'keep/sub'), join(src, 'cache/deep')]);
+    writeFileSync(join(src, 'keep/a.txt'), 'a');
+    writeFileSync(join(src, 'keep/sub/b.log'), 'b');
+    writeFileSync(join(src, 'keep/sub/c.txt'), 'c');
+    writeFileSync(join(src, 'cache/deep/big'), 'c');
+    // Every file its own mtime: without --force-compact most inodes would be extended.
+    let k = 0;
+    for (const p of ['keep/a.txt', 'keep/sub/b.log', 'keep/sub/c.txt', 'cache/deep/big', 'keep/sub', 'keep', 'cache', '.']) {
+      expect(run('touch', ['-h', '-d', `@${1600000000 + 1000 * k++}.25`, join(src, p)]).status).toBe(0);
+    }
+    const tar = join(work, 'tar-opts.tar');
+    gnuTar(src, tar, 'posix');
+    const img = join(work, 'tar-opts.erofs');
+    const r = runCli(['build', tar, '-o', img, '--exclude', '*.log', '--exclude', 'cache', '--force-compact', '--timestamp', '1234567890']);
+    expect(r.status, r.stderr).toBe(0);
+    const m = await withMount({ image: img }, (dir) => diskModel(dir, 'kernel'));
+    expect([...m.entries.keys()].sort()).toEqual(['/', '/keep', '/keep/a.txt', '/keep/sub', '/keep/sub/c.txt']);
+    for (const [path, e] of m.entries) expect([path, e.mtime, e.mtimeNsec]).toEqual([path, 1234567890, 0]);
+    const image = await ErofsImage.open(new FileSource(img));
+    for (const path of m.entries.keys()) expect([path, (await image.lookup(path)).inodeSize]).toEqual([path, 32]);
+    // Without it the same tar keeps every mtime (extended inodes).
+    const plain = join(work, 'tar-opts-plain.erofs');
+    expect(runCli(['build', tar, '-o', plain, '--exclude', '*.log', '--exclude', 'cache']).status).toBe(0);
+    const m2 = await withMount({ image: plain }, (dir) => diskModel(dir, 'kernel'));
+    expect([m2.entries.get('/keep/a.txt')!.mtime, m2.entries.get('/keep/a.txt')!.mtimeNsec]).toEqual([1600000000, 250000000]);
+    if (haveFsck) expect(run('fsck.erofs18', [img]).status).toBe(0);
+    const both = runCli(['build', tar, '-o', join(work, 'never.erofs'), '--force-compact', '--force-extended']);
+    expect([both.status, existsSync(join(work, 'never.erofs'))]).toEqual([2, false]);
+  });
+});
+
 describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build --chunk-size/--blob (setfattr, setfacl)', allOf(hasSetfattr, hasSetfacl)))('build: chunk-based files, in the image and in a blob', () => {
   it.each([
     ['--chunk-size 4096', ['--chunk-size', '4096'], false],
@@ -262,6 +321,90 @@ describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build shared xattrs (
     if (haveFsck) expect(run('fsck.erofs18', [shared]).status).toBe(0);
     const m = await withMount({ image: shared }, (dir) => diskModel(dir, 'kernel'));
     assertSameTree('kernel vs source directory', m, diskModel(src, 'source'), { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+  });
+});
+
+describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build long xattr prefixes (setfattr)', hasSetfattr()))('build: long xattr prefixes and --target-kernel', () => {
+  interface Inspect {
+    minimumKernel: string;
+    featureCompat: { features: { name: string }[] };
+    longXattrPrefixes: string[];
+    compatibility: { minimumKernel: string };
+  }
+  const inspect = (img: string): Inspect => JSON.parse(runCli(['inspect', img, '--json']).stdout) as Inspect;
+  const src = join(work, 'overlay-xattrs');
+  const make = (): void => {
+    if (existsSync(src)) return;
+    run('mkdir', ['-p', src]);
+    for (let i = 0; i < 40; i++) {
+      const f = join(src, `f${i}`);
+      writeFileSync(f, `file ${i}\n`);
+      for (const [n, v] of [['trusted.overlay.redirect', `/objects/${i}`], ['trusted.overlay.metacopy', `0x00${(i + 16).toString(16)}`], ['user.own', `v${i}`]]) {
+        const r = run('setfattr', ['-n', n!, '-v', v!, f]);
+        expect(r.status, r.stderr.toString()).toBe(0);
+      }
+    }
+  };
+  it('by default trusted.overlay. becomes a long prefix (smaller image, Linux 6.4 in inspect); the kernel and fsck.erofs read every xattr', async () => {
+    make();
+    const img = join(work, 'prefixes.erofs');
+    const old = join(work, 'prefixes-6.3.erofs');
+    expect(runCli(['build', src, '-o', img]).status).toBe(0);
+    expect(runCli(['build', src, '-o', old, '--target-kernel', '6.3']).status).toBe(0);
+    const a = inspect(img);
+    expect(a.longXattrPrefixes).toEqual(['trusted.overlay.']);
+    expect(a.compatibility.minimumKernel).toBe('6.4');
+    expect(a.featureCompat.features.map((f) => f.name)).toContain('xattr_filter');
+    // --target-kernel 6.3: no long prefixes and no name filter (6.6); the image mounts on 5.4 on.
+    const b = inspect(old);
+    expect(b.longXattrPrefixes).toEqual([]);
+    expect(b.featureCompat.features.map((f) => f.name)).not.toContain('xattr_filter');
+    expect(b.compatibility.minimumKernel).toBe('5.4');
+    // 80 entries of trusted.overlay.* each store 8 bytes less.
+    const sumXattrs = async (file: string): Promise<number> => {
+      const image = await ErofsImage.open(new FileSource(file));
+      let t = 0;
+      for (let i = 0; i < 40; i++) t += (await image.lookup(`/f${i}`)).xattrSize;
+      return t;
+    };
+    expect((await sumXattrs(old)) - (await sumXattrs(img))).toBe(40 * 2 * 8);
+    for (const file of [img, old]) {
+      if (haveFsck) {
+        const f = run('fsck.erofs18', [file]);
+        expect(f.status, f.stderr.toString()).toBe(0);
+        const x = join(work, `fsck-x-${file.endsWith('6.3.erofs') ? 'old' : 'new'}`);
+        const e = run('fsck.erofs18', [`--extract=${x}`, '--xattrs', file]);
+        expect(e.status, e.stderr.toString()).toBe(0);
+        // fsck.erofs reads the names through the prefix table: its extraction carries every xattr.
+        const extracted = diskModel(x, 'fsck');
+        for (const [path, e] of diskModel(src, 'source').entries) expect([path, extracted.entries.get(path)?.xattrs]).toEqual([path, e.xattrs]);
+      }
+      const m = await withMount({ image: file }, (dir) => diskModel(dir, 'kernel'));
+      assertSameTree('kernel vs source directory', m, diskModel(src, 'source'), { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+    }
+  });
+  it('--xattr-prefix defines exactly the prefixes given; a bad one is a usage error', async () => {
+    make();
+    const img = join(work, 'explicit.erofs');
+    expect(runCli(['build', src, '-o', img, '--xattr-prefix', 'user.ow', '--xattr-prefix', 'trusted.overlay.re']).status).toBe(0);
+    expect(inspect(img).longXattrPrefixes).toEqual(['user.ow', 'trusted.overlay.re']);
+    const m = await withMount({ image: img }, (dir) => diskModel(dir, 'kernel'));
+    assertSameTree('kernel vs source directory', m, diskModel(src, 'source'), { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+    const bad = runCli(['build', src, '-o', join(work, 'bad.erofs'), '--xattr-prefix', 'other.thing']);
+    expect([bad.status, bad.stderr]).toEqual([2, expect.stringMatching(/--xattr-prefix other\.thing: .*user\., trusted\. or security\./)]);
+    expect(existsSync(join(work, 'bad.erofs'))).toBe(false);
+  });
+  it.each([
+    [['--block-size', '512', '--target-kernel', '6.1'], /--block-size 512 needs Linux 6\.4/],
+    [['--chunk-size', '4096', '--target-kernel', '5.10'], /--chunk-size needs Linux 5\.15/],
+    [['--xattr-prefix', 'user.x', '--target-kernel', '6.3'], /--xattr-prefix needs Linux 6\.4/],
+    [['--target-kernel', '4.19'], /EROFS mounts from Linux 5\.4 on/],
+    [['--target-kernel', 'six'], /expected a release such as/],
+  ])('%j is refused (%s)', (args, message) => {
+    const d = mkdtempSync(join(work, 'target-'));
+    const r = runCli(['build', join(REPO_ROOT, 'fixtures/tar-index-layer.tar'), '-o', join(d, 'x.erofs'), ...args]);
+    expect([r.status, r.stderr]).toEqual([2, expect.stringMatching(message)]);
+    expect(run('ls', ['-A', d]).stdout.toString()).toBe('');
   });
 });
 

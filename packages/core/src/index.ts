@@ -29,6 +29,7 @@ export type { TarCheck, TarCheckProblem, TarCheckReport, TarCheckOptions } from 
 export type { FsckReport, FsckProblem, FsckCheck, FsckOptions, FsckStats } from './erofs/fsck.js';
 export { writeImage, writeImageTo, encodeDev } from './erofs/writer.js';
 export type { WriterOptions, WriteResult, WriteProgress, ExtraDevice, ImageSink } from './erofs/writer.js';
+export { chooseLongPrefixes, longPrefix, MAX_LONG_PREFIXES, type LongPrefixDef, type StoredXattrs } from './erofs/long-prefixes.js';
 export { newDir, nameKey, keyBytes } from './tree/node.js';
 export type { TreeNode, FileData, DeviceRange, CopyRange } from './tree/node.js';
 export { readTar, readTarBatches } from './tar/reader.js';

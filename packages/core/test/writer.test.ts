@@ -11,7 +11,7 @@ const nameArb = fc
   .filter((b) => !(b.length === 1 && b[0] === 0x2e) && !(b.length === 2 && b[0] === 0x2e && b[1] === 0x2e));
 
 const xattrArb = fc.dictionary(
-  fc.constantFrom('user.a', 'user.longer-name', 'trusted.t', 'security.capability', 'security.selinux'),
+  fc.constantFrom('user.a', 'user.longer-name', 'trusted.t', 'security.capability', 'security.selinux', 'trusted.overlay.opaque', 'trusted.overlay.redirect', 'user.a.b.c'),
   fc.uint8Array({ maxLength: 80 }),
   { maxKeys: 3 },
 );
@@ -157,13 +157,60 @@ describe('writer → reader round trip', () => {
     [12, 'best-fit'],
   ] as const)('random trees read back exactly (blkszbits %i, %s inode placement)', async (bits, packInodes) => {
     await fc.assert(
-      fc.asyncProperty(specArb, fc.boolean(), async (spec, sharedXattrs) => {
+      fc.asyncProperty(specArb, fc.boolean(), fc.constantFrom(undefined, 'auto' as const, ['trusted.overlay.', 'user.a.', 'user.longer-']), async (spec, sharedXattrs, longPrefixes) => {
         const root = build(spec);
-        const { image } = writeImage(root, { blkszbits: bits, packInodes, sharedXattrs });
+        const { image } = writeImage(root, { blkszbits: bits, packInodes, sharedXattrs, longPrefixes });
         expect(await actual(image)).toEqual(await expected(root));
       }),
       { numRuns: 60 },
     );
+  });
+
+  it('long xattr prefixes: chosen where they save bytes, stored with their index, read back by name', async () => {
+    const root = newDir({ mtime: 5 });
+    const leaf = (k: number, xattrs: [string, string][]): void => {
+      root.children!.set(nameKey(enc.encode(`f${k}`)), {
+        mode: 0o100644, uid: 0, gid: 0, mtime: 5, mtimeNsec: 0, size: 0, rdevMajor: 0, rdevMinor: 0, data: { kind: 'empty' },
+        xattrs: new Map(xattrs.map(([n, v]) => [n, enc.encode(v)])),
+      });
+    };
+    for (let k = 0; k < 20; k++) leaf(k, [['trusted.overlay.redirect', `/objects/${k}`], ['trusted.overlay.metacopy', ''], ...(k === 3 ? [['user.once.only', 'x'] as [string, string]] : [])]);
+    const plain = writeImage(root, { blkszbits: 12 }).image;
+    const auto = writeImage(root, { blkszbits: 12, longPrefixes: 'auto' }).image;
+    const img = await ErofsImage.open(new MemorySource(auto));
+    // One prefix defined: trusted.overlay. (40 entries × 8 bytes); user.once. on one entry saves less than its record.
+    expect(img.sb.feature_incompat & 0x40).toBe(0x40);
+    expect(img.longPrefixes.map((p) => p.prefix)).toEqual(['trusted.overlay.']);
+    const f3 = await img.lookup('/f3');
+    expect(f3.xattrSize).toBeLessThan((await (await ErofsImage.open(new MemorySource(plain))).lookup('/f3')).xattrSize);
+    expect(Object.fromEntries((await img.xattrs(f3)).map((x) => [x.name, new TextDecoder().decode(x.value)]))).toEqual({
+      'trusted.overlay.metacopy': '',
+      'trusted.overlay.redirect': '/objects/3',
+      'user.once.only': 'x',
+    });
+    expect(await actual(auto)).toEqual(await expected(root));
+    // Without any name that gains, nothing is defined and the image is the plain one.
+    const bare = newDir({ mtime: 5 });
+    expect(Buffer.from(writeImage(bare, { blkszbits: 12, longPrefixes: 'auto' }).image).equals(Buffer.from(writeImage(bare, { blkszbits: 12 }).image))).toBe(true);
+    // An explicit prefix must extend user., trusted. or security.
+    expect(() => writeImage(root, { blkszbits: 12, longPrefixes: ['other.x'] })).toThrow(/does not extend/);
+  });
+
+  it('forceCompact: compact inodes whatever their mtimes, extended only where a field does not fit', async () => {
+    const root = newDir({ mtime: 5 });
+    const add = (name: string, mtime: number, uid: number): void => {
+      root.children!.set(nameKey(enc.encode(name)), { mode: 0o100644, uid, gid: 0, mtime, mtimeNsec: 7, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: new Map(), data: { kind: 'empty' } });
+    };
+    add('a', 100, 1);
+    add('b', 200, 2);
+    add('big-uid', 300, 70000);
+    const img = await ErofsImage.open(new MemorySource(writeImage(root, { blkszbits: 12, forceCompact: true, epoch: { sec: 42, nsec: 0 } }).image));
+    const a = await img.lookup('/a');
+    expect([a.inodeSize, a.mtime, a.mtimeNsec]).toEqual([32, 42, 0]);
+    expect((await img.lookup('/b')).inodeSize).toBe(32);
+    const big = await img.lookup('/big-uid');
+    expect([big.inodeSize, big.uid, big.mtime]).toEqual([64, 70000, 300]);
+    expect(() => writeImage(root, { blkszbits: 12, forceCompact: true, forceExtended: true })).toThrow(/exclude/);
   });
 
   it('is deterministic: the same tree gives the same bytes', () => {

@@ -1,5 +1,5 @@
 import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
-import { aufsToOverlay, buildFromTar, stripOverlay, writeImageTo, type ImageSink, type TreeNode, type WriteProgress } from '@erofs-kit/core';
+import { COMPAT_TABLE, aufsToOverlay, buildFromTar, compareVersions, keyBytes, longPrefix, stripOverlay, writeImageTo, type ImageSink, type TreeNode, type WriteProgress } from '@erofs-kit/core';
 import { Progress } from '../progress.js';
 import { FileSource, treeFromDirectory } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
@@ -11,7 +11,7 @@ const BLOCK_SIZES: Record<string, number> = { '512': 9, '1024': 10, '2048': 11, 
 export const build: Command = {
   name: 'build',
   summary: 'a full EROFS image (file data copied in) from a directory or a layer tar',
-  usage: 'erofs-kit build SOURCE -o IMAGE [--block-size N] [--no-inline-data] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--json]',
+  usage: 'erofs-kit build SOURCE -o IMAGE [--block-size N] [--target-kernel X.Y] [--no-inline-data] [--force-extended|--force-compact] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--exclude GLOB] [--json]',
   help: `Builds a self-contained, uncompressed EROFS image. SOURCE is a directory (every file type,
 hard links, owners, nanosecond mtimes, xattrs through getfattr) or a tar: plain, gzip or zstd,
 or - for standard input (the tree 'erofs-kit index' gives it: later entries win, hard links,
@@ -26,13 +26,28 @@ give the same bytes, whatever order the filesystem lists directories in.
   --timestamp SECONDS   superblock time base (default: SOURCE_DATE_EPOCH, else the most common mtime)
   --label NAME          volume name (at most 16 bytes)
   --force-extended      every inode extended (64 bytes), as mkfs.erofs -E force-inode-extended
+  --force-compact       compact inodes (32 bytes) wherever owner, size and link count fit,
+                        every mtime replaced by the superblock's time base (as mkfs.erofs
+                        -E force-inode-compact); by default an inode is extended only when
+                        one of its fields needs it, its mtime included
+  --target-kernel X.Y   the oldest Linux the image must mount on: features it lacks are left
+                        out (xattr name filter before 6.6, long xattr prefixes before 6.4)
+                        and options it cannot mount are refused (block sizes below 4096
+                        before 6.4, --chunk-size before 5.15, --blob before 5.16); default:
+                        every feature ('erofs-kit inspect' names the minimum kernel)
+  --xattr-prefix P      define the long xattr name prefix P (repeatable; P extends user.,
+                        trusted. or security.), as mkfs.erofs --xattr-prefix; by default the
+                        prefixes that make the image smaller are chosen (e.g. trusted.overlay.
+                        in layer trees)
   --no-shared-xattrs    keep every xattr inline (by default one that two or more inodes carry
                         is stored once, as mkfs.erofs does)
   --chunk-size N        regular files as chunks of N bytes (a power of two, at least the block size)
   --blob FILE           with --chunk-size: file data goes to FILE, an extra device
                         (mount -o device=FILE's loop device)
-  --exclude GLOB        leave out matching paths (directory input; repeatable): '*' and '?' stay
-                        within a name, '**' crosses '/', a pattern without '/' matches names anywhere
+  --exclude GLOB        leave out matching paths (repeatable; paths relative to the root of the
+                        directory or tar): '*' and '?' stay within a name, '**' crosses '/', a
+                        pattern without '/' matches names anywhere; an excluded directory
+                        goes with everything under it
   --ovlfs-strip         drop overlayfs whiteouts and trusted.overlay.* xattrs
   --quiet               no progress line (it is shown on a terminal only anyway)
   --all-root            every file owned by 0:0
@@ -50,6 +65,9 @@ give the same bytes, whatever order the filesystem lists directories in.
     'all-root': { type: 'boolean' },
     quiet: { type: 'boolean', short: 'q' },
     'force-extended': { type: 'boolean' },
+    'force-compact': { type: 'boolean' },
+    'target-kernel': { type: 'string' },
+    'xattr-prefix': { type: 'string', multiple: true },
     'no-shared-xattrs': { type: 'boolean' },
     'chunk-size': { type: 'string' },
     blob: { type: 'string' },
@@ -93,7 +111,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     } catch {
       /* FileSource reports a missing file */
     }
-    if (excludes.length > 0 && !isDir) throw new UsageError('--exclude applies to a directory SOURCE only');
+    if (values['force-extended'] === true && values['force-compact'] === true) throw new UsageError('--force-extended and --force-compact exclude each other');
     let chunkBits: number | undefined;
     const cs = values['chunk-size'] as string | undefined;
     if (cs !== undefined) {
@@ -105,11 +123,34 @@ give the same bytes, whatever order the filesystem lists directories in.
     }
     const blobPath = values.blob as string | undefined;
     if (blobPath !== undefined && chunkBits === undefined) throw new UsageError('--blob needs --chunk-size (the blob is addressed by chunk indexes)');
+    const target = targetKernel(values['target-kernel'] as string | undefined);
+    const needs = (feature: string, what: string): void => {
+      const k = COMPAT_TABLE[feature]!.kernel;
+      if (target && compareVersions(target, k) < 0) throw new UsageError(`${what} needs Linux ${k} (${feature}); --target-kernel is ${target}`);
+    };
+    if (bits < 12) needs('small-blocks', `--block-size ${2 ** bits}`);
+    if (chunkBits !== undefined) needs('chunked_file', '--chunk-size');
+    if (blobPath !== undefined) needs('device_table', '--blob');
+    const explicitPrefixes = (values['xattr-prefix'] as string[] | undefined) ?? [];
+    for (const p of explicitPrefixes) {
+      try {
+        longPrefix(p);
+      } catch (e) {
+        throw new UsageError(`--xattr-prefix ${p}: ${(e as Error).message}`);
+      }
+    }
+    if (explicitPrefixes.length) needs('xattr_prefixes', '--xattr-prefix');
+    const allows = (feature: string): boolean => !target || compareVersions(target, COMPAT_TABLE[feature]!.kernel) >= 0;
+    const longPrefixes = explicitPrefixes.length ? explicitPrefixes : allows('xattr_prefixes') ? ('auto' as const) : undefined;
+    const xattrFilter = allows('xattr_filter');
     const writerOptions = {
       blkszbits: bits,
       packInodes: 'best-fit' as const,
       forceExtended: values['force-extended'] === true,
+      forceCompact: values['force-compact'] === true,
       sharedXattrs: values['no-shared-xattrs'] !== true,
+      ...(longPrefixes ? { longPrefixes } : {}),
+      xattrFilter,
       ...(chunkBits !== undefined ? { chunkBits } : {}),
       ...(blobPath !== undefined ? { blob: true } : {}),
       inlineData: values['no-inline-data'] !== true,
@@ -158,7 +199,10 @@ give the same bytes, whatever order the filesystem lists directories in.
       const tar: FileSource = source!;
       const result = await writeOutputs(outputs, output, blobPath, (image, blob) =>
         buildFromTar(tar, image, {
-          mapTree: (root: TreeNode) => reshape(root, { ...shape, aufs: false }),
+          mapTree: (root: TreeNode) => {
+            if (shape.exclude) pruneTree(root, shape.exclude);
+            reshape(root, { ...shape, aufs: false });
+          },
           onProgress,
           ...(chunkBits !== undefined ? { chunkBits } : {}),
           ...(blob ? { blob } : {}),
@@ -166,6 +210,9 @@ give the same bytes, whatever order the filesystem lists directories in.
           inlineData: values['no-inline-data'] !== true,
           sharedXattrs: values['no-shared-xattrs'] !== true,
           forceExtended: values['force-extended'] === true,
+          forceCompact: values['force-compact'] === true,
+          ...(longPrefixes ? { longPrefixes } : {}),
+          xattrFilter,
           aufs: values.aufs === true,
           ...(uuid ? { uuid } : {}),
           ...(timestamp ? { timestamp } : {}),
@@ -304,6 +351,33 @@ function reshape(root: TreeNode, shape: TreeShape): void {
   if (shape.strip) stripOverlay(root);
   const o = shape.owners;
   if (o.allRoot || o.uid || o.gid) mapOwners(root, o);
+}
+
+/** --target-kernel X.Y: a release EROFS exists in (5.4 on), or undefined when not given. */
+function targetKernel(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\.(\d+)$/.exec(text);
+  if (!m) throw new UsageError(`--target-kernel ${text}: expected a release such as 6.1`);
+  const v = `${Number(m[1])}.${Number(m[2])}`;
+  if (compareVersions(v, COMPAT_TABLE['base']!.kernel) < 0) throw new UsageError(`--target-kernel ${text}: EROFS mounts from Linux ${COMPAT_TABLE['base']!.kernel} on`);
+  return v;
+}
+
+/**
+ * --exclude over a tar's tree: removes every entry whose path (relative, '/'-separated, names
+ * decoded as UTF-8) the test matches, with everything under it.
+ */
+function pruneTree(root: TreeNode, exclude: (path: string) => boolean): void {
+  const td = new TextDecoder();
+  const stack: { dir: TreeNode; path: string }[] = [{ dir: root, path: '' }];
+  while (stack.length > 0) {
+    const { dir, path } = stack.pop()!;
+    for (const [key, child] of dir.children!) {
+      const p = path + td.decode(keyBytes(key));
+      if (exclude(p)) dir.children!.delete(key);
+      else if (child.children) stack.push({ dir: child, path: p + '/' });
+    }
+  }
 }
 
 /** A --exclude glob as a test of a relative path (see the help). */

@@ -88,7 +88,7 @@ the extra devices, and counts of inodes by type and bytes of file data (from a w
           ['checksum', sb.feature_compat & 1 ? `${info.checksum} (crc32c verified)` : 'none'],
           ['compat', `${info.featureCompat.mask}: ${f(info.featureCompat.features)}`],
           ['incompat', `${info.featureIncompat.mask}: ${f(info.featureIncompat.features)}`],
-          ['mounts on', `Linux ${info.compatibility.minimumKernel} or later; written by erofs-utils ${info.compatibility.minimumErofsUtils} or later (${info.compatibility.features.map((x) => `${x.name} ${x.kernel}/${x.erofsUtils}`).join(', ')})`],
+          ['mounts on', `Linux ${info.compatibility.minimumKernel} or later; written by erofs-utils ${info.compatibility.minimumErofsUtils} or later (${info.compatibility.features.map((x) => `${x.name} ${x.kernel}/${x.erofsUtils}${x.optional ? ' optional' : ''}`).join(', ')})`],
           ['root nid', String(info.rootNid)],
           ['inodes', `${info.inos} (superblock), ${seen.size} reachable`],
           ['blocks', `${info.blocks} (${info.blocks * info.blockSize} bytes on the primary device)`],

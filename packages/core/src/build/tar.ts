@@ -28,6 +28,12 @@ export interface BuildOptions {
   blob?: ImageSink;
   /** Every inode extended (64 bytes, own mtime). */
   forceExtended?: boolean;
+  /** Compact inodes wherever the fields fit, mtimes given up (WriterOptions.forceCompact). */
+  forceCompact?: boolean;
+  /** Long xattr name prefixes (WriterOptions.longPrefixes). Default none. */
+  longPrefixes?: 'auto' | readonly string[];
+  /** The xattr name bloom filter (WriterOptions.xattrFilter). Default true. */
+  xattrFilter?: boolean;
   /** Store an xattr that two or more inodes carry once (default true, as mkfs.erofs). */
   sharedXattrs?: boolean;
   /** Called as the image is written (files copied, bytes written). */
@@ -62,6 +68,9 @@ export async function buildFromTar(tar: ByteSource, sink: ImageSink, opts: Build
       packInodes: 'best-fit',
       sharedXattrs: opts.sharedXattrs ?? true,
       forceExtended: opts.forceExtended ?? false,
+      forceCompact: opts.forceCompact ?? false,
+      ...(opts.longPrefixes ? { longPrefixes: opts.longPrefixes } : {}),
+      xattrFilter: opts.xattrFilter ?? true,
       ...(opts.chunkBits !== undefined ? { chunkBits: opts.chunkBits } : {}),
       ...(opts.blob ? { blob: true } : {}),
     },

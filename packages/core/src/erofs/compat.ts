@@ -3,7 +3,8 @@
  * mounts it and the first erofs-utils release whose mkfs.erofs writes it, with where each
  * fact comes from. `compatibility()` names the features an image uses (superblock bits,
  * compression algorithms, block size, per-inode layouts when the caller has walked them) and
- * the newest requirement among them, and warns about known kernel pitfalls.
+ * the newest requirement among them (compat bits, which older kernels ignore, excluded), and
+ * warns about known kernel pitfalls.
  *
  * Sources (abbreviations used below):
  *   [K-fb]  the kernel versions already recorded per feature bit in ./features.ts
@@ -63,6 +64,11 @@ export interface CompatFeature {
   kernel: string;
   erofsUtils: string;
   source: string;
+  /**
+   * A compat feature bit: older kernels ignore it and mount the image anyway (they only miss
+   * what it adds, e.g. the xattr name filter), so it does not raise the minimum kernel.
+   */
+  optional?: boolean;
 }
 
 export interface Compatibility {
@@ -127,14 +133,15 @@ export function compatibility(img: ErofsImage, usage: InodeUsage = {}): Compatib
   const tarIndex = img.blockSize === 512 && img.devices.length > 0 && img.devices.every((d) => d.tag === '');
   if (tarIndex) names.add('tar-index');
 
+  const optional = new Set(COMPAT_FEATURES.filter((f) => sb.feature_compat & f.bit).map((f) => f.name));
   const features: CompatFeature[] = [...names].map((name) => {
     const f = COMPAT_TABLE[name]!;
-    return { name, kernel: f.kernel, erofsUtils: f.erofsUtils, source: f.source };
+    return { name, kernel: f.kernel, erofsUtils: f.erofsUtils, source: f.source, ...(optional.has(name) ? { optional: true } : {}) };
   });
   let kernel = '5.4';
   let utils = '1.0';
   for (const f of features) {
-    if (compareVersions(f.kernel, kernel) > 0) kernel = f.kernel;
+    if (!f.optional && compareVersions(f.kernel, kernel) > 0) kernel = f.kernel;
     if (compareVersions(f.erofsUtils, utils) > 0) utils = f.erofsUtils;
   }
   const warnings: string[] = [];

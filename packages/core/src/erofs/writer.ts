@@ -19,6 +19,7 @@ import {
   EROFS_SUPER_MAGIC,
   EROFS_SUPER_OFFSET,
   XATTR_FILTER_SEED,
+  XATTR_LONG_PREFIX_BIT,
   chunkIndex,
   deviceSlot,
   dirent,
@@ -29,7 +30,8 @@ import {
   xattrEntry,
   xattrIbodyHeader,
 } from './format.js';
-import { COMPAT_MTIME, COMPAT_SB_CHKSUM, COMPAT_XATTR_FILTER, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE } from './features.js';
+import { COMPAT_MTIME, COMPAT_SB_CHKSUM, COMPAT_XATTR_FILTER, INCOMPAT_CHUNKED_FILE, INCOMPAT_DEVICE_TABLE, INCOMPAT_XATTR_PREFIXES } from './features.js';
+import { XattrNamer, chooseLongPrefixes, longPrefix, longPrefixTable, type StoredXattrs } from './long-prefixes.js';
 import { splitXattrName } from './xattr.js';
 import { xxh32 } from './xxhash.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, keyBytes, nameKey, type TreeNode } from '../tree/node.js';
@@ -64,6 +66,18 @@ export interface WriterOptions {
   sharedXattrs?: boolean;
   /** Every inode extended (64 bytes, own mtime), as mkfs.erofs -E force-inode-extended. */
   forceExtended?: boolean;
+  /**
+   * Compact inodes (32 bytes) wherever uid, gid, link count and size fit them, their mtimes
+   * given up for the superblock's time base, as mkfs.erofs -E force-inode-compact.
+   */
+  forceCompact?: boolean;
+  /**
+   * Long xattr name prefixes (INCOMPAT_XATTR_PREFIXES, Linux 6.4): 'auto' defines those that
+   * make the image smaller ({@link chooseLongPrefixes}), a list defines exactly those (each
+   * extending `user.`, `trusted.` or `security.`), as mkfs.erofs --xattr-prefix. The table is
+   * stored in the metadata after the device table. Default: none.
+   */
+  longPrefixes?: 'auto' | readonly string[];
   /**
    * log2 of a chunk size (at least the block size): copied files (`input` data) become
    * CHUNK_BASED with chunks of this size instead of FLAT (mkfs.erofs --chunksize).
@@ -185,17 +199,19 @@ export function encodeDev(major: number, minor: number): number {
 }
 
 /** Inline xattr body: header (with bloom filter), no shared ids, entries sorted by (index, name). */
-function xattrBody(node: TreeNode, filter: boolean, where: string, shared?: Map<string, number>): Uint8Array {
+function xattrBody(node: TreeNode, filter: boolean, where: string, namer: XattrNamer, shared?: Map<string, number>): Uint8Array {
   if (node.xattrs.size === 0) return new Uint8Array(0);
   const items: { index: number; suffix: Uint8Array; value: Uint8Array; name: string }[] = [];
-  const enc = new TextEncoder();
+  let bits = 0;
   for (const [name, value] of node.xattrs) {
-    const { index, suffix } = splitXattrName(name);
+    const { index, suffix } = namer.encode(name);
     if (index === 0) throw new ErofsError('unsupported-feature', `${where}: xattr ${name} has no EROFS name prefix (the kernel could not read it)`, { path: where });
-    const s = enc.encode(suffix);
-    if (s.length > 255) throw new ErofsError('too-large', `${where}: xattr name ${name} is longer than 255 bytes after its prefix`, { path: where });
+    if (suffix.length > 255) throw new ErofsError('too-large', `${where}: xattr name ${name} is longer than 255 bytes after its prefix`, { path: where });
     if (value.length > XATTR_MAX_VALUE) throw new ErofsError('too-large', `${where}: xattr ${name} value of ${value.length} bytes exceeds ${XATTR_MAX_VALUE}`, { path: where });
-    items.push({ index, suffix: s, value, name });
+    items.push({ index, suffix, value, name });
+    // The filter hashes the name after its short prefix, whatever prefix stores it.
+    const short = index & XATTR_LONG_PREFIX_BIT ? splitXattrName(name) : undefined;
+    bits |= 1 << (xxh32(short ? FILTER_ENC.encode(short.suffix) : suffix, (XATTR_FILTER_SEED + (short ? short.index : index)) >>> 0) & 31);
   }
   items.sort((a, b) => a.index - b.index || compareBytes(a.suffix, b.suffix));
   // Shared ones are referenced by id (at most 255, the header's count); the rest stay inline.
@@ -210,8 +226,6 @@ function xattrBody(node: TreeNode, filter: boolean, where: string, shared?: Map<
   for (const it of inline) len += alignUp(xattrEntry.size + it.suffix.length + it.value.length, 4);
   if ((len - xattrIbodyHeader.size) / 4 + 1 > 0xffff) throw new ErofsError('too-large', `${where}: xattrs take ${len} bytes, more than an inode can hold`, { path: where });
   const out = new Uint8Array(len);
-  let bits = 0;
-  for (const it of items) bits |= 1 << (xxh32(it.suffix, (XATTR_FILTER_SEED + it.index) >>> 0) & 31);
   encode(xattrIbodyHeader, { h_name_filter: filter ? ~bits >>> 0 : 0, h_shared_count: ids.length }, out, 0);
   let p = xattrIbodyHeader.size;
   const dv = new DataView(out.buffer, out.byteOffset, out.length);
@@ -228,6 +242,8 @@ function xattrBody(node: TreeNode, filter: boolean, where: string, shared?: Map<
   return out;
 }
 
+const FILTER_ENC = new TextEncoder();
+
 /** The identity of an xattr for sharing: its full name and its value bytes. */
 function sharedKey(name: string, value: Uint8Array): string {
   return name + '\u0000' + nameKey(value);
@@ -238,7 +254,7 @@ function sharedKey(name: string, value: Uint8Array): string {
  * xattr area and referenced by id (its offset there / 4), as mkfs.erofs does. Returns the ids
  * and the area's bytes (undefined when nothing is shared).
  */
-function shareXattrs(order: TreeNode[]): { ids: Map<string, number>; area: Uint8Array } | undefined {
+function shareXattrs(order: TreeNode[], namer: XattrNamer): { ids: Map<string, number>; area: Uint8Array } | undefined {
   const counts = new Map<string, { name: string; value: Uint8Array; n: number }>();
   for (const node of order) {
     for (const [name, value] of node.xattrs) {
@@ -248,13 +264,12 @@ function shareXattrs(order: TreeNode[]): { ids: Map<string, number>; area: Uint8
       else counts.set(k, { name, value, n: 1 });
     }
   }
-  const enc = new TextEncoder();
   const entries: { key: string; index: number; suffix: Uint8Array; value: Uint8Array }[] = [];
   for (const [key, c] of counts) {
     if (c.n < 2) continue;
-    const { index, suffix } = splitXattrName(c.name);
+    const { index, suffix } = namer.encode(c.name);
     if (index === 0) continue; // refused with the inode's path when its body is built
-    entries.push({ key, index, suffix: enc.encode(suffix), value: c.value });
+    entries.push({ key, index, suffix, value: c.value });
   }
   if (entries.length === 0) return undefined;
   entries.sort((a, b) => a.index - b.index || compareBytes(a.suffix, b.suffix) || compareBytes(a.value, b.value));
@@ -271,6 +286,32 @@ function shareXattrs(order: TreeNode[]): { ids: Map<string, number>; area: Uint8
     p += alignUp(xattrEntry.size + e.suffix.length + e.value.length, 4);
   }
   return { ids, area };
+}
+
+/**
+ * What the writer will store, for choosing long prefixes: per xattr name, how many entries
+ * have each value length (an xattr that sharing stores once counts once).
+ */
+function storedXattrs(order: TreeNode[], sharing: boolean): StoredXattrs {
+  const out: StoredXattrs = new Map();
+  const seen = new Map<string, number>();
+  if (sharing) for (const node of order) for (const [name, value] of node.xattrs) seen.set(sharedKey(name, value), (seen.get(sharedKey(name, value)) ?? 0) + 1);
+  const counted = new Set<string>();
+  for (const node of order) {
+    for (const [name, value] of node.xattrs) {
+      if (sharing) {
+        const k = sharedKey(name, value);
+        if (seen.get(k)! >= 2) {
+          if (counted.has(k)) continue;
+          counted.add(k);
+        }
+      }
+      let values = out.get(name);
+      if (!values) out.set(name, (values = new Map()));
+      values.set(value.length, (values.get(value.length) ?? 0) + 1);
+    }
+  }
+  return out;
 }
 
 /** Packs sorted dirents into blocks; returns the directory's bytes and the name offsets. */
@@ -298,6 +339,8 @@ interface Layout {
   slots: Slot[];
   devices: ExtraDevice[];
   devtOff: number;
+  /** The long-prefix table: how many, where (a multiple of 4), its bytes. */
+  prefixes: { count: number; offset: number; table: Uint8Array } | undefined;
   epoch: { sec: number; nsec: number };
   filter: boolean;
   /** First byte of the data area (end of the inodes, block-aligned). */
@@ -346,7 +389,8 @@ export async function writeImageTo(
   for (const s of L.slots) if (s.input) progress.totalFiles++;
   // The metadata area through a window of whole blocks, inodes in offset order (best-fit
   // placement is not tree order): memory stays small whatever the inline tails add up to.
-  let win = new Uint8Array(Math.max(META_WINDOW, alignUp(EROFS_SUPER_OFFSET + superBlock.size + L.devices.length * deviceSlot.size, bs)));
+  const headEnd = L.prefixes ? L.prefixes.offset + L.prefixes.table.length : EROFS_SUPER_OFFSET + superBlock.size + L.devices.length * deviceSlot.size;
+  let win = new Uint8Array(Math.max(META_WINDOW, alignUp(headEnd, bs)));
   let base = 0;
   let summed = false;
   const flush = async (upTo: number): Promise<void> => {
@@ -465,6 +509,8 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   const filter = opts.xattrFilter ?? true;
   const inlineData = opts.inlineData ?? true;
   const forceExtended = opts.forceExtended ?? false;
+  const forceCompact = opts.forceCompact ?? false;
+  if (forceExtended && forceCompact) throw new RangeError('writer: forceExtended and forceCompact exclude each other');
 
   // ---- 1. Order inodes breadth-first; children sorted by name bytes. ----
   // Per-inode facts live in arrays indexed by position in `order`; the one Map finds a
@@ -526,14 +572,18 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   }
   if (epoch.sec < 0) epoch = { sec: 0, nsec: 0 }; // the superblock epoch is unsigned
 
-  const sharing = opts.sharedXattrs ? shareXattrs(order) : undefined;
+  // ---- Long xattr prefixes, then the shared xattrs stored with them. ----
+  const prefixDefs =
+    opts.longPrefixes === 'auto' ? chooseLongPrefixes(storedXattrs(order, opts.sharedXattrs ?? false)) : (opts.longPrefixes ?? []).map(longPrefix);
+  const namer = new XattrNamer(prefixDefs);
+  const sharing = opts.sharedXattrs ? shareXattrs(order, namer) : undefined;
 
   // ---- 3. Per-inode sizes and layouts. ----
   const slots: Slot[] = [];
   for (let i = 0; i < order.length; i++) {
     const node = order[i]!;
     const type = node.mode & S_IFMT;
-    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathAt(i), sharing?.ids) : EMPTY;
+    const xattrs = node.xattrs.size ? xattrBody(node, filter, pathAt(i), namer, sharing?.ids) : EMPTY;
     let size = 0;
     let layout: number = DataLayout.FLAT_PLAIN;
     // Every field set here, so all slots share one shape (the writer's hot loops read them).
@@ -581,7 +631,11 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     slot.nlink = nlink;
     slot.compact =
       !forceExtended &&
-      node.mtime === epoch.sec && node.mtimeNsec === epoch.nsec && node.uid <= 0xffff && node.gid <= 0xffff && nlink <= 0xffff && size <= 0xffffffff;
+      (forceCompact || (node.mtime === epoch.sec && node.mtimeNsec === epoch.nsec)) &&
+      node.uid <= 0xffff &&
+      node.gid <= 0xffff &&
+      nlink <= 0xffff &&
+      size <= 0xffffffff;
     slot.isize = slot.compact ? inodeCompact.size : inodeExtended.size;
     // Data layout.
     if (type === S_IFDIR || type === S_IFLNK) {
@@ -625,7 +679,10 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
 
   // ---- 4. Place inodes (nids) after the superblock and device table. ----
   const devtOff = alignUp(EROFS_SUPER_OFFSET + superBlock.size, deviceSlot.size);
-  let pos = alignUp(devtOff + devices.length * deviceSlot.size, 32);
+  // The long-prefix table (when any) right after the device table.
+  const prefixTable = prefixDefs.length ? longPrefixTable(prefixDefs) : undefined;
+  const prefixOff = devtOff + devices.length * deviceSlot.size;
+  let pos = alignUp(prefixOff + (prefixTable?.length ?? 0), 32);
   // Best fit: a block's unused end, left when the next inode and its tail did not fit there, is
   // remembered by its size (in 32-byte units) and filled by a later inode that fits.
   const gaps: number[][] | undefined = opts.packInodes === 'best-fit' ? Array.from({ length: bs / 32 }, () => []) : undefined;
@@ -705,7 +762,21 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     }
   }
   if (blobDevice > 0) devices[blobDevice - 1] = { blocks: blobBlk };
-  return { bits, bs, slots, devices, devtOff, epoch, filter, dataStart: alignUp(pos, bs), totalBlocks, blobBlocks: blobBlk, xattrArea: sharing?.area, xattrBlkaddr };
+  return {
+    bits,
+    bs,
+    slots,
+    devices,
+    devtOff,
+    prefixes: prefixTable ? { count: prefixDefs.length, offset: prefixOff, table: prefixTable } : undefined,
+    epoch,
+    filter,
+    dataStart: alignUp(pos, bs),
+    totalBlocks,
+    blobBlocks: blobBlk,
+    xattrArea: sharing?.area,
+    xattrBlkaddr,
+  };
 }
 
 /** The superblock and the device table, into `img` (which starts at image offset 0). */
@@ -714,6 +785,7 @@ function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void 
   const root0 = slots[0]!;
   let incompat = devices.length > 0 ? INCOMPAT_DEVICE_TABLE : 0;
   if (slots.some((s) => s.layout === DataLayout.CHUNK_BASED)) incompat |= INCOMPAT_CHUNKED_FILE;
+  if (L.prefixes) incompat |= INCOMPAT_XATTR_PREFIXES;
   const anyXattr = slots.some((s) => s.xattrs.length > 0);
   encode(
     superBlock,
@@ -737,8 +809,8 @@ function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void 
       extra_devices: devices.length,
       devt_slotoff: devices.length ? devtOff / deviceSlot.size : 0,
       dirblkbits: 0,
-      xattr_prefix_count: 0,
-      xattr_prefix_start: 0,
+      xattr_prefix_count: L.prefixes?.count ?? 0,
+      xattr_prefix_start: L.prefixes ? L.prefixes.offset / 4 : 0,
       packed_nid: 0n,
       xattr_filter_reserved: 0,
       build_time: 0,
@@ -752,6 +824,7 @@ function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void 
     encode(deviceSlot, { tag: d.tag ?? new Uint8Array(0), blocks_lo: d.blocks, uniaddr_lo: uni, blocks_hi: 0, uniaddr_hi: 0 }, img, devtOff + i * deviceSlot.size);
     uni += d.blocks;
   });
+  if (L.prefixes) img.set(L.prefixes.table, L.prefixes.offset);
 }
 
 /** A chunk table of `count` holes. */
