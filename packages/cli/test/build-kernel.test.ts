@@ -6,7 +6,7 @@
  * 4096- and 512-byte blocks and with inline tails on and off; fsck.erofs 1.8.6 accepts every
  * image. The same input gives the same bytes; bad input leaves nothing.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -38,6 +38,7 @@ const tool = (cmd: string, what: string): (() => JudgeResult) => () => {
   }
 };
 const hasSetfattr = tool('setfattr', 'setfattr (apt-get install attr)');
+const hasMkfs18 = (): boolean => tool('mkfs.erofs18', 'mkfs.erofs18')().ok;
 const hasSetfacl = tool('setfacl', 'setfacl (apt-get install acl)');
 if (!haveFsck && !inCI()) console.warn('SKIPPED fsck.erofs18 on built images: fsck.erofs from erofs-utils 1.8 is not installed');
 
@@ -120,6 +121,31 @@ describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build from a director
     }
     const mounted = await withMount({ image: img }, (dir) => diskModel(dir, 'kernel'));
     assertSameTree('kernel vs source directory', mounted, model(), { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+  });
+  it('the image is no larger than mkfs.erofs18 makes of the same directory (files of every tail size)', () => {
+    if (!existsSync(src)) makeSourceTree(src);
+    const tree = join(work, 'sizes-tree');
+    run('cp', ['-a', src, tree]);
+    // 400 files whose sizes cover every tail length class, from an LCG (the same every run).
+    let x = 12345;
+    for (let i = 0; i < 400; i++) {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      const dir = join(tree, `d${i % 7}`);
+      run('mkdir', ['-p', dir]);
+      writeFileSync(join(dir, `f${i}`), Buffer.alloc(x % 13000, i & 0xff));
+    }
+    if (!hasMkfs18()) {
+      if (inCI()) throw new Error('mkfs.erofs18 is required under CI');
+      console.warn('SKIPPED size comparison: mkfs.erofs18 (erofs-utils 1.8.6) is not installed');
+      return;
+    }
+    const ours = join(work, 'sizes-kit.erofs');
+    const theirs = join(work, 'sizes-mkfs.erofs');
+    expect(runCli(['build', tree, '-o', ours]).status).toBe(0);
+    expect(run('mkfs.erofs18', ['--quiet', '-b4096', theirs, tree]).status).toBe(0);
+    const [a, b] = [statSync(ours).size, statSync(theirs).size];
+    console.log(`build size vs mkfs.erofs18 (same directory): ${a} / ${b} bytes = ${(a / b).toFixed(4)}`);
+    expect(a).toBeLessThanOrEqual(b);
   });
   it('a copy of the tree (cp -a, so another creation order) gives the same bytes; --all-root and --uid-offset show in the mount', async () => {
     if (!existsSync(src)) makeSourceTree(src);

@@ -434,42 +434,91 @@ export async function writeImageTo(
     progress.bytes += area.length;
   }
   onProgress?.(progress);
-  // The data area in block order (slots were given blocks in their order).
-  const piece = new Uint8Array(1 << 20);
+  // The data area in block order (slots were given blocks in their order), through one
+  // buffer per sink: consecutive files' blocks go out in 1 MiB writes, and a source that can
+  // (`readInto`) reads straight into that buffer.
+  const main = new Coalescer(sink, (n) => {
+    progress.bytes += n;
+    onProgress?.(progress);
+  });
+  const blobOut = opts.blob ? new Coalescer(blobSink!, (n) => (progress.bytes += n)) : undefined;
   for (const s of L.slots) {
     if (s.input && s.dataBlocks > 0) {
-      const out = opts.blob ? blobSink! : sink;
+      const out = blobOut ?? main;
       const start = s.startblk * bs;
       const bytes = Math.min(s.node.size, s.dataBlocks * bs);
-      for (let o = 0; o < s.dataBlocks * bs; o += piece.length) {
-        const n = Math.min(piece.length, s.dataBlocks * bs - o);
+      for (let o = 0; o < s.dataBlocks * bs; o += Coalescer.SIZE) {
+        const n = Math.min(Coalescer.SIZE, s.dataBlocks * bs - o);
         const have = Math.max(0, Math.min(n, bytes - o));
-        const part = piece.subarray(0, n);
-        if (have > 0) part.set(await readInput(s, o, have));
+        const part = await out.reserve(start + o, n);
+        if (have > 0) {
+          const { source, offset: base } = s.input;
+          if (source.readInto) source.readInto(base + o, part.subarray(0, have));
+          else part.set(await readInput(s, o, have));
+        }
         part.fill(0, have); // the last block's padding
-        await out.write(start + o, part);
-        progress.bytes += n;
-        onProgress?.(progress);
       }
     } else {
       const extent = dataExtent(s, bs);
       if (extent) {
-        const part = new Uint8Array(extent.blocks * bs);
+        const part = extent.blocks * bs <= Coalescer.SIZE ? await main.reserve(extent.start * bs, extent.blocks * bs) : new Uint8Array(extent.blocks * bs);
+        part.fill(0);
         writeData(part, extent.start * bs, s, bs);
-        await sink.write(extent.start * bs, part);
-        progress.bytes += part.length;
+        if (part.length > Coalescer.SIZE) {
+          await main.flush();
+          await sink.write(extent.start * bs, part);
+          progress.bytes += part.length;
+        }
       }
     }
-    if (s.input) {
-      progress.files++;
-      onProgress?.(progress);
-    }
+    if (s.input) progress.files++;
   }
+  await main.flush();
+  await blobOut?.flush();
+  onProgress?.(progress);
   return { blocks: L.totalBlocks, inodes: L.slots.length, rootNid: L.slots[0]!.nid, blobBlocks: L.blobBlocks };
+}
+
+/**
+ * Gathers consecutive pieces of the data area into one buffer and writes it when the next
+ * piece does not follow on or does not fit: a layer of small files is written in 1 MiB
+ * writes, not one per file. The sink has consumed the bytes when its write returns (as
+ * every ImageSink must), so the buffer is reused.
+ */
+class Coalescer {
+  static readonly SIZE = 1 << 20;
+  private readonly buf = new Uint8Array(Coalescer.SIZE);
+  private start = 0;
+  private len = 0;
+  constructor(
+    private readonly sink: ImageSink,
+    private readonly written: (bytes: number) => void,
+  ) {}
+
+  /** A view of `n` (at most SIZE) bytes for image offset `offset`, to be filled before the next call. */
+  async reserve(offset: number, n: number): Promise<Uint8Array> {
+    if (this.len > 0 && (this.start + this.len !== offset || this.len + n > this.buf.length)) await this.flush();
+    if (this.len === 0) this.start = offset;
+    const view = this.buf.subarray(this.len, this.len + n);
+    this.len += n;
+    return view;
+  }
+
+  async flush(): Promise<void> {
+    if (this.len === 0) return;
+    await this.sink.write(this.start, this.buf.subarray(0, this.len));
+    this.written(this.len);
+    this.len = 0;
+  }
 }
 
 /** Bytes of metadata {@link writeImageTo} holds at once (whole blocks; more for a larger record). */
 const META_WINDOW = 1 << 20;
+
+/** Bytes a slot's record takes in the metadata (core, xattrs, inline tail), 32-byte aligned; chunk tables not counted. */
+function recordNeed(s: Slot): number {
+  return alignUp(s.isize + s.xattrs.length + s.tailLen, 32);
+}
 
 /** The end of a slot's record: core, xattrs, inline tail or chunk table. */
 function recordEnd(s: Slot): number {
@@ -686,8 +735,13 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   // Best fit: a block's unused end, left when the next inode and its tail did not fit there, is
   // remembered by its size (in 32-byte units) and filled by a later inode that fits.
   const gaps: number[][] | undefined = opts.packInodes === 'best-fit' ? Array.from({ length: bs / 32 }, () => []) : undefined;
-  for (const s of slots) {
-    const need = alignUp(s.isize + s.xattrs.length + s.tailLen, 32);
+  // Best fit places the records larger than half a block first (after the root): no two of
+  // them share a block anyway, and the ends they leave are then there for every smaller
+  // record to fill, in tree order (placed in tree order, a large record coming after the
+  // small ones leaves its block's end empty).
+  const placement = gaps ? [slots[0]!, ...slots.slice(1).filter((s) => recordNeed(s) > bs / 2), ...slots.slice(1).filter((s) => recordNeed(s) <= bs / 2)] : slots;
+  for (const s of placement) {
+    const need = recordNeed(s);
     if (gaps && !s.chunks && s !== slots[0] && need <= bs) {
       let placed = -1;
       for (let u = need / 32; u < gaps.length; u++) {

@@ -40,25 +40,31 @@ class PathSource implements ByteSource {
     return this.path.toString();
   }
   read(offset: number, length: number): Promise<Uint8Array> {
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      this.readInto(offset, buf);
+      return Promise.resolve(buf);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+  /** Reads straight into the writer's buffer (no copy): open, read, close. */
+  readInto(offset: number, into: Uint8Array): void {
     let fd: number;
     try {
       fd = openSync(this.path, 'r');
     } catch (e) {
-      return Promise.reject(new ErofsError('io', `cannot open ${this.name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { format: 'io', path: this.name }));
+      throw new ErofsError('io', `cannot open ${this.name}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { format: 'io', path: this.name });
     }
     try {
-      const buf = Buffer.allocUnsafe(length);
       let got = 0;
-      while (got < length) {
-        const n = readSync(fd, buf, got, length - got, offset + got);
+      while (got < into.length) {
+        const n = readSync(fd, into, got, into.length - got, offset + got);
         if (n === 0) {
           throw new ErofsError('truncated', `${this.name} changed while the image was written: it ends at ${hex(offset + got)}, ${this.size} bytes were listed`, { format: 'io', path: this.name, offset: offset + got });
         }
         got += n;
       }
-      return Promise.resolve(buf);
-    } catch (e) {
-      return Promise.reject(e);
     } finally {
       closeSync(fd);
     }
