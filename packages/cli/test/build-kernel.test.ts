@@ -9,17 +9,19 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ErofsImage } from '@erofs-kit/core';
+import { ErofsImage, walk } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { CLI_BIN, runCli } from './support/cli.js';
 import { globMatcher } from '../src/commands/build.js';
-import { assertSameTree } from './support/diff.js';
+import { assertSameTree, STRICT } from './support/diff.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { gnuTar, hasFsckErofs, hasGnuTar, makeTree, run } from './support/index-harness.js';
 import { allOf, hasLosetup, hasPython3, inCI, isRoot, kernelHasErofs, skipWithoutJudges, type JudgeResult } from './support/judges.js';
-import { diskModel } from './support/model.js';
+import { diskModel, readerModel } from './support/model.js';
+import { MAKE_SAMPLE } from './support/sample.js';
 import { releaseAll, withMount } from './support/mount.js';
 
 const work = mkdtempSync(join(tmpdir(), 'erofs-kit-build-'));
@@ -105,6 +107,47 @@ function makeSourceTree(root: string): void {
   ok0('touch', ['-h', '-d', '2001-02-03 04:05:06.123456789', join(root, 'data/b511')]);
 }
 
+describe.skipIf(skipKernel)('build from the fixture source tree (make_sample.py): kernel = source, reader = kernel', () => {
+  const src = join(work, 'sample-src');
+  it.each([
+    ['4096-byte blocks', []],
+    ['512-byte blocks, no inline data', ['--block-size', '512', '--no-inline-data']],
+    ['--chunk-size 8192', ['--chunk-size', '8192']],
+    ['--force-compact --target-kernel 5.4', ['--force-compact', '--target-kernel', '5.4']],
+  ] as const)('%s', async (_label, args) => {
+    if (!existsSync(src)) expect(run('python3', [MAKE_SAMPLE, src]).status).toBe(0);
+    const img = join(work, `sample-${_label.replace(/\W+/g, '-')}.erofs`);
+    const b = runCli(['build', src, '-o', img, ...args]);
+    expect(b.status, b.stderr).toBe(0);
+    if (haveFsck) {
+      const f = run('fsck.erofs18', [img]);
+      expect(f.status, f.stderr.toString()).toBe(0);
+    }
+    const mounted = await withMount({ image: img }, (dir) => diskModel(dir, 'kernel'));
+    // --force-compact gives up mtimes: every one is the time base then, so compare the rest.
+    const source = diskModel(src, 'source');
+    const image = await ErofsImage.open(new FileSource(img));
+    assertSameTree('kernel vs erofs-kit reader', mounted, await readerModel(image, 'reader'), STRICT);
+    if (args.includes('--force-compact')) {
+      // Compact unless a field does not fit 32 bytes; a compact inode shows the time base.
+      const sb = image.sb;
+      let compact = 0;
+      for await (const e of walk(image)) {
+        const i = e.inode;
+        const needsExtended = i.uid > 0xffff || i.gid > 0xffff || i.nlink > 0xffff || i.size > 0xffffffff;
+        expect([e.parts.length, i.inodeSize]).toEqual([e.parts.length, needsExtended ? 64 : 32]);
+        if (!needsExtended) {
+          compact++;
+          expect([i.mtime, i.mtimeNsec]).toEqual([Number(sb.epoch), sb.fixed_nsec]);
+        }
+      }
+      expect(compact).toBeGreaterThan(mounted.entries.size / 2);
+      for (const e of [...mounted.entries.values(), ...source.entries.values()]) Object.assign(e, { mtime: 0, mtimeNsec: 0 });
+    }
+    assertSameTree('kernel vs source directory', mounted, source, { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+  });
+});
+
 describe.skipIf(skipKernel || skipWithoutJudges('erofs-kit build from a directory (setfattr, setfacl)', allOf(hasSetfattr, hasSetfacl)))('build from a directory: the kernel shows the directory', () => {
   const src = join(work, 'src-tree');
   const model = (): ReturnType<typeof diskModel> => diskModel(src, 'source');
@@ -186,6 +229,25 @@ describe.skipIf(skipWithoutJudges('erofs-kit build without getfattr (setfattr)',
   });
 });
 
+describe.skipIf(skipWithoutJudges('erofs-kit build progress on a terminal (script from util-linux)', tool('script', 'script (apt-get install bsdutils)')()))('build: progress', () => {
+  it('on a terminal: files and bytes done, rate and time left on stderr; none with --quiet', () => {
+    const layer = join(REPO_ROOT, 'fixtures/tar-index-layer.tar');
+    const img = join(work, 'progress.erofs');
+    // script(1) gives the command a terminal; CI='' because the progress line stays off under CI.
+    const onTty = (extra: string): string => {
+      const r = spawnSync('script', ['-qec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI_BIN)} build ${JSON.stringify(layer)} -o ${JSON.stringify(img)} ${extra}`, '/dev/null'], {
+        encoding: 'utf8',
+        env: { ...process.env, CI: '' },
+        timeout: 120_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(onTty('')).toMatch(/files \d+\/\d+, \d+\/\d+ MiB, \d+ MiB\/s, \d+ s left/);
+    expect(onTty('--quiet')).not.toMatch(/files \d+\/\d+/);
+  });
+});
+
 describe('build: determinism and options', () => {
   const layer = join(REPO_ROOT, 'fixtures/tar-index-layer.tar');
   it('two runs give the same bytes; --uuid, --label and --timestamp show in inspect', () => {
@@ -199,6 +261,12 @@ describe('build: determinism and options', () => {
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
     const info = JSON.parse(runCli(['inspect', a, '--json']).stdout) as { uuid: string; volumeName: string; epoch: number; blockSize: number; checksumVerified: boolean };
     expect(info).toMatchObject({ uuid: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', volumeName: 'rootfs', epoch: 1234567890, blockSize: 4096, checksumVerified: true });
+    // SOURCE_DATE_EPOCH gives the time base when --timestamp is absent (and --timestamp wins).
+    const c = join(work, 'det-c.erofs');
+    expect(runCli(['build', layer, '-o', c], undefined, { SOURCE_DATE_EPOCH: '987654321' }).status).toBe(0);
+    expect((JSON.parse(runCli(['inspect', c, '--json']).stdout) as { epoch: number }).epoch).toBe(987654321);
+    expect(runCli(['build', layer, '-o', c, '--timestamp', '1111111111'], undefined, { SOURCE_DATE_EPOCH: '987654321' }).status).toBe(0);
+    expect((JSON.parse(runCli(['inspect', c, '--json']).stdout) as { epoch: number }).epoch).toBe(1111111111);
   });
   it('--no-inline-data leaves no flat-inline regular file; the default inlines tails', () => {
     const a = join(work, 'inl.erofs');
