@@ -128,7 +128,7 @@ describe.skipIf(skipKernel)('build from the fixture source tree (make_sample.py)
     const source = diskModel(src, 'source');
     const image = await ErofsImage.open(new FileSource(img));
     assertSameTree('kernel vs erofs-kit reader', mounted, await readerModel(image, 'reader'), STRICT);
-    if (args.includes('--force-compact')) {
+    if ((args as readonly string[]).includes('--force-compact')) {
       // Compact unless a field does not fit 32 bytes; a compact inode shows the time base.
       const sb = image.sb;
       let compact = 0;

@@ -10,7 +10,9 @@
  *     the tar's own model (support/tar_model.py, Python's tarfile plus layer semantics);
  *     mkfs.erofs = the tar model except for the deviations listed in EXPECTED below (each one is
  *     checked: an unlisted difference fails, and so does a listed one that no longer occurs);
- *     erofs-kit = mkfs.erofs except where mkfs deviates from the tar. For tars that hold
+ *     erofs-kit = mkfs.erofs except where mkfs deviates from the tar; `erofs-kit build` (a full
+ *     image) mounts to the tar index's tree, and erofs-kit's reader shows what the kernel
+ *     shows of it (fsck.erofs18 accepts it). For tars that hold
  *     everything about their source tree, the tar model must equal the source tree as the
  *     filesystem reports it (a self-check of the model and the corpus).
  *
@@ -27,7 +29,9 @@ import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
 import { cliMissing, runCli } from './support/cli.js';
 import { assertSameTree, diffTrees, STRICT, type CompareOptions } from './support/diff.js';
 import { allOf, inCI, kernelJudges, MKFS, skipWithoutJudges } from './support/judges.js';
-import { diskModel, type TreeModel } from './support/model.js';
+import { ErofsImage } from '@erofs-kit/core';
+import { FileSource } from '@erofs-kit/core/node';
+import { diskModel, readerModel, type TreeModel } from './support/model.js';
 import { releaseAll, withMount, type MountSpec } from './support/mount.js';
 import {
   buildCorpus,
@@ -192,6 +196,11 @@ interface Built {
   kitTree: Result<TreeModel>;
   appendedTree: Result<TreeModel>;
   mkfsTree: Result<TreeModel>;
+  /** `erofs-kit build` of the same tar (a full image, data copied in), checked by fsck.erofs. */
+  full: Result<string>;
+  fullTree: Result<TreeModel>;
+  /** The full image as erofs-kit's own reader sees it. */
+  fullReader: Result<TreeModel>;
 }
 
 function attempt<T>(fn: () => T): Result<T> {
@@ -285,7 +294,27 @@ async function build(tar: CorpusTar, workRoot: string): Promise<Built> {
   const mkfsTree = mkfs.ok
     ? await attemptAsync(() => mountedTree({ image: mkfs.value.meta, devices: [mkfs.value.device] }, 'mkfs'))
     : ({ ok: false, error: 'no image' } as const);
-  return { tar, device, kitMeta, kitAppended, kitIndex: kitIndexResult, fsck, mkfs, model, kitTree, appendedTree, mkfsTree };
+  // The full image of the same tar (issue: full images): built, checked by fsck.erofs, mounted, and read by erofs-kit.
+  const kitFull = join(dir, 'kit-full.erofs');
+  const full = attempt(() => {
+    const r = runCli(['build', tar.file, '-o', kitFull, '--quiet', ...aufs]);
+    if (r.status !== 0) throw new Error(`erofs-kit build exited ${r.status}:\n${(r.stderr + r.stdout).trim().slice(0, 4000)}`);
+    const f = exec(FSCK, [kitFull]);
+    if (f.status !== 0) throw new Error(`${FSCK} ${kitFull} exited ${f.status}:\n${f.output.slice(0, 4000)}`);
+    return kitFull;
+  });
+  const fullTree = full.ok ? await attemptAsync(() => mountedTree({ image: kitFull, devices: [] }, 'kernel (erofs-kit build)')) : ({ ok: false, error: `no image: ${full.error}` } as const);
+  const fullReader = full.ok
+    ? await attemptAsync(async () => {
+        const src = new FileSource(kitFull);
+        try {
+          return await readerModel(await ErofsImage.open(src), 'reader');
+        } finally {
+          await src.close();
+        }
+      })
+    : ({ ok: false, error: `no image: ${full.error}` } as const);
+  return { tar, device, kitMeta, kitAppended, kitIndex: kitIndexResult, fsck, mkfs, model, kitTree, appendedTree, mkfsTree, full, fullTree, fullReader };
 }
 
 /* ------------------------------------------------------------------ deviation checking */
@@ -465,6 +494,16 @@ describe.skipIf(skip)('tar index kernel parity', () => {
         if (model.notes.length > 0) record(plan.name, 'tar model notes', model.notes.join(' | '));
         const kit = need(b.kitTree, `${plan.name}: mounting erofs-kit's image`);
         assertSameTree(`${plan.name}: tar vs erofs-kit (through the kernel)`, model.tree, kit, TREE_VS_TREE);
+      }));
+
+    it('erofs-kit build: fsck.erofs accepts the full image; the kernel shows the tar index\'s tree; erofs-kit\'s reader shows what the kernel shows', { timeout: TIMEOUT }, (ctx) =>
+      tracked(plan.name, 'build = index = reader', () => {
+        const b = get(ctx);
+        need(b.full, `${plan.name}: erofs-kit build`);
+        const mounted = need(b.fullTree, `${plan.name}: mounting erofs-kit build's image`);
+        const kit = need(b.kitTree, `${plan.name}: mounting erofs-kit's tar index`);
+        assertSameTree(`${plan.name}: tar index vs full image (through the kernel)`, kit, mounted, TREE_VS_TREE);
+        assertSameTree(`${plan.name}: kernel vs erofs-kit's reader (full image)`, mounted, need(b.fullReader, `${plan.name}: reading the full image`), STRICT);
       }));
 
     it('mkfs.erofs18 follows the tar except for the listed deviations', { timeout: TIMEOUT }, (ctx) =>
