@@ -174,7 +174,10 @@ export function fromWalker(list: WalkerEntry[], label: string): TreeModel {
     const errs = w.errors ?? {};
     const err = (field: string): string | undefined => (errs[field] === undefined ? undefined : `error: ${errs[field]}`);
     if (errs['readdir'] !== undefined) errors.push(`${key}: cannot list the directory: ${errs['readdir']}`);
-    const xattrErrors = Object.entries(errs).filter(([k]) => k === 'xattrs' || k.startsWith('xattr '));
+    // Sorted: listxattr's order is the image's, not something two models must share.
+    const xattrErrors = Object.entries(errs)
+      .filter(([k]) => k === 'xattrs' || k.startsWith('xattr '))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const hasSize = w.type === 'reg' || w.type === 'lnk';
     entries.set(key, {
       type: w.type,
@@ -225,13 +228,25 @@ interface PerInode {
   sha256: string | undefined;
 }
 
+/** What walk_tree.py reports when getxattr fails with ENODATA. */
+const ENODATA_TEXT = 'getxattr: No data available (errno 61)';
+
 async function inodeData(img: ErofsImage, ino: Inode, type: FileType): Promise<PerInode> {
   let xattrs: PerInode['xattrs'];
   try {
-    xattrs = (await img.xattrs(ino))
-      .filter((x) => x.kernelVisible)
-      .map((x): [string, string] => [bytesKey(new TextEncoder().encode(x.name)), toHex(x.value)])
-      .sort(comparePairs);
+    const visible = (await img.xattrs(ino)).filter((x) => x.kernelVisible);
+    // The VFS lists user.* names of inodes other than regular files and directories but
+    // refuses to read them (fs/xattr.c, xattr_permission: ENODATA), and the walker reports
+    // that error instead of the xattrs: the reader's model predicts the same.
+    const refused = type === 'reg' || type === 'dir' ? [] : visible.filter((x) => x.name.startsWith('user.'));
+    xattrs =
+      refused.length > 0
+        ? `error: ${refused
+            .map((x) => `xattr ${toHex(new TextEncoder().encode(x.name))}`)
+            .sort()
+            .map((k) => `${k}: ${ENODATA_TEXT}`)
+            .join('; ')}`
+        : visible.map((x): [string, string] => [bytesKey(new TextEncoder().encode(x.name)), toHex(x.value)]).sort(comparePairs);
   } catch (e) {
     xattrs = `error: ${describeError(e)}`;
   }
