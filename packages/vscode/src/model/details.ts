@@ -141,6 +141,41 @@ function extentNode(img: ErofsImage, ino: Inode, e: Extent): DetailNode {
   return node(range, where, e.entryOffset !== undefined ? `map entry at byte ${hex(e.entryOffset)}` : undefined);
 }
 
+/** How many directory entries {@link hardLinkNames} reads at most before it gives up. */
+export const HARDLINK_SEARCH_BUDGET = 500_000;
+const FT_DIR = format.fileTypeOfMode(format.S_IFDIR);
+
+/**
+ * Every name of a hard-linked inode: EROFS keeps no list of them, so the directories are read
+ * breadth-first (entries only, no inode is decoded) until `nlink` names are found or
+ * `budget` entries were read. `complete` is false when the budget ran out first.
+ */
+export async function hardLinkNames(img: ErofsImage, ino: Inode, budget = HARDLINK_SEARCH_BUDGET): Promise<{ paths: string[]; complete: boolean; read: number }> {
+  const td = new TextDecoder();
+  const paths: string[] = [];
+  const queue: { nid: number; path: string }[] = [{ nid: img.rootNid, path: '' }];
+  const seen = new Set<number>([img.rootNid]);
+  let read = 0;
+  while (queue.length > 0 && paths.length < ino.nlink) {
+    const dir = queue.shift()!;
+    const entries = await img.readdir(await img.inode(dir.nid), dir.path || '/');
+    for (const e of entries) {
+      read++;
+      const name = td.decode(e.name);
+      if (name === '.' || name === '..') continue;
+      const path = `${dir.path}/${name}`;
+      if (e.fileType === FT_DIR) {
+        if (!seen.has(e.nid)) {
+          seen.add(e.nid);
+          queue.push({ nid: e.nid, path });
+        }
+      } else if (e.nid === ino.nid) paths.push(path);
+    }
+    if (read >= budget) break;
+  }
+  return { paths, complete: paths.length >= ino.nlink, read };
+}
+
 /** One inode: where it is, how it is stored, its data map and xattrs. */
 export async function inodeNodes(img: ErofsImage, path: string, ino: Inode): Promise<DetailNode[]> {
   const out: DetailNode[] = [
@@ -151,7 +186,7 @@ export async function inodeNodes(img: ErofsImage, path: string, ino: Inode): Pro
     node('layout', ino.layoutName + (ino.layout === format.DataLayout.CHUNK_BASED ? `, ${ino.iu & 0x20 ? 'chunk indexes' : 'block map'}, chunk size ${img.blockSize * 2 ** (ino.iu & 0x1f)}` : '')),
     node('type', `${typeName(ino.mode)}, ${modeString(ino.mode)}`, `mode 0${ino.mode.toString(8)}`),
     node('size', String(ino.size)),
-    node('nlink', String(ino.nlink), ino.nlink > 1 && (ino.mode & format.S_IFMT) !== format.S_IFDIR ? 'hard-linked: the same inode has several names' : undefined),
+    await linkNode(img, ino),
     node('owner', `uid ${ino.uid}, gid ${ino.gid}`),
     node('mtime', formatTime(ino.mtime, ino.mtimeNsec), `${ino.mtime}.${String(ino.mtimeNsec).padStart(9, '0')}`),
   ];
@@ -173,6 +208,16 @@ export async function inodeNodes(img: ErofsImage, path: string, ino: Inode): Pro
     ),
   );
   return out;
+}
+
+/** nlink, and for a hard-linked non-directory every name it has (found by reading the directories). */
+async function linkNode(img: ErofsImage, ino: Inode): Promise<DetailNode> {
+  if (ino.nlink <= 1 || (ino.mode & format.S_IFMT) === format.S_IFDIR) return node('nlink', String(ino.nlink));
+  const found = await hardLinkNames(img, ino);
+  const note = found.complete
+    ? `hard-linked: the same inode under ${ino.nlink} names`
+    : `hard-linked: ${found.paths.length} of ${ino.nlink} names found in the first ${found.read} directory entries`;
+  return node('nlink', `${ino.nlink} (hard-linked)`, note, found.paths.map((p) => node(p, 'same inode', `nid ${ino.nid}`)));
 }
 
 function showValue(v: Uint8Array): string {

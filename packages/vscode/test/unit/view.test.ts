@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { COMPAT_FEATURES, INCOMPAT_FEATURES, compatibility } from '@erofs-kit/core';
 import { ImageTreeProvider, type ViewNode } from '../../src/vscode/view.js';
 import { fixtureUri, registry } from './support.js';
+import { hardLinkNames } from '../../src/model/details.js';
 
 async function setup(fixture: string) {
   const { mounts } = registry();
@@ -74,6 +75,20 @@ describe('EROFS Image view', () => {
     expect((await view.getChildren(mapNode)).length).toBe(extents.length);
     const xattrNode = (await view.getChildren(inodeNode)).find((n) => label(view, n) === 'xattrs')!;
     expect((await view.getChildren(xattrNode)).length).toBe((await opened.image.xattrs(ino)).length);
+  });
+
+  it('a hard-linked file lists every name of its inode', async () => {
+    const { opened, view, image } = await setup('basic-4k.erofs');
+    view.select(opened.id, '/links/a/three-names');
+    const inodeNode = (await view.getChildren(image))[0]!;
+    const nlink = (await view.getChildren(inodeNode)).find((n) => label(view, n) === 'nlink')!;
+    expect(view.getTreeItem(nlink)).toMatchObject({ description: '3 (hard-linked)', tooltip: 'hard-linked: the same inode under 3 names' });
+    expect((await view.getChildren(nlink)).map((n) => label(view, n)).sort()).toEqual(['/links/a/three-names', '/links/b/second-name', '/links/third-name']);
+    // A budget too small to find them all says so.
+    const { ino } = await opened.resolve('/links/a/three-names');
+    const partial = await hardLinkNames(opened.image, ino, 3);
+    expect(partial.complete).toBe(false);
+    expect(partial.paths.length).toBeLessThan(3);
   });
 
   it('shows an error row, not an exception, for a path that does not exist', async () => {
