@@ -8,6 +8,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, wri
 import { join, relative } from 'node:path';
 import {
   ErofsError,
+  hex,
+  isErofsError,
   OCI_CHECKS,
   formatPlatform,
   indexTar,
@@ -244,6 +246,11 @@ async function runConvert(arg: string, values: Record<string, unknown>): Promise
           r = await indexTar(tee.chunks, { aufs: true, hash: nodeSha256, keepTree: true });
           await tee.done();
           blob = s.blob();
+        } catch (e) {
+          // A layer that does not decompress or is no tar: name the layer, not only the byte.
+          if (!isErofsError(e) || e.format === 'oci') throw e;
+          const at = e.offset !== undefined ? ` at ${e.format === 'tar' ? 'tar' : 'compressed'} byte ${hex(e.offset)}` : '';
+          throw new ErofsError(e.code, `layer-data: layer ${l.index} (${l.file}, ${l.descriptor.mediaType})${at}: ${e.message}`, { format: 'oci', path: `${where}.mediaType` });
         } finally {
           closeSync(fd);
         }
