@@ -170,9 +170,16 @@ describe.skipIf(skip)('oci convert: kernel mount of fsmeta.erofs with one device
         sh('umount', [mnt]);
         rmdirSync(mnt);
         // The loop devices the command attached to files of this test's output.
+        // (A device just unmounted can be busy for a moment: retry, then fail loudly.)
         for (const line of sh('losetup', ['-a']).split('\n')) {
           const dev = line.split(':')[0];
-          if (dev && !before.has(dev) && line.includes(out)) spawnSync('losetup', ['-d', dev]);
+          if (!dev || before.has(dev) || !line.includes(out)) continue;
+          let ok = false;
+          for (let attempt = 0; attempt < 20 && !ok; attempt++) {
+            ok = spawnSync('losetup', ['-d', dev]).status === 0;
+            if (!ok) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+          }
+          if (!ok) throw new Error(`cannot detach ${dev} (${line})`);
         }
       }
     },
