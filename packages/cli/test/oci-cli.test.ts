@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, u
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OCI_CHECKS } from '@erofs-kit/core';
 import { cliMissing, runCli } from './support/cli.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { validate } from './support/json-schema.js';
@@ -21,6 +22,25 @@ import { blobFile, copyLayout, diffIdsByGzip, editConfig, editManifest, hasSkope
 const SUMMARY_SCHEMA = readJson(resolve(REPO_ROOT, 'docs/schema/oci-summary-v1.schema.json'));
 const REPORT_SCHEMA = readJson(resolve(REPO_ROOT, 'docs/schema/oci-verify-report-v1.schema.json'));
 const STACK_FRAME = /\n\s+at \S/;
+
+describe('the OCI report schemas', () => {
+  it('list exactly the checks core runs', () => {
+    expect(REPORT_SCHEMA.$defs.problem.properties.check.enum).toEqual(Object.keys(OCI_CHECKS));
+  });
+  it('reject what they should', () => {
+    expect(validate(REPORT_SCHEMA, { schema: 'erofs-kit/oci-verify-report' })).not.toEqual([]);
+    const problem = { check: 'blob-size', code: 'invalid-value', severity: 'error', message: 'm', file: 'index.json', jsonPath: '$.manifests[0].size' };
+    const report = { schema: 'erofs-kit/oci-verify-report', schemaVersion: 1, input: 'x', kind: 'oci-layout', ok: false, problems: [problem], images: [] };
+    expect(validate(REPORT_SCHEMA, report)).toEqual([]);
+    expect(validate(REPORT_SCHEMA, { ...report, problems: [{ ...problem, check: 'nope' }] })).not.toEqual([]);
+    expect(validate(REPORT_SCHEMA, { ...report, problems: [{ ...problem, jsonPath: 'manifests' }] })).not.toEqual([]);
+    const device = { device: 1, path: `layers/${'a'.repeat(64)}.tar`, index: `layers/${'a'.repeat(64)}.erofs`, diffId: `sha256:${'a'.repeat(64)}`, digest: `sha256:${'b'.repeat(64)}`, mediaType: 'application/vnd.oci.image.layer.v1.tar', size: 1, tarBytes: 1, blocks: 1, reused: false };
+    const summary = { schema: 'erofs-kit/oci-summary', schemaVersion: 1, image: { input: 'x', tag: null, platform: null, manifestDigest: null, configDigest: null }, metadata: 'fsmeta.erofs', devices: [device], mount: 'mount' };
+    expect(validate(SUMMARY_SCHEMA, summary)).toEqual([]);
+    expect(validate(SUMMARY_SCHEMA, { ...summary, devices: [{ ...device, path: '/abs/layer.tar' }] })).not.toEqual([]);
+    expect(validate(SUMMARY_SCHEMA, { ...summary, devices: [{ ...device, device: 0 }] })).not.toEqual([]);
+  });
+});
 
 const missing = cliMissing();
 const skip = skipWithoutJudges('oci CLI tests', missing ? { ok: false, reason: missing } : ociJudges());
