@@ -62,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(cmd));
       return 0;
     }
-    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs ${cmd.name === 'digest' ? 'a FILE' : 'an IMAGE'}`);
+    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs ${cmd.name === 'digest' ? 'a FILE' : cmd.name === 'oci' ? 'verify or convert' : 'an IMAGE'}`);
     file = (cmd.name === 'oci' ? args.positionals[1] : undefined) ?? args.positionals[0]!;
     return await cmd.run(args);
   } catch (e) {

@@ -8,6 +8,7 @@
  * Judges (umoci, root, setfattr; skopeo for the docker-archive) missing → skipped with the
  * reason printed; under CI → failure.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +18,7 @@ import { cliMissing, runCli } from './support/cli.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { validate } from './support/json-schema.js';
 import { skipWithoutJudges, allOf, isRoot } from './support/judges.js';
-import { blobFile, copyLayout, diffIdsByGzip, editConfig, editManifest, hasSkopeo, imageOf, makeUmociLayout, ociJudges, readJson, sh } from './support/oci.js';
+import { blobFile, copyLayout, diffIdsByGzip, editConfig, editManifest, hasSkopeo, hasZstd, imageOf, makeUmociLayout, ociJudges, readJson, sh, sha256Of } from './support/oci.js';
 
 const SUMMARY_SCHEMA = readJson(resolve(REPO_ROOT, 'docs/schema/oci-summary-v1.schema.json'));
 const REPORT_SCHEMA = readJson(resolve(REPO_ROOT, 'docs/schema/oci-verify-report-v1.schema.json'));
@@ -240,6 +241,61 @@ describe.skipIf(skip)('oci verify / convert on umoci layouts', () => {
     const g = runCli(['oci', 'convert', `${grown}:t`, '-o', out, '--json']);
     expect(g.status, g.stderr).toBe(0);
     expect(JSON.parse(g.stdout).devices.map((d: { reused: boolean }) => d.reused)).toEqual([true, true, true, true, false]);
+  });
+
+  it.skipIf(skipWithoutJudges('oci zstd layer test', hasZstd()))('the same layers as tar+zstd, plain tar and non-distributable gzip convert to the same fsmeta.erofs', () => {
+    const copy = copyLayout(layout, join(work, 'recompressed'));
+    const img = imageOf(copy);
+    const forms = ['zstd', 'none', 'nondistributable'] as const;
+    const replaced: { digest: string; size: number; mediaType: string }[] = [];
+    img.layers.slice(0, 3).forEach((l, i) => {
+      const form = forms[i]!;
+      const plain = sh('bash', ['-c', `gzip -dc '${blobFile(copy, l.digest)}' | base64 -w0`]);
+      const tar = Buffer.from(plain, 'base64');
+      let bytes: Buffer;
+      let mediaType: string;
+      if (form === 'zstd') {
+        const z = spawnSync('zstd', ['-q', '-c', '--check'], { input: tar, maxBuffer: 1 << 30 });
+        bytes = z.stdout;
+        mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
+      } else if (form === 'none') {
+        bytes = tar;
+        mediaType = 'application/vnd.oci.image.layer.v1.tar';
+      } else {
+        bytes = readFileSync(blobFile(copy, l.digest));
+        mediaType = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+      }
+      const digest = sha256Of(bytes);
+      writeFileSync(blobFile(copy, digest), bytes);
+      replaced.push({ digest, size: bytes.length, mediaType });
+    });
+    editManifest(copy, (m) => replaced.forEach((r, i) => Object.assign(m.layers[i], r)));
+    const v = runCli(['oci', 'verify', copy, '--json']);
+    expect(v.status, v.stdout + v.stderr).toBe(0);
+    const report = JSON.parse(v.stdout);
+    expect(report.images[0].layers.map((l: { mediaType: string }) => l.mediaType).slice(0, 3)).toEqual(replaced.map((r) => r.mediaType));
+    expect(report.images[0].layers.map((l: { diffId: string }) => l.diffId)).toEqual(diffIdsByGzip(layout));
+    const out = join(work, 'out-recompressed');
+    const c = runCli(['oci', 'convert', copy, '-o', out]);
+    expect(c.status, c.stderr).toBe(0);
+    const fromLayout = join(work, 'out-plain-ref');
+    expect(runCli(['oci', 'convert', `${layout}:t`, '-o', fromLayout]).status).toBe(0);
+    expect(readFileSync(join(out, 'fsmeta.erofs')).equals(readFileSync(join(fromLayout, 'fsmeta.erofs')))).toBe(true);
+    // A corrupt zstd layer (one byte flipped inside the frame) is refused by both commands.
+    const zl = blobFile(copy, replaced[0]!.digest);
+    const b = readFileSync(zl);
+    b[Math.floor(b.length / 2)]! ^= 0xff;
+    writeFileSync(zl, b);
+    const bad = runCli(['oci', 'verify', copy, '--json']);
+    expect(bad.status).toBe(1);
+    const checks = JSON.parse(bad.stdout).problems.map((p: { check: string; jsonPath: string }) => `${p.check} ${p.jsonPath}`);
+    expect(checks[0]).toMatch(/^(layer-data \$\.layers\[0\]\.mediaType|blob-digest \$\.layers\[0\]\.digest)$/);
+    expect(checks).toContain('blob-digest $.layers[0].digest');
+    const badOut = join(work, 'out-bad-zstd');
+    const bc = runCli(['oci', 'convert', copy, '-o', badOut]);
+    expect(bc.status).toBe(1);
+    expect(bc.stderr).not.toMatch(STACK_FRAME);
+    expect(existsSync(join(badOut, 'fsmeta.erofs'))).toBe(false);
   });
 
   it.skipIf(skipWithoutJudges('oci docker-archive test', allOf(hasSkopeo, isRoot)))('a docker-archive of the same image (skopeo) verifies and converts to the same fsmeta.erofs', () => {

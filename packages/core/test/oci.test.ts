@@ -266,6 +266,21 @@ const DEFECTS: { name: string; build: () => { files: Map<string, Uint8Array>; wa
     },
   },
   {
+    name: 'index.json missing',
+    build: () => {
+      const l = makeLayout();
+      l.files.delete('index.json');
+      return { files: l.files, want: [{ check: 'layout', code: 'not-found', severity: 'error', file: 'index.json', jsonPath: undefined }] };
+    },
+  },
+  {
+    name: 'non-distributable layer media types are layers too',
+    build: () => {
+      const l = makeLayout({ manifest: (m) => (m.layers[1].mediaType = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip') });
+      return { files: l.files, want: [] };
+    },
+  },
+  {
     name: 'index.json not JSON',
     build: () => {
       const l = makeLayout();

@@ -202,7 +202,11 @@ async function runConvert(arg: string, values: Record<string, unknown>): Promise
     const report = await readOci(input.files, { ...(tag !== undefined ? { tag } : {}), hash: nodeHash });
     const image = selectImage(report, (values.platform as string | undefined) ?? hostPlatform());
     const layerDir = join(outDir, 'layers');
-    mkdirSync(layerDir, { recursive: true });
+    try {
+      mkdirSync(layerDir, { recursive: true });
+    } catch (e) {
+      throw new ErofsError('io', `cannot create ${layerDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { format: 'io', path: layerDir });
+    }
     const trees: LayerTreeInput[] = [];
     const devices: OciSummary['devices'] = [];
     const decompress = decompressor();

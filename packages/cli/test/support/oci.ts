@@ -26,6 +26,10 @@ export function hasSkopeo(): JudgeResult {
   return runs('skopeo', ['--version']) ? { ok: true } : { ok: false, reason: 'skopeo not found (apt-get install -y skopeo)' };
 }
 
+export function hasZstd(): JudgeResult {
+  return runs('zstd', ['--version']) ? { ok: true } : { ok: false, reason: 'zstd not found (apt-get install -y zstd)' };
+}
+
 export function hasSetfattr(): JudgeResult {
   return runs('setfattr', ['--version']) ? { ok: true } : { ok: false, reason: 'setfattr not found (apt-get install -y attr)' };
 }

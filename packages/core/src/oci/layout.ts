@@ -169,10 +169,10 @@ class Walk {
   }
 
   /** Reads and parses a JSON object; undefined (with a problem) when it is not one. */
-  async json(file: string, into?: OciProblem[], size?: number): Promise<{ obj: Obj; bytes: Uint8Array } | undefined> {
+  async json(file: string, into?: OciProblem[], size?: number, missing: OciCheck = 'blob-missing'): Promise<{ obj: Obj; bytes: Uint8Array } | undefined> {
     const actual = size ?? (await this.files.size(file));
     if (actual === undefined) {
-      this.err('blob-missing', 'not-found', file, undefined, `${file} does not exist`, into);
+      this.err(missing, 'not-found', file, undefined, `${file} does not exist`, into);
       return undefined;
     }
     if (actual > MAX_JSON_SIZE) {
@@ -313,13 +313,13 @@ interface Candidate {
 }
 
 async function readOciLayout(w: Walk, report: OciReport): Promise<void> {
-  const lay = await w.json('oci-layout');
+  const lay = await w.json('oci-layout', undefined, undefined, 'layout');
   if (lay) {
     const v = lay.obj['imageLayoutVersion'];
     if (typeof v !== 'string') w.err('layout', 'invalid-value', 'oci-layout', '$.imageLayoutVersion', 'imageLayoutVersion is missing or not a string');
     else if (!/^1\.\d+\.\d+$/.test(v)) w.warn('layout', 'unsupported-feature', 'oci-layout', '$.imageLayoutVersion', `imageLayoutVersion ${v}: only 1.x layouts are known`);
   }
-  const idx = await w.json('index.json');
+  const idx = await w.json('index.json', undefined, undefined, 'layout');
   if (!idx) return;
   const candidates: Candidate[] = [];
   const top = await walkIndex(w, idx.obj, 'index.json', undefined, 0, candidates);
@@ -501,6 +501,8 @@ async function checkLayers(w: Walk, image: OciImage, manifestFile: string, probl
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       w.err('layer-data', 'invalid-value', manifestFile, prop(jp, 'mediaType'), `blob ${l.file} is not ${l.descriptor.mediaType}: ${msg}`, problems, l.file);
+      // The pass stopped early: hash the whole blob on its own to say whether it is the one named.
+      if (verifiable) await w.hashBlob(l.descriptor.digest, l.file, manifestFile, prop(jp, 'digest'), problems);
       continue;
     }
     const diffId = `sha256:${toHex(h.digest())}`;
@@ -522,7 +524,7 @@ async function readDockerArchive(w: Walk, report: OciReport): Promise<void> {
   const file = 'manifest.json';
   const size = await w.files.size(file);
   if (size === undefined || size > MAX_JSON_SIZE) {
-    await w.json(file);
+    await w.json(file, undefined, size, 'layout');
     return;
   }
   let list: Json;
