@@ -15,9 +15,10 @@ import { build } from './commands/build.js';
 import { hexdump } from './commands/hexdump.js';
 import { digest } from './commands/digest.js';
 import { verify } from './commands/verify.js';
+import { oci } from './commands/oci.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump, oci];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -61,8 +62,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(commandHelp(cmd));
       return 0;
     }
-    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs ${cmd.name === 'digest' ? 'a FILE' : 'an IMAGE'}`);
-    file = args.positionals[0]!;
+    if (args.positionals.length === 0) throw new UsageError(`${cmd.name} needs ${cmd.name === 'digest' ? 'a FILE' : cmd.name === 'oci' ? 'verify or convert' : 'an IMAGE'}`);
+    file = (cmd.name === 'oci' ? args.positionals[1] : undefined) ?? args.positionals[0]!;
     return await cmd.run(args);
   } catch (e) {
     if (e instanceof BrokenPipe) return 0;

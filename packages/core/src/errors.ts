@@ -21,7 +21,7 @@ export type ErrorCode =
   | 'digest-mismatch'
   | 'io';
 
-export type Format = 'erofs' | 'tar' | 'io';
+export type Format = 'erofs' | 'tar' | 'io' | 'oci';
 
 export interface ErrorInfo {
   offset?: number;

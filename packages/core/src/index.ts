@@ -38,6 +38,47 @@ export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from 
 export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';
 export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export { buildFromTar } from './build/tar.js';
+export { treeOfTar } from './tarindex/tree.js';
+export type { LayerTree, TreeBuilderOptions } from './tarindex/tree.js';
+export {
+  memoryFiles,
+  tarFiles,
+  LAYER_MEDIA_TYPES,
+  MT_CONFIG,
+  MT_INDEX,
+  MT_LAYOUT_HEADER,
+  MT_MANIFEST,
+  REF_NAME,
+  blobPath,
+  checkDigest,
+  formatPlatform,
+  parsePlatform,
+  defaultDecompressor,
+  layerStream,
+  OCI_CHECKS,
+  MAX_JSON_SIZE,
+  problemError,
+  readOci,
+  selectImage,
+  mergeLayers,
+} from './oci/index.js';
+export type {
+  OciFiles,
+  DigestCheck,
+  LayerCompression,
+  LayerMediaType,
+  Platform,
+  LayerDecompressor,
+  LayerStream,
+  OciCheck,
+  OciDescriptor,
+  OciImage,
+  OciLayer,
+  OciProblem,
+  OciReadOptions,
+  OciReport,
+  LayerTreeInput,
+} from './oci/index.js';
 export { aufsToOverlay, stripOverlay } from './tree/overlay.js';
 export type { BuildOptions, BuildResult } from './build/tar.js';
 export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';

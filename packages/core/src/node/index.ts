@@ -70,3 +70,4 @@ export * from './digest.js';
 export { threadedSha256, hashFileThreaded, type FileHashJob } from './threaded-hash.js';
 export { fsverityFile, type FsVerityFileOptions } from './merkle-pool.js';
 export { treeFromDirectory, type DirectoryTree, type DirectoryTreeOptions } from './dirtree.js';
+export { directoryFiles, openOciInput } from './oci-files.js';

@@ -10,6 +10,7 @@ import { writeImage } from '../erofs/writer.js';
 import { sha256, toHex, type HashFactory } from '../digest/hash.js';
 import { FsVerityHasher, formatDigest, type FsVerityOptions } from '../digest/fsverity.js';
 import { treeOfTar } from './tree.js';
+import type { TreeNode } from '../tree/node.js';
 
 export interface TarIndexOptions {
   /** `.wh.` entries become overlayfs whiteouts (as `mkfs.erofs --aufs`). */
@@ -31,6 +32,8 @@ export interface TarIndexOptions {
   /** Sees every byte of the tar once, in order (for writing it out during the same pass). */
   tap?: (chunk: Uint8Array) => void;
   onWarning?: (w: TarWarning) => void;
+  /** Also return the layer's tree (for stacking layers: `mergeLayers`). */
+  keepTree?: boolean;
 }
 
 export interface TarIndexResult {
@@ -47,6 +50,8 @@ export interface TarIndexResult {
   entries: number;
   inodes: number;
   warnings: TarWarning[];
+  /** The layer's tree and its implicit directories, with `keepTree`. */
+  tree?: { root: TreeNode; implicitDirs: Set<TreeNode> };
 }
 
 /** A UUID (version 8, RFC 9562 custom) taken from the first 16 bytes of a digest. */
@@ -69,7 +74,7 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
     verity?.update(chunk);
     extra?.(chunk);
   };
-  const { root, entries, end, warnings } = await treeOfTar(input, {
+  const { root, implicitDirs, entries, end, warnings } = await treeOfTar(input, {
     aufs: opts.aufs ?? false,
     ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
     ...(tapping ? { tap } : {}),
@@ -91,6 +96,7 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
     inodes: written.inodes,
     warnings,
   };
+  if (opts.keepTree) result.tree = { root, implicitDirs };
   if (verity) result.verity = formatDigest(verity.digest(), verity.algorithm);
   return result;
 }

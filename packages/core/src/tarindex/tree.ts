@@ -61,12 +61,18 @@ export function sparseInPlace(e: TarEntry, bs = 512): boolean {
 
 export class TarTreeBuilder {
   readonly root: TreeNode;
+  /**
+   * Directories the archive did not list (missing parents, and the root until an entry names
+   * it): when layers are stacked, such a directory keeps the attributes of the lower layer's.
+   */
+  readonly implicitDirs = new Set<TreeNode>();
   private strippedSlash = 0;
   private readonly opts: TreeBuilderOptions;
 
   constructor(opts: TreeBuilderOptions = {}) {
     this.opts = opts;
     this.root = newDir();
+    this.implicitDirs.add(this.root);
   }
 
   private warn(w: TarWarning): void {
@@ -173,6 +179,7 @@ export class TarTreeBuilder {
         // A parent the archive did not list: as tar does, an ordinary 0755 root-owned directory.
         next = newDir({ mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec });
         cur.children!.set(key, next);
+        this.implicitDirs.add(next);
       } else if ((next.mode & S_IFMT) !== S_IFDIR) {
         const kind = (next.mode & S_IFMT) === S_IFLNK ? 'a symlink' : 'a non-directory';
         const walked = parts.slice(0, i + 1).map((k) => '/' + td.decode(keyBytes(k))).join('');
@@ -304,6 +311,7 @@ export class TarTreeBuilder {
   }
 
   private setAttrs(n: TreeNode, e: TarEntry): void {
+    this.implicitDirs.delete(n);
     n.mode = S_IFDIR | (e.mode & 0o7777);
     n.uid = e.uid;
     n.gid = e.gid;
@@ -327,6 +335,8 @@ export class TarTreeBuilder {
 /** What {@link treeOfTar} returns: the layer's tree and what the pass saw. */
 export interface LayerTree {
   root: TreeNode;
+  /** See {@link TarTreeBuilder.implicitDirs}. */
+  implicitDirs: Set<TreeNode>;
   entries: number;
   end: TarEnd;
   warnings: TarWarning[];
@@ -357,5 +367,5 @@ export async function treeOfTar(
     entries += r.value.length;
     r = await gen.next();
   }
-  return { root: builder.root, entries, end: r.value, warnings };
+  return { root: builder.root, implicitDirs: builder.implicitDirs, entries, end: r.value, warnings };
 }
