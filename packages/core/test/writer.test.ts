@@ -159,7 +159,7 @@ describe('writer → reader round trip', () => {
     await fc.assert(
       fc.asyncProperty(specArb, fc.boolean(), fc.constantFrom(undefined, 'auto' as const, ['trusted.overlay.', 'user.a.', 'user.longer-']), async (spec, sharedXattrs, longPrefixes) => {
         const root = build(spec);
-        const { image } = writeImage(root, { blkszbits: bits, packInodes, sharedXattrs, longPrefixes });
+        const { image } = writeImage(root, { blkszbits: bits, packInodes, sharedXattrs, ...(longPrefixes ? { longPrefixes } : {}) });
         expect(await actual(image)).toEqual(await expected(root));
       }),
       { numRuns: 60 },
