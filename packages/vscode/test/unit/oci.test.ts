@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ErofsImage, isErofsError } from '@erofs-kit/core';
+import { FileSource, nodeHash } from '@erofs-kit/core/node';
+import { Uri } from './vscode-mock.js';
+import { defaultConvertDir, findConvertedLayer, isOciLayout, listOci, ociFiles } from '../../src/model/oci.js';
+import { convertImage, type ConvertProgress, type OciSummary } from '../../src/model/oci-convert.js';
+import { isCancelled } from '../../src/model/errors.js';
+import { nodeConvertOutput } from '../../src/node-convert.js';
+import { TWO_LAYERS, writeOciLayout } from '../support/oci-layout.js';
+import { registry } from './support.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vsc-oci-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const uriOf = (p: string): string => Uri.file(p).toString();
+const host = () => registry().mounts.host();
+let n = 0;
+const fresh = (): string => join(tmp, `case-${++n}`);
+
+/** Every file under `dir`, relative, sorted. */
+function files(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name).slice(dir.length + 1))
+    .sort();
+}
+
+async function convert(layout: string, out: string, progress?: ConvertProgress): Promise<OciSummary> {
+  return convertImage(ociFiles(host(), uriOf(layout)), nodeConvertOutput(out), { input: layout, hash: nodeHash, ...(progress ? { progress } : {}) });
+}
+
+describe('OCI layouts in a folder', () => {
+  it('lists the images (tag, platform) and each layer (digest, media type, size, diffID) of a layout', async () => {
+    const dir = fresh();
+    const l = writeOciLayout(dir, TWO_LAYERS, { tag: 'v1' });
+    expect(await isOciLayout(host(), uriOf(dir))).toBe(true);
+    expect(await isOciLayout(host(), uriOf(tmp))).toBe(false);
+    const listing = await listOci(host(), uriOf(dir));
+    expect(listing.ok).toBe(true);
+    expect(listing.kind).toBe('oci-layout');
+    expect(listing.problems).toEqual([]);
+    expect(listing.images).toHaveLength(1);
+    const img = listing.images[0]!;
+    expect(img.tags).toEqual(['v1']);
+    expect(img.platform).toBe('linux/amd64');
+    expect(img.manifestDigest).toBe(l.manifest);
+    expect(img.configDigest).toBe(l.config);
+    expect(img.layers.map((x) => x.digest)).toEqual(l.layers);
+    expect(img.layers.map((x) => x.diffId)).toEqual(l.diffIds);
+    expect(img.layers.map((x) => x.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+gzip']);
+    expect(img.layers.map((x) => x.size)).toEqual(l.layers.map((d) => readFileSync(join(dir, 'blobs/sha256', d.slice(7))).length));
+    expect(img.layers.map((x) => x.blob)).toEqual(l.layers.map((d) => `${uriOf(dir)}/blobs/sha256/${d.slice(7)}`));
+  });
+
+  it('reports a missing config blob and a folder that is no layout as problems, without throwing', async () => {
+    const dir = fresh();
+    const l = writeOciLayout(dir, TWO_LAYERS);
+    rmSync(join(dir, 'blobs/sha256', l.config.slice(7)));
+    const listing = await listOci(host(), uriOf(dir));
+    expect(listing.ok).toBe(false);
+    const lines = [...listing.problems, ...listing.images.flatMap((i) => i.problems)];
+    expect(lines.some((p) => p.includes(l.config.slice(7)) && p.includes('error'))).toBe(true);
+
+    const empty = fresh();
+    mkdirSync(empty);
+    const none = await listOci(host(), uriOf(empty));
+    expect(none.ok).toBe(false);
+    expect(none.images).toEqual([]);
+    expect(none.problems.join('\n')).toMatch(/neither oci-layout/);
+  });
+});
+
+describe('Convert Image', () => {
+  it('writes per-layer tars and indexes, fsmeta.erofs with the layers applied, and summary.json', async () => {
+    const dir = fresh();
+    const l = writeOciLayout(dir, TWO_LAYERS);
+    const out = defaultConvertDir(dir);
+    const reports: string[] = [];
+    const summary = await convert(dir, out, { report: (m) => void reports.push(m), isCancelled: () => false });
+    expect(summary.schema).toBe('erofs-kit/oci-summary');
+    expect(summary.devices.map((d) => d.diffId)).toEqual(l.diffIds);
+    expect(summary.devices.map((d) => d.path)).toEqual(l.diffIds.map((d) => `layers/${d.slice(7)}.tar`));
+    expect(summary.devices.every((d) => !d.reused)).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toEqual(summary);
+    expect(files(out).filter((f) => f.includes('.partial-'))).toEqual([]);
+    expect(reports.some((m) => m.startsWith('layer 2/2'))).toBe(true);
+    // The layer tars are the uncompressed layers, byte for byte.
+    l.tars.forEach((t, i) => expect(Buffer.from(readFileSync(join(out, summary.devices[i]!.path))).equals(Buffer.from(t))).toBe(true));
+    // The merged image: a.txt whited out by layer 2, b.txt and both files of /etc present.
+    const devs = summary.devices.map((d) => new FileSource(join(out, d.path)));
+    const img = await ErofsImage.open(new FileSource(join(out, 'fsmeta.erofs')), { devices: devs });
+    const names = (await img.readdir(await img.lookup('/'))).map((d) => new TextDecoder().decode(d.name)).filter((x) => x !== '.' && x !== '..').sort();
+    expect(names).toEqual(['b.txt', 'etc']);
+    expect(new TextDecoder().decode(await img.read(await img.lookup('/etc/os-release')))).toBe('ID=test\n');
+    expect(new TextDecoder().decode(await img.read(await img.lookup('/etc/hostname')))).toBe('base\n');
+
+    // Run again: nothing to convert, the same summary apart from "reused".
+    const again = await convert(dir, out);
+    expect(again.devices.every((d) => d.reused)).toBe(true);
+    expect(again.devices.map((d) => d.tarBytes)).toEqual(summary.devices.map((d) => d.tarBytes));
+
+    // A layer opens from the converted folder beside the layout.
+    const found = await findConvertedLayer(host(), uriOf(dir), l.diffIds[1]!);
+    expect(found).toBe(`${uriOf(out)}/layers/${l.diffIds[1]!.slice(7)}.erofs`);
+    expect(await findConvertedLayer(host(), uriOf(dir), 'sha256:' + '0'.repeat(64))).toBeUndefined();
+  });
+
+  it('cancelled during the second layer, leaves no output (and no new files in an existing folder)', async () => {
+    const dir = fresh();
+    writeOciLayout(dir, TWO_LAYERS);
+    for (const existing of [false, true]) {
+      const out = join(fresh(), 'out');
+      if (existing) {
+        mkdirSync(out, { recursive: true });
+        writeFileSync(join(out, 'keep.txt'), 'mine');
+      }
+      let cancel = false;
+      const seen: string[] = [];
+      const err = await convert(dir, out, {
+        report(m) {
+          seen.push(m);
+          if (m.startsWith('layer 2/2')) cancel = true;
+        },
+        isCancelled: () => cancel,
+      }).catch((e: unknown) => e);
+      expect(isCancelled(err)).toBe(true);
+      expect(seen.some((m) => m.startsWith('layer 1/2'))).toBe(true);
+      expect(existsSync(out)).toBe(existing);
+      expect(files(out)).toEqual(existing ? ['keep.txt'] : []);
+    }
+  });
+
+  it('a blob that does not match its digest fails the conversion and leaves nothing', async () => {
+    const dir = fresh();
+    const l = writeOciLayout(dir, TWO_LAYERS, { gzip: false });
+    // Same size, different bytes: the tar still parses, the digest does not match.
+    const blob = join(dir, 'blobs/sha256', l.layers[1]!.slice(7));
+    const b = readFileSync(blob);
+    b[b.indexOf('two')] = 0x54;
+    writeFileSync(blob, b);
+    const out = join(fresh(), 'out');
+    const err = await convert(dir, out).catch((e: unknown) => e);
+    expect(isErofsError(err) && err.code === 'digest-mismatch').toBe(true);
+    expect((err as Error).message).toMatch(/blob-digest/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
