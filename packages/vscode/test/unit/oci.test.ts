@@ -11,6 +11,7 @@ import { isCancelled } from '../../src/model/errors.js';
 import { nodeConvertOutput } from '../../src/node-convert.js';
 import { TWO_LAYERS, writeOciLayout } from '../support/oci-layout.js';
 import { registry } from './support.js';
+import { OciTreeProvider, humanSize, shortMediaType, type OciNode } from '../../src/vscode/oci-view.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vsc-oci-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -146,5 +147,49 @@ describe('Convert Image', () => {
     expect(isErofsError(err) && err.code === 'digest-mismatch').toBe(true);
     expect((err as Error).message).toMatch(/blob-digest/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('the OCI Images view', () => {
+  it('shows layout → image (tag, platform, layer count) → layers (digest, media type, size, diffID), and problems as nodes', async () => {
+    const dir = fresh();
+    const l = writeOciLayout(dir, TWO_LAYERS, { tag: 'latest' });
+    const view = new OciTreeProvider(host());
+    await view.add(uriOf(dir));
+    const [layout, ...more] = await view.getChildren();
+    expect(more).toEqual([]);
+    expect(layout).toEqual({ kind: 'layout', root: uriOf(dir) });
+    const layoutItem = await view.getTreeItem(layout!);
+    expect(layoutItem.description).toBe('OCI image layout, 1 image');
+    const [image] = await view.getChildren(layout);
+    const imageItem = await view.getTreeItem(image!);
+    expect(imageItem.label).toBe('latest');
+    expect(imageItem.contextValue).toBe('ociImage');
+    expect(String(imageItem.description)).toMatch(/^linux\/amd64, 2 layers, /);
+    const layers = await view.getChildren(image);
+    expect(layers.map((n) => (n as Extract<OciNode, { kind: 'layer' }>).index)).toEqual([0, 1]);
+    const items = await Promise.all(layers.map((n) => view.getTreeItem(n)));
+    expect(items.map((i) => i.label)).toEqual(l.layers.map((d, i) => `${i + 1}: ${d.slice(7, 19)}`));
+    expect(String(items[1]!.description)).toBe(`tar+gzip, ${humanSize(readFileSync(join(dir, 'blobs/sha256', l.layers[1]!.slice(7))).length)}, diffID ${l.diffIds[1]!.slice(7, 19)}`);
+    expect(items[0]!.command?.command).toBe('erofs.openOciLayer');
+    expect(items[0]!.command?.arguments).toEqual([layers[0]]);
+
+    // A broken layout: its problem shows under the image it concerns.
+    rmSync(join(dir, 'blobs/sha256', l.config.slice(7)));
+    view.refresh();
+    const [img2] = await view.getChildren(layout);
+    const kids = await view.getChildren(img2);
+    const problems = kids.filter((k) => k.kind === 'problem');
+    expect(problems.length).toBeGreaterThan(0);
+    expect((problems[0] as Extract<OciNode, { kind: 'problem' }>).message).toContain(l.config.slice(7));
+  });
+
+  it('shortens media types and sizes', () => {
+    expect(shortMediaType('application/vnd.oci.image.layer.v1.tar+zstd')).toBe('tar+zstd');
+    expect(shortMediaType('application/vnd.oci.image.layer.v1.tar')).toBe('tar');
+    expect(shortMediaType('application/vnd.docker.image.rootfs.diff.tar.gzip')).toBe('tar.gzip');
+    expect(humanSize(1023)).toBe('1023 B');
+    expect(humanSize(1536)).toBe('1.5 KiB');
+    expect(humanSize(300 * 2 ** 20)).toBe('300 MiB');
   });
 });
