@@ -2,6 +2,7 @@
  * A small OCI image layout written into a folder for tests: ustar layers (gzip or plain),
  * config with rootfs.diff_ids, manifest, index.json with a tag, oci-layout.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,8 +70,8 @@ export interface Layout {
   tars: Uint8Array[];
 }
 
-/** Writes the layout to `dir`; `gzip` compresses the layers (default true). */
-export function writeOciLayout(dir: string, layers: Entry[][], opts: { tag?: string; gzip?: boolean } = {}): Layout {
+/** Writes the layout to `dir`; layers are gzip-compressed unless `compression` says otherwise (zstd needs the zstd program). */
+export function writeOciLayout(dir: string, layers: Entry[][], opts: { tag?: string; compression?: 'none' | 'gzip' | 'zstd' } = {}): Layout {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (b: Uint8Array): string => {
     const d = sha256Of(b);
@@ -78,8 +79,10 @@ export function writeOciLayout(dir: string, layers: Entry[][], opts: { tag?: str
     return d;
   };
   const tars = layers.map(ustar);
-  const gzip = opts.gzip ?? true;
-  const blobs = tars.map((t) => (gzip ? new Uint8Array(gzipSync(t)) : t));
+  const compression = opts.compression ?? 'gzip';
+  const blobs = tars.map((t) =>
+    compression === 'gzip' ? new Uint8Array(gzipSync(t)) : compression === 'zstd' ? new Uint8Array(execFileSync('zstd', ['-q', '-c'], { input: t })) : t,
+  );
   const layerDigests = blobs.map(put);
   const diffIds = tars.map(sha256Of);
   const config = enc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: diffIds }, config: {} }));
@@ -89,7 +92,7 @@ export function writeOciLayout(dir: string, layers: Entry[][], opts: { tag?: str
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: blobs.map((b, i) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${gzip ? '+gzip' : ''}`, digest: layerDigests[i], size: b.length })),
+      layers: blobs.map((b, i) => ({ mediaType: `application/vnd.oci.image.layer.v1.tar${compression === 'none' ? '' : '+' + compression}`, digest: layerDigests[i], size: b.length })),
     }),
   );
   const manifestDigest = put(manifest);

@@ -9,6 +9,10 @@ import { defaultConvertDir, findConvertedLayer, isOciLayout, listOci, ociFiles }
 import { convertImage, type ConvertProgress, type OciSummary } from '../../src/model/oci-convert.js';
 import { isCancelled } from '../../src/model/errors.js';
 import { nodeConvertOutput } from '../../src/node-convert.js';
+import { nodePlatform } from '../../src/node-platform.js';
+import { workspaceConvertOutput } from '../../src/vscode/fs-convert-output.js';
+import { decompressing } from '../../src/model/tar.js';
+import { execFileSync } from 'node:child_process';
 import { TWO_LAYERS, writeOciLayout } from '../support/oci-layout.js';
 import { registry } from './support.js';
 import { OciTreeProvider, humanSize, shortMediaType, type OciNode } from '../../src/vscode/oci-view.js';
@@ -136,7 +140,7 @@ describe('Convert Image', () => {
 
   it('a blob that does not match its digest fails the conversion and leaves nothing', async () => {
     const dir = fresh();
-    const l = writeOciLayout(dir, TWO_LAYERS, { gzip: false });
+    const l = writeOciLayout(dir, TWO_LAYERS, { compression: 'none' });
     // Same size, different bytes: the tar still parses, the digest does not match.
     const blob = join(dir, 'blobs/sha256', l.layers[1]!.slice(7));
     const b = readFileSync(blob);
@@ -147,6 +151,50 @@ describe('Convert Image', () => {
     expect(isErofsError(err) && err.code === 'digest-mismatch').toBe(true);
     expect((err as Error).message).toMatch(/blob-digest/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('Convert Image through workspace.fs (the web host\'s output)', () => {
+  const hasZstd = (() => {
+    try {
+      execFileSync('zstd', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const web = (layout: string, out: string, progress?: ConvertProgress) =>
+    convertImage(ociFiles(host(), uriOf(layout)), workspaceConvertOutput(Uri.file(out) as unknown as import('vscode').Uri, nodePlatform), {
+      input: layout,
+      decompress: (c, chunks) => decompressing(chunks, c),
+      ...(progress ? { progress } : {}),
+    });
+
+  it('converts a zstd layout with the same outputs as the Node output folder, and a cancelled run leaves nothing', async (ctx) => {
+    if (!hasZstd) {
+      console.warn('SKIP zstd convert test: the zstd command is not installed (apt-get install zstd)');
+      ctx.skip();
+    }
+    const dir = fresh();
+    const l = writeOciLayout(dir, TWO_LAYERS, { compression: 'zstd' });
+    const a = join(fresh(), 'web');
+    const b = join(fresh(), 'node');
+    const sa = await web(dir, a);
+    const sb = await convert(dir, b);
+    expect(sa.devices.map((d) => d.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd']);
+    expect(sa.devices.map((d) => d.diffId)).toEqual(l.diffIds);
+    expect(sa).toEqual(sb);
+    expect(files(a)).toEqual(files(b));
+    for (const f of files(a)) expect(Buffer.from(readFileSync(join(a, f))).equals(readFileSync(join(b, f))), f).toBe(true);
+
+    const c = join(fresh(), 'cancelled');
+    let cancel = false;
+    const err = await web(dir, c, {
+      report: (m) => void (m === 'merging the layers' && (cancel = true)),
+      isCancelled: () => cancel,
+    }).catch((e: unknown) => e);
+    expect(isCancelled(err)).toBe(true);
+    expect(existsSync(c)).toBe(false);
   });
 });
 
