@@ -106,6 +106,15 @@ export async function isOciLayout(host: Pick<OpenHost, 'sizeOf'>, root: string):
   return (await host.sizeOf(`${root.replace(/\/+$/, '')}/oci-layout`)) !== undefined || (await host.sizeOf(`${root.replace(/\/+$/, '')}/index.json`)) !== undefined;
 }
 
+/** Folders directly inside `root` that hold a layout (at most `limit` folders are looked at). */
+export async function layoutsInside(host: Pick<OpenHost, 'sizeOf' | 'listDir'>, root: string, limit = 200): Promise<string[]> {
+  const base = root.replace(/\/+$/, '');
+  const out: string[] = [];
+  const names = ((await host.listDir?.(base)) ?? []).filter((n) => !n.startsWith('.')).sort().slice(0, limit);
+  for (const n of names) if (await isOciLayout(host, `${base}/${n}`)) out.push(`${base}/${n}`);
+  return out;
+}
+
 /**
  * Reads the layout in `root`: indexes, manifests and configs are read and checked, layer blobs
  * are not hashed (that is Verify's and Convert's work), so listing is quick.

@@ -5,7 +5,7 @@
  * writes what `erofs-kit oci convert` writes, with progress and cancellation.
  */
 import * as vscode from 'vscode';
-import { defaultConvertDir, findConvertedLayer, isOciLayout, ociFiles, shortDigest, type OciImageInfo, type OciListing } from '../model/oci.js';
+import { defaultConvertDir, findConvertedLayer, isOciLayout, layoutsInside, ociFiles, shortDigest, type OciImageInfo, type OciListing } from '../model/oci.js';
 import { convertImage, type OciSummary } from '../model/oci-convert.js';
 import { decompressing } from '../model/tar.js';
 import { splitUri } from '../model/open.js';
@@ -37,13 +37,20 @@ export function registerOciCommands(context: vscode.ExtensionContext, s: OciServ
   const showing = (): void => void vscode.commands.executeCommand('setContext', CONTEXT_KEY, oci.roots().length > 0);
   const remembered = (): string[] => context.workspaceState.get<string[]>(LAYOUTS_KEY) ?? [];
 
-  /** Workspace folders that are layouts show in the view (folders no longer there leave it). */
+  /**
+   * Workspace folders that are layouts, or hold layouts directly inside them, show in the view
+   * (layouts no longer there leave it).
+   */
   const scanFolders = async (): Promise<void> => {
     const folders = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme !== SCHEME).map((f) => f.uri.toString().replace(/\/+$/, ''));
-    for (const root of oci.roots()) if (!folders.includes(root) && !remembered().includes(root)) oci.remove(root);
-    for (const root of [...folders, ...remembered()]) {
-      if (await isOciLayout(host, root)) void oci.add(root);
+    const found: string[] = [];
+    for (const root of folders) {
+      if (await isOciLayout(host, root)) found.push(root);
+      else found.push(...(await layoutsInside(host, root)));
     }
+    for (const root of remembered()) if (await isOciLayout(host, root)) found.push(root);
+    for (const root of oci.roots()) if (!found.includes(root)) oci.remove(root);
+    for (const root of found) void oci.add(root);
     showing();
   };
   void scanFolders();
