@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErofsImage, isErofsError } from '@erofs-kit/core';
@@ -115,6 +116,26 @@ describe('Convert Image', () => {
     const found = await findConvertedLayer(host(), uriOf(dir), l.diffIds[1]!);
     expect(found).toBe(`${uriOf(out)}/layers/${l.diffIds[1]!.slice(7)}.erofs`);
     expect(await findConvertedLayer(host(), uriOf(dir), 'sha256:' + '0'.repeat(64))).toBeUndefined();
+  });
+
+  it('writes exactly what erofs-kit oci convert writes, and reuses its layers (needs the built CLI)', async (ctx) => {
+    const cli = fileURLToPath(new URL('../../../cli/dist/cli.js', import.meta.url));
+    if (!existsSync(cli)) {
+      console.warn(`SKIP CLI comparison: ${cli} is not built (npx turbo run build)`);
+      ctx.skip();
+    }
+    const dir = fresh();
+    writeOciLayout(dir, TWO_LAYERS);
+    const byCli = join(fresh(), 'cli');
+    const ours = join(fresh(), 'ours');
+    execFileSync(process.execPath, [cli, 'oci', 'convert', dir, '-o', byCli, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const summary = await convert(dir, ours);
+    expect(files(ours)).toEqual(files(byCli));
+    for (const f of files(ours)) expect(Buffer.from(readFileSync(join(ours, f))).equals(readFileSync(join(byCli, f))), f).toBe(true);
+    // The CLI's output folder is one Convert Image reuses layer by layer.
+    const again = await convert(dir, byCli);
+    expect(again.devices.map((d) => d.reused)).toEqual([true, true]);
+    expect({ ...again, devices: again.devices.map((d) => ({ ...d, reused: false })) }).toEqual(summary);
   });
 
   it('cancelled during the second layer, leaves no output (and no new files in an existing folder)', async () => {
