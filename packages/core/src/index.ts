@@ -37,6 +37,13 @@ export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from 
 export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';
 export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export { buildFromTar } from './build/tar.js';
+export { writeComposefs } from './composefs/writer.js';
+export type { ComposefsWriteOptions, ComposefsWriteResult } from './composefs/writer.js';
+export { parseDump, dumpImage, dumpImageText, escapeDump, isComposefsImage } from './composefs/dump.js';
+export type { DumpOptions } from './composefs/dump.js';
+export { cfsDir, makeDev, digestPath } from './composefs/node.js';
+export type { CfsNode } from './composefs/node.js';
+export * as composefsFormat from './composefs/format.js';
 export { aufsToOverlay, stripOverlay } from './tree/overlay.js';
 export type { BuildOptions, BuildResult } from './build/tar.js';
 export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';
