@@ -42,6 +42,8 @@ export type { ComposefsWriteOptions, ComposefsWriteResult } from './composefs/wr
 export { parseDump, dumpImage, dumpImageText, escapeDump, isComposefsImage } from './composefs/dump.js';
 export type { DumpOptions } from './composefs/dump.js';
 export { cfsDir, makeDev, digestPath } from './composefs/node.js';
+export { composefsTree, readNodeData } from './composefs/from-tree.js';
+export type { ComposefsTree, ComposefsTreeOptions, ComposefsObject } from './composefs/from-tree.js';
 export type { CfsNode } from './composefs/node.js';
 export * as composefsFormat from './composefs/format.js';
 export { aufsToOverlay, stripOverlay } from './tree/overlay.js';

@@ -15,6 +15,8 @@ import { toHex } from '../src/digest/hash.js';
 import { isErofsError, type ErofsError } from '../src/errors.js';
 import { fsck } from '../src/erofs/fsck.js';
 import { FIXTURES } from './fixtures.js';
+import { composefsTree } from '../src/composefs/from-tree.js';
+import { NO_XATTRS, type TreeNode } from '../src/tree/node.js';
 
 const DIR = join(FIXTURES, 'composefs');
 const file = (name: string): Uint8Array => new Uint8Array(readFileSync(join(DIR, name)));
@@ -287,5 +289,51 @@ describe('composefs writer rules', () => {
     expect(makeDev(8, 1)).toBe(2049);
     expect(escapeDump(new TextEncoder().encode('a b=\\\n-'), { equal: true })).toBe('a\\x20b\\x3d\\\\\\n-');
     expect(escapeDump(new TextEncoder().encode('-'), { loneDash: true })).toBe('\\x2d');
+  });
+});
+
+describe('composefs tree from a directory-like tree', () => {
+  /** The tiny case's tree (fixtures/composefs/make-trees.sh) in memory. */
+  function tiny(): TreeNode {
+    const t = (s: string): Uint8Array => new TextEncoder().encode(s);
+    const reg = (content: string, mtime: number, nsec: number, extra: Partial<TreeNode> = {}): TreeNode => {
+      const bytes = t(content);
+      return { mode: 0o100644, uid: 0, gid: 0, mtime, mtimeNsec: nsec, size: bytes.length, rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS, data: bytes.length ? { kind: 'input', input: new MemorySource(bytes), offset: 0 } : { kind: 'empty' }, ...extra };
+    };
+    const dir = (mtime: number, nsec: number, children: [string, TreeNode][]): TreeNode => ({ mode: 0o040755, uid: 0, gid: 0, mtime, mtimeNsec: nsec, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS, children: new Map(children) });
+    const hello = reg('Hello, composefs!\n', 1700000000, 1);
+    return dir(1700000300, 250000000, [
+      ['empty', reg('', 1700000000, 1)],
+      ['ext65.bin', reg('B'.repeat(64) + '\n', 1700000002, 999999999)],
+      ['hello.txt', hello],
+      ['inline64.bin', reg('A'.repeat(63) + '\n', 1700000001, 0)],
+      ['link', { mode: 0o120777, uid: 0, gid: 0, mtime: 1700000000, mtimeNsec: 1, size: 9, rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS, target: t('hello.txt') }],
+      ['sub', dir(1700000010, 0, [['nested.txt', reg('nested\n', 1700000000, 1, { mode: 0o100600, uid: 1000, gid: 1000 })]])],
+    ]);
+  }
+
+  it('reproduces tiny.v0.cfs and tiny.v1.cfs, digests computed here', async () => {
+    const { root, objects } = await composefsTree(tiny());
+    expect(objects.map((o) => [o.path, o.size])).toEqual([['f4/8c8fea195d479449c81c3d9874032691de88269a80b094324f7bd02e5fe1cf', 65]]);
+    for (const v of [0, 1]) {
+      const r = writeComposefs(root, { minVersion: v, maxVersion: v });
+      expect(diff(r.image, file(`tiny.v${v}.cfs`))).toEqual({ first: -1, count: 0 });
+    }
+    expect(writeComposefs(root).version).toBe(0);
+  });
+
+  it('hard links become separate inodes with link count 1; filters as mkcomposefs', async () => {
+    const tree = tiny();
+    const hello = tree.children!.get('hello.txt')!;
+    tree.children!.set('zz-link', hello);
+    tree.children!.set('dev', { mode: 0o020644, uid: 0, gid: 0, mtime: 0, mtimeNsec: 0, size: 0, rdevMajor: 511, rdevMinor: 70000, xattrs: new Map([['trusted.x', new Uint8Array([1])], ['user.y', new Uint8Array([2])]]) });
+    const { root } = await composefsTree(tree);
+    expect(root.children!.get('zz-link')).not.toBe(root.children!.get('hello.txt'));
+    expect(root.children!.get('zz-link')!.nlink).toBe(1);
+    expect(root.children!.get('dev')!.rdev).toBe(286392176);
+    expect([...(await composefsTree(tree, { userXattrs: true })).root.children!.get('dev')!.xattrs.keys()]).toEqual(['user.y']);
+    expect((await composefsTree(tree, { skipDevices: true })).root.children!.has('dev')).toBe(false);
+    const epoch = (await composefsTree(tree, { useEpoch: true })).root;
+    expect([epoch.mtime, epoch.children!.get('sub')!.mtime]).toEqual([0, 0]);
   });
 });
