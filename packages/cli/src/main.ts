@@ -15,9 +15,10 @@ import { build } from './commands/build.js';
 import { hexdump } from './commands/hexdump.js';
 import { digest } from './commands/digest.js';
 import { verify } from './commands/verify.js';
+import { dump } from './commands/dump.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump, dump];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

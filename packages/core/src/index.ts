@@ -34,7 +34,7 @@ export type { TreeNode, FileData, DeviceRange, CopyRange } from './tree/node.js'
 export { readTar, readTarBatches } from './tar/reader.js';
 export type { TarReadOptions, TarEnd } from './tar/reader.js';
 export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from './tar/entry.js';
-export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';
+export { TarTreeBuilder, sparseInPlace, treeOfTar } from './tarindex/tree.js';
 export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export { buildFromTar } from './build/tar.js';
 export { writeComposefs } from './composefs/writer.js';

@@ -102,6 +102,7 @@ describe('public API', () => {
         "toHex",
         "toSafeNumber",
         "trace",
+        "treeOfTar",
         "unsupportedIncompat",
         "uuidFromDigest",
         "verifyTarIndex",
