@@ -34,7 +34,7 @@ const VALID_TYPES = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFCHR, S_IFBLK, S_IFIF
 
 /** Where a problem is: 1-based line and byte column. */
 function fail(line: number, column: number, message: string): never {
-  throw new ErofsError('invalid-value', `line ${line}, column ${column}: ${message}`, { format: 'composefs-dump', line, column });
+  throw new ErofsError('invalid-value', message, { format: 'composefs-dump', line, column });
 }
 
 interface Field {
@@ -142,7 +142,7 @@ export function parseDump(input: Uint8Array | string): CfsNode {
       for (const n of names.slice(0, -1)) {
         const next = dir.children?.get(n);
         if (!next || next.linkTo || (next.mode & S_IFMT) !== S_IFDIR) {
-          throw new ErofsError('not-found', `line ${lineNo}, column 1: parent directory ${latin.decode(keyBytes(n))} of ${latin.decode(path)} is missing or not a directory`, { format: 'composefs-dump', line: lineNo, column: 1 });
+          throw new ErofsError('not-found', `parent directory ${latin.decode(keyBytes(n))} of ${latin.decode(path)} is missing or not a directory`, { format: 'composefs-dump', line: lineNo, column: 1 });
         }
         dir = next;
       }
@@ -212,7 +212,7 @@ export function parseDump(input: Uint8Array | string): CfsNode {
   for (const l of links) {
     let t: CfsNode | undefined = root;
     for (const n of splitPath(l.target)) t = t?.linkTo ? undefined : t?.children?.get(n);
-    if (!t) throw new ErofsError('not-found', `line ${l.line}, column ${l.column}: hard link target ${latin.decode(l.target)} does not exist`, { format: 'composefs-dump', line: l.line, column: l.column });
+    if (!t) throw new ErofsError('not-found', `hard link target ${latin.decode(l.target)} does not exist`, { format: 'composefs-dump', line: l.line, column: l.column });
     if (t === l.node) fail(l.line, l.column, 'a hard link to itself');
     if ((t.mode & S_IFMT) === S_IFDIR) fail(l.line, l.column, 'a hard link to a directory');
     l.node.linkTo = t;
