@@ -3,7 +3,7 @@
  * the reference image, the dump command prints composefs-info's dump, bad dumps are reported
  * as FILE:LINE:COLUMN with exit 1 and leave no output, misused options are usage errors.
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -55,6 +55,20 @@ describe('erofs-kit build --composefs / dump', () => {
     expect(r.stderr).not.toMatch(/at .*\.js/);
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(work).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('fsck --objects: ok with the store, missing objects listed (exit 1)', () => {
+    const store = join(work, 'fsck-store');
+    const obj = join(store, 'f4', '8c8fea195d479449c81c3d9874032691de88269a80b094324f7bd02e5fe1cf');
+    mkdirSync(join(store, 'f4'), { recursive: true });
+    const img = join(VECTORS, 'tiny.v0.cfs');
+    let r = runCli(['fsck', img, '--objects', store]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('missing objects (1):\n  f4/8c8fea195d479449c81c3d9874032691de88269a80b094324f7bd02e5fe1cf');
+    writeFileSync(obj, 'B'.repeat(64) + '\n');
+    r = runCli(['fsck', img, '--objects', store, '--json']);
+    expect(r.status, r.stdout).toBe(0);
+    expect((JSON.parse(r.stdout) as { problems: unknown[] }).problems).toEqual([]);
   });
 
   it('usage errors: options of full images, --objects with a dump, a bad version', () => {

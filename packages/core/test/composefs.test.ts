@@ -337,3 +337,35 @@ describe('composefs tree from a directory-like tree', () => {
     expect([epoch.mtime, epoch.children!.get('sub')!.mtime]).toEqual([0, 0]);
   });
 });
+
+describe('fsck of metacopy files', () => {
+  const ext65 = new TextEncoder().encode('B'.repeat(64) + '\n');
+  const OBJ = 'f4/8c8fea195d479449c81c3d9874032691de88269a80b094324f7bd02e5fe1cf';
+  const store = (objs: Record<string, Uint8Array>) => async (p: string) => (objs[p] ? new MemorySource(objs[p]!) : undefined);
+  const checks = (r: Awaited<ReturnType<typeof fsck>>): string[] => r.problems.map((p) => `${p.check}:${p.code}:${p.path}`);
+
+  it('passes with the store, reports a missing object, a wrong digest and a wrong size', async () => {
+    const img = file('tiny.v0.cfs');
+    expect(checks(await fsck(await open(img), { objects: store({ [OBJ]: ext65 }) }))).toEqual([]);
+    expect(checks(await fsck(await open(img), { objects: store({}) }))).toEqual(['object:not-found:/ext65.bin']);
+    const other = ext65.slice();
+    other[0] = 0x43;
+    expect(checks(await fsck(await open(img), { objects: store({ [OBJ]: other }) }))).toEqual(['object:digest-mismatch:/ext65.bin']);
+    expect(checks(await fsck(await open(img), { objects: store({ [OBJ]: ext65.subarray(0, 64) }) }))).toEqual(['object:digest-mismatch:/ext65.bin', 'object:invalid-value:/ext65.bin']);
+  });
+
+  it('a malformed metacopy payload and a redirect that names another digest', async () => {
+    const img = file('tiny.v0.cfs');
+    const ino = await (await open(img)).lookup('/ext65.bin');
+    const xs = await (await open(img)).xattrs(ino);
+    const meta = xs.find((x) => x.name === 'trusted.overlay.metacopy')!;
+    const redirect = xs.find((x) => x.name === 'trusted.overlay.redirect')!;
+    // entry header (4) + name suffix "overlay.metacopy" (16), then the value
+    const bad = img.slice();
+    bad[meta.offset + 4 + 16 + 1] = 0x20;
+    expect(checks(await fsck(await open(bad)))).toEqual(['metacopy:invalid-value:/ext65.bin']);
+    const other = img.slice();
+    other[redirect.offset + 4 + 16 + 1] = 0x30; // "/f4/..." -> "/04/..."
+    expect(checks(await fsck(await open(other)))).toEqual(['redirect:digest-mismatch:/ext65.bin']);
+  });
+});
