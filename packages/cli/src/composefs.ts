@@ -7,7 +7,9 @@
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  FsVerityHasher,
   composefsTree,
+  digestPath,
   fsverityDigest,
   parseDump,
   readNodeData,
@@ -15,7 +17,6 @@ import {
   treeOfTar,
   writeComposefs,
   type CfsNode,
-  type ComposefsObject,
   type TreeNode,
 } from '@erofs-kit/core';
 import { FileSource, nodeSha256, treeFromDirectory } from '@erofs-kit/core/node';
@@ -74,9 +75,10 @@ export async function buildComposefs(source: string, o: ComposefsBuildOptions): 
   if (kind === 'dump' && o.objects !== undefined) throw new UsageError('--objects needs the files themselves: a dump has only their digests');
   const outputs = new Outputs();
   let tarSource: FileSource | undefined;
+  let written = 0;
   try {
     let root: CfsNode;
-    let objects: ComposefsObject[] = [];
+    let objects: { path: string }[] = [];
     if (kind === 'dump') {
       root = parseDump(new Uint8Array(readFileSync(source)));
     } else {
@@ -90,11 +92,11 @@ export async function buildComposefs(source: string, o: ComposefsBuildOptions): 
         tree = t.root;
       }
       o.prepare(tree);
-      ({ root, objects } = await composefsTree(tree, { hash: nodeSha256 }));
+      const store = o.objects === undefined ? undefined : new ObjectWriter(o.objects, outputs);
+      ({ root, objects } = await composefsTree(tree, { hash: nodeSha256, ...(store ? { digestOf: (n: TreeNode) => store.add(n) } : {}) }));
+      written = store?.written ?? 0;
     }
     const r = writeComposefs(root, o.version === undefined ? {} : { minVersion: o.version, maxVersion: o.version });
-    let written = 0;
-    if (o.objects !== undefined) written = await writeObjects(o.objects, objects, outputs);
     const temp = outputs.temp(o.output);
     const fd = openSync(temp, 'wx', 0o644);
     try {
@@ -144,24 +146,44 @@ async function openTar(source: string, output: string, outputs: Outputs): Promis
   return new FileSource(spooled);
 }
 
-/** Writes the objects not yet in the store; returns how many were written. */
-async function writeObjects(store: string, objects: ComposefsObject[], outputs: Outputs): Promise<number> {
-  mkdirSync(store, { recursive: true });
-  let written = 0;
-  const piece = 1 << 20;
-  for (const obj of objects) {
-    const dest = join(store, obj.path);
-    if (existsSync(dest)) continue;
-    mkdirSync(join(store, obj.path.slice(0, 2)), { recursive: true });
-    const temp = outputs.temp(dest);
+/**
+ * The object store. A file is hashed (fs-verity) first and copied only when the store does
+ * not have its digest yet; a file of at most 1 MiB is read once and copied from memory. Each
+ * object is written to a temp file in the store and renamed to the digest's path.
+ */
+class ObjectWriter {
+  written = 0;
+  private readonly present = new Set<string>();
+  constructor(
+    private readonly store: string,
+    private readonly outputs: Outputs,
+  ) {
+    mkdirSync(store, { recursive: true });
+  }
+
+  async add(node: TreeNode): Promise<Uint8Array> {
+    const piece = 1 << 20;
+    const h = new FsVerityHasher({ hash: nodeSha256 });
+    const whole = node.size <= piece ? await readNodeData(node, 0, node.size) : undefined;
+    if (whole) h.update(whole);
+    else for (let off = 0; off < node.size; off += piece) h.update(await readNodeData(node, off, Math.min(piece, node.size - off)));
+    const digest = h.digest();
+    const path = digestPath(digest);
+    if (this.present.has(path)) return digest;
+    this.present.add(path);
+    const dest = join(this.store, path);
+    if (existsSync(dest)) return digest;
+    mkdirSync(join(this.store, path.slice(0, 2)), { recursive: true });
+    const temp = this.outputs.temp(dest);
     const fd = openSync(temp, 'wx', 0o644);
     try {
-      for (let off = 0; off < obj.size; off += piece) writeAllSync(fd, await readNodeData(obj.node, off, Math.min(piece, obj.size - off)));
+      if (whole) writeAllSync(fd, whole);
+      else for (let off = 0; off < node.size; off += piece) writeAllSync(fd, await readNodeData(node, off, Math.min(piece, node.size - off)));
     } finally {
       closeSync(fd);
     }
-    outputs.commit(temp, dest);
-    written++;
+    this.outputs.commit(temp, dest);
+    this.written++;
+    return digest;
   }
-  return written;
 }
