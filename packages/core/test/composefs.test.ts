@@ -369,3 +369,20 @@ describe('fsck of metacopy files', () => {
     expect(checks(await fsck(await open(other)))).toEqual(['redirect:digest-mismatch:/ext65.bin']);
   });
 });
+
+describe('inspecting a composefs image', () => {
+  it('traces the composefs header through its table and leaves no byte unknown', async () => {
+    const { inspect } = await import('../src/inspect/index.js');
+    for (const name of ['tiny.v0.cfs', 'full.v1.cfs', 'dump.v1.cfs']) {
+      const r = inspect(file(name));
+      expect(r.spans.slice(0, 4).map((s) => [s.path, s.start, s.end])).toEqual([
+        ['composefs.magic', 0, 4],
+        ['composefs.version', 4, 8],
+        ['composefs.flags', 8, 12],
+        ['composefs.composefs_version', 12, 16],
+      ]);
+      expect(r.spans.filter((s) => s.kind === 'unknown'), name).toEqual([]);
+      expect(r.diagnostics.filter((d) => d.severity === 'error'), name).toEqual([]);
+    }
+  });
+});
