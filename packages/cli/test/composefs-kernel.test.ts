@@ -14,9 +14,10 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './support/cli.js';
+import { CLI_BIN, runCli } from './support/cli.js';
 import { assertSameTree } from './support/diff.js';
 import { REPO_ROOT } from './support/fixtures.js';
 import { allOf, hasLosetup, hasPython3, isRoot, kernelHasErofs, skipWithoutJudges, type JudgeResult } from './support/judges.js';
@@ -149,6 +150,11 @@ describe.skipIf(skip)('composefs images from directories, tars and dumps, mounte
     expect(j.written + j.present).toBe(j.objects);
     const again = JSON.parse(runCli(['build', '--composefs', join(trees, 'full'), '-o', join(work, 'full.def2.cfs'), '--objects', store, '--json']).stdout) as { written: number; present: number; objects: number };
     expect(again).toMatchObject({ written: 0, present: j.objects });
+    // directory -> image -> dump -> image: the same bytes
+    const dump = join(work, 'full.def.dump');
+    writeFileSync(dump, runCli(['dump', join(work, 'full.def.cfs')]).stdout, 'latin1');
+    build([dump, '-o', join(work, 'full.from-dump.cfs')]);
+    expect(readFileSync(join(work, 'full.from-dump.cfs')).equals(readFileSync(join(work, 'full.def.cfs')))).toBe(true);
   }, 300_000);
 
   it('a tar of a tree gives the image of the tree extracted from that tar', async () => {
@@ -165,6 +171,13 @@ describe.skipIf(skip)('composefs images from directories, tars and dumps, mounte
     build([tar, '-o', fromTar, '--objects', store]);
     build([x, '-o', fromDir]);
     expect(readFileSync(fromTar).equals(readFileSync(fromDir))).toBe(true);
+    // gzip and standard input give the same image
+    writeFileSync(tar + '.gz', gzipSync(readFileSync(tar)));
+    build([tar + '.gz', '-o', join(work, 'tar-gz.cfs')]);
+    expect(readFileSync(join(work, 'tar-gz.cfs')).equals(readFileSync(fromTar))).toBe(true);
+    const stdin = spawnSync(process.execPath, [CLI_BIN, 'build', '--composefs', '-', '-o', join(work, 'tar-stdin.cfs')], { input: readFileSync(tar) });
+    expect(stdin.status, stdin.stderr?.toString()).toBe(0);
+    expect(readFileSync(join(work, 'tar-stdin.cfs')).equals(readFileSync(fromTar))).toBe(true);
     const merged = await overlayModel(fromTar, store, 'overlay');
     assertSameTree('tar', asComposefsShows(noInodes(diskModel(x, 'extracted')), 1), merged, { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
   }, 300_000);
