@@ -14,6 +14,7 @@ import { fsverityDigest } from '../src/digest/fsverity.js';
 import { toHex } from '../src/digest/hash.js';
 import { isErofsError, type ErofsError } from '../src/errors.js';
 import { fsck } from '../src/erofs/fsck.js';
+import fc from 'fast-check';
 import { FIXTURES } from './fixtures.js';
 import { composefsTree } from '../src/composefs/from-tree.js';
 import { NO_XATTRS, type TreeNode } from '../src/tree/node.js';
@@ -384,5 +385,37 @@ describe('inspecting a composefs image', () => {
       expect(r.spans.filter((s) => s.kind === 'unknown'), name).toEqual([]);
       expect(r.diagnostics.filter((d) => d.severity === 'error'), name).toEqual([]);
     }
+  });
+});
+
+describe('composefs round trip on random trees', () => {
+  it('image -> dump -> image is byte-identical, and dump -> image -> dump is identity', async () => {
+    const name = fc.uint8Array({ minLength: 1, maxLength: 12 }).filter((b) => !b.includes(0) && !b.includes(0x2f) && !(b.length === 1 && b[0] === 0x2e) && !(b.length === 2 && b[0] === 0x2e && b[1] === 0x2e));
+    const xattrs = fc.array(fc.tuple(fc.constantFrom('user.a', 'user.b=c', 'trusted.overlay.x', 'trusted.k', 'security.selinux', 'user. sp'), fc.uint8Array({ maxLength: 20 })), { maxLength: 3 });
+    const time = fc.record({ mtime: fc.integer({ min: 0, max: 3 }).map((x) => 1700000000 + x), mtimeNsec: fc.constantFrom(0, 1, 999999999) });
+    const owner = fc.record({ uid: fc.constantFrom(0, 1000, 70000), gid: fc.constantFrom(0, 65535) });
+    const leaf = fc.oneof(
+      fc.tuple(time, owner, xattrs, fc.uint8Array({ minLength: 1, maxLength: 100 })).map(([t, o, x, c]): CfsNode => ({ mode: 0o100644, nlink: 1, size: c.length, rdev: 0, ...t, ...o, xattrs: new Map(x), content: c })),
+      fc.tuple(time, owner, fc.integer({ min: 65, max: 1 << 30 }), fc.uint8Array({ minLength: 32, maxLength: 32 })).map(([t, o, size, d]): CfsNode => ({ mode: 0o100600, nlink: 1, size, rdev: 0, ...t, ...o, xattrs: new Map(), digest: d, payload: new TextEncoder().encode(`${d[0]!.toString(16).padStart(2, '0')}/x`) })),
+      fc.tuple(time, owner, name).map(([t, o, target]): CfsNode => ({ mode: 0o120777, nlink: 1, size: target.length, rdev: 0, ...t, ...o, xattrs: new Map(), payload: target })),
+      fc.tuple(time, fc.constantFrom(0o020644, 0o060600, 0o010644, 0o140755), fc.integer({ min: 0, max: 0xfffff })).map(([t, mode, rdev]): CfsNode => ({ mode, nlink: 1, size: 0, rdev: mode === 0o020644 || mode === 0o060600 ? rdev : 0, uid: 0, gid: 0, ...t, xattrs: new Map() })),
+    );
+    const tree: fc.Arbitrary<CfsNode> = fc.letrec<{ dir: CfsNode }>((tie) => ({
+      dir: fc.tuple(time, xattrs, fc.array(fc.tuple(name, fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('dir'))), { maxLength: 6 })).map(([t, x, kids]) => {
+        const d = cfsDir({ ...t, xattrs: new Map(x) });
+        for (const [n, k] of kids) d.children!.set(String.fromCharCode(...n), k);
+        return d;
+      }),
+    })).dir;
+    await fc.assert(
+      fc.asyncProperty(tree, async (root) => {
+        const a = writeComposefs(root);
+        const d1 = await dumpImageText(await open(a.image));
+        const b = writeComposefs(parseDump(d1), { minVersion: a.version, maxVersion: a.version });
+        expect(diff(b.image, a.image)).toEqual({ first: -1, count: 0 });
+        expect(await dumpImageText(await open(b.image))).toBe(d1);
+      }),
+      { numRuns: 150 },
+    );
   });
 });
