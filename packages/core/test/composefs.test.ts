@@ -419,3 +419,22 @@ describe('composefs round trip on random trees', () => {
     );
   });
 });
+
+describe('bad dumps are ErofsErrors', () => {
+  it('mutated dump text either parses and writes, or fails with an ErofsError carrying a line', () => {
+    const base = file('dump-input.dump').subarray(0, 2000);
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat({ max: base.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (edits) => {
+        const b = base.slice();
+        for (const [i, v] of edits) b[i] = v;
+        try {
+          writeComposefs(parseDump(b));
+        } catch (e) {
+          if (!isErofsError(e)) throw e;
+          if (e.format === 'composefs-dump') expect(e.line).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
