@@ -31,6 +31,8 @@ export interface ComposefsBuildOptions {
   version: number | undefined;
   aufs: boolean;
   exclude: ((path: string) => boolean) | undefined;
+  /** mkcomposefs's input filters (directory and tar inputs). */
+  filters: { useEpoch: boolean; skipXattrs: boolean; userXattrs: boolean; skipDevices: boolean };
   /** Owner mapping and the like, applied to a directory's or tar's tree. */
   prepare: (root: TreeNode) => void;
   json: boolean;
@@ -73,6 +75,7 @@ export async function buildComposefs(source: string, o: ComposefsBuildOptions): 
   const kind = kindOf(source);
   if (kind !== 'dir' && o.exclude) throw new UsageError('--exclude applies to a directory SOURCE only');
   if (kind === 'dump' && o.objects !== undefined) throw new UsageError('--objects needs the files themselves: a dump has only their digests');
+  if (kind === 'dump' && Object.values(o.filters).some(Boolean)) throw new UsageError('--use-epoch, --skip-xattrs, --user-xattrs and --skip-devices apply to directories and tars, not to a dump');
   const outputs = new Outputs();
   let tarSource: FileSource | undefined;
   let written = 0;
@@ -93,7 +96,7 @@ export async function buildComposefs(source: string, o: ComposefsBuildOptions): 
       }
       o.prepare(tree);
       const store = o.objects === undefined ? undefined : new ObjectWriter(o.objects, outputs);
-      ({ root, objects } = await composefsTree(tree, { hash: nodeSha256, ...(store ? { digestOf: (n: TreeNode) => store.add(n) } : {}) }));
+      ({ root, objects } = await composefsTree(tree, { hash: nodeSha256, ...o.filters, ...(store ? { digestOf: (n: TreeNode) => store.add(n) } : {}) }));
       written = store?.written ?? 0;
     }
     const r = writeComposefs(root, o.version === undefined ? {} : { minVersion: o.version, maxVersion: o.version });

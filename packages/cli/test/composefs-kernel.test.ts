@@ -138,6 +138,14 @@ describe.skipIf(skip)('composefs images from directories, tars and dumps, mounte
     }
   }
 
+  for (const opt of ['use-epoch', 'skip-xattrs', 'user-xattrs', 'skip-devices']) {
+    it(`full with --${opt}: the reference image byte for byte`, () => {
+      const img = join(work, `full.${opt}.cfs`);
+      build([join(trees, 'full'), '-o', img, `--${opt}`]);
+      expect(readFileSync(img).equals(readFileSync(join(VECTORS, `full.${opt}.cfs`)))).toBe(true);
+    }, 300_000);
+  }
+
   it('default format version: 0 for tiny, 1 for full (it has a whiteout); the store is not rewritten', () => {
     const store = join(work, 'store-default');
     build([join(trees, 'tiny'), '-o', join(work, 'tiny.def.cfs'), '--objects', store]);

@@ -29,6 +29,9 @@ give the same bytes, whatever order the filesystem lists directories in.
                         skipping those already there
   --format-version N    with --composefs: composefs format 0 or 1 (default: the lowest the
                         input needs, 1 when it has whiteouts)
+  --use-epoch, --skip-xattrs, --user-xattrs, --skip-devices
+                        with --composefs, as mkcomposefs's options of the same names: every
+                        mtime 0; no xattrs; only user.* xattrs; no character or block devices
   --block-size N        512, 1024, 2048 or 4096 (default 4096)
   --no-inline-data      no inline tails for regular files (mkfs.erofs -E noinline_data)
   --aufs                .wh.NAME becomes an overlayfs whiteout, .wh..wh..opq an opaque directory
@@ -70,6 +73,10 @@ give the same bytes, whatever order the filesystem lists directories in.
     composefs: { type: 'boolean' },
     objects: { type: 'string' },
     'format-version': { type: 'string' },
+    'use-epoch': { type: 'boolean' },
+    'skip-xattrs': { type: 'boolean' },
+    'user-xattrs': { type: 'boolean' },
+    'skip-devices': { type: 'boolean' },
   },
   async run({ values, positionals }) {
     const [layer] = positionals;
@@ -112,8 +119,15 @@ give the same bytes, whatever order the filesystem lists directories in.
       }
       const fv = values['format-version'] as string | undefined;
       if (fv !== undefined && fv !== '0' && fv !== '1') throw new UsageError(`--format-version ${fv}: expected 0 or 1`);
+      if (values['skip-xattrs'] === true && values['user-xattrs'] === true) throw new UsageError('--skip-xattrs and --user-xattrs contradict each other');
       return buildComposefs(layer, {
         output,
+        filters: {
+          useEpoch: values['use-epoch'] === true,
+          skipXattrs: values['skip-xattrs'] === true,
+          userXattrs: values['user-xattrs'] === true,
+          skipDevices: values['skip-devices'] === true,
+        },
         objects: values.objects as string | undefined,
         version: fv === undefined ? undefined : Number(fv),
         aufs: values.aufs === true,
@@ -122,7 +136,7 @@ give the same bytes, whatever order the filesystem lists directories in.
         json: values.json === true,
       });
     }
-    for (const opt of ['objects', 'format-version']) if (values[opt] !== undefined) throw new UsageError(`--${opt} needs --composefs`);
+    for (const opt of ['objects', 'format-version', 'use-epoch', 'skip-xattrs', 'user-xattrs', 'skip-devices']) if (values[opt] !== undefined) throw new UsageError(`--${opt} needs --composefs`);
     if (excludes.length > 0 && !isDir) throw new UsageError('--exclude applies to a directory SOURCE only');
     let chunkBits: number | undefined;
     const cs = values['chunk-size'] as string | undefined;
