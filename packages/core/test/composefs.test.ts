@@ -219,6 +219,13 @@ describe('composefs dump parser errors', () => {
     }
   });
 
+  it('RDEV is a 64-bit dev_t of which the image keeps the low 32 bits', () => {
+    const t = parseDump(root + '/c 0 20644 1 0 0 18446744069414584321 0.0 - - -\n/d 0 20644 1 0 0 286392176 0.0 - - -\n');
+    expect(t.children!.get('c')!.rdev).toBe(1);
+    expect(t.children!.get('d')!.rdev).toBe(286392176);
+    expect(() => parseDump(root + '/c 0 20644 1 0 0 18446744073709551616 0.0 - - -\n')).toThrow(/64-bit/);
+  });
+
   it('a forward hard link resolves, and the inode sits at the primary entry', () => {
     const t = parseDump(root + '/a 0 @100644 1 0 0 0 0.0 /d/b - -\n/d 0 40755 2 0 0 0 0.0 - - -\n/d/b 3 100644 2 7 0 0 0.0 - abc -\n');
     const b = t.children!.get('d')!.children!.get('b')!;

@@ -163,8 +163,10 @@ export function parseDump(input: Uint8Array | string): CfsNode {
     node.nlink = integer(f(3), lineNo, 'NLINK', 10, 0xffffffff);
     node.uid = integer(f(4), lineNo, 'UID', 10, 0xffffffff);
     node.gid = integer(f(5), lineNo, 'GID', 10, 0xffffffff);
-    const rdev = integer(f(6), lineNo, 'RDEV', 10, Number.MAX_SAFE_INTEGER);
-    if (type === S_IFCHR || type === S_IFBLK) node.rdev = rdev % 2 ** 32;
+    // RDEV is a 64-bit dev_t; the image keeps its low 32 bits.
+    const rdevText = latin.decode(f(6).bytes);
+    if (!/^[0-9]+$/.test(rdevText) || BigInt(rdevText) >= 1n << 64n) fail(lineNo, f(6).column, `RDEV "${rdevText}" is not a 64-bit decimal number`);
+    if (type === S_IFCHR || type === S_IFBLK) node.rdev = Number(BigInt(rdevText) & 0xffffffffn);
     const mt = f(7);
     const dot = mt.bytes.indexOf(0x2e);
     if (dot < 0) fail(lineNo, mt.column, 'MTIME must be SECONDS.NANOSECONDS');
