@@ -162,6 +162,27 @@ describe('erofs-kit extension (in the extension host)', () => {
     assert.match(text, /erofs_inode_(compact|extended)\.i_format/);
   });
 
+  it('a composefs dump file gets the composefs-dump language and the language server\'s hovers and diagnostics', async () => {
+    const good = await vscode.workspace.openTextDocument(fixture('composefs/dump-input.dump'));
+    assert.equal(good.languageId, 'composefs-dump');
+    const line = good.getText().split('\n').findIndex((l) => l.startsWith('/dev/null '));
+    const hovers = await until('a hover on a dump line', async () => {
+      const h = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', good.uri, new vscode.Position(line, '/dev/null 0 20666 1 0 0 2'.length));
+      return h && h.length > 0 ? h : undefined;
+    });
+    assert.match(hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n'), /character device 1:3/);
+    const bad = join(work, 'bad.dump');
+    writeFileSync(bad, '/ 4096 40755 2 0 0 0 1700000000.0 - - -\n/x 0 10x644 1 0 0 0 0.0 - - -\n');
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(bad));
+    await vscode.window.showTextDocument(doc);
+    const diags = await until('a diagnostic on the bad mode', async () => {
+      const d = vscode.languages.getDiagnostics(doc.uri);
+      return d.length > 0 ? d : undefined;
+    });
+    assert.equal(diags[0]!.range.start.line, 1);
+    assert.match(diags[0]!.message, /MODE "10x644" is not an octal number/);
+  });
+
   it('opens a gzip tar layer as a folder with the same tree as its mkfs-made tar index', async () => {
     const gz = join(work, 'layer.tar.gz');
     writeFileSync(gz, gzipSync(readFileSync(join(fixtures, 'tar-index-layer.tar'))));
