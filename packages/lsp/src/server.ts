@@ -7,6 +7,7 @@ import { isHexdump } from '@erofs-kit/core';
 import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { TOKEN_MODIFIERS, TOKEN_TYPES, analyse, codeActions, definition, diagnostics, hover, inlayHints, semanticTokens, symbols, type Analysis } from './analysis.js';
+import { analyseManifest, isManifestCandidate, manifestCompletion, manifestDiagnostics, manifestHover, manifestLinks, type LayoutHost, type ManifestAnalysis } from './oci.js';
 
 export const LANGUAGE_ID = 'erofs-hexdump';
 export const EXTENSIONS = ['.xxd', '.hexdump'];
@@ -19,7 +20,8 @@ export function handles(doc: TextDocument): boolean {
   return isHexdump(doc.getText().slice(0, 8192));
 }
 
-export function startServer(connection: Connection): void {
+/** `layouts` finds the image layout a manifest document sits in (the Node entry; none in a browser). */
+export function startServer(connection: Connection, layouts?: LayoutHost): void {
   const documents = new TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Analysis | undefined }>();
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -34,10 +36,29 @@ export function startServer(connection: Connection): void {
     return analysis;
   };
 
+  const manifests = new Map<string, { version: number; analysis: Promise<ManifestAnalysis | undefined> }>();
+  const manifestOf = async (uri: string): Promise<ManifestAnalysis | undefined> => {
+    const doc = documents.get(uri);
+    if (!doc || !isManifestCandidate(doc)) return undefined;
+    const hit = manifests.get(uri);
+    if (hit && hit.version === doc.version) return hit.analysis;
+    const analysis = analyseManifest(doc, layouts).catch(() => undefined);
+    manifests.set(uri, { version: doc.version, analysis });
+    return analysis;
+  };
+
   const published = new Map<string, number>();
   const publish = (uri: string): void => {
     const doc = documents.get(uri);
     if (!doc) return;
+    if (isManifestCandidate(doc)) {
+      published.set(uri, doc.version);
+      void manifestOf(uri).then((m) => {
+        if (documents.get(uri)?.version !== doc.version) return; // a newer version publishes its own
+        void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: m ? manifestDiagnostics(m) : [] });
+      });
+      return;
+    }
     const a = analysisOf(uri);
     published.set(uri, doc.version);
     void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: a ? diagnostics(a) : [] });
@@ -52,6 +73,8 @@ export function startServer(connection: Connection): void {
         documentSymbolProvider: true,
         inlayHintProvider: true,
         codeActionProvider: true,
+        documentLinkProvider: { resolveProvider: false },
+        completionProvider: { triggerCharacters: ['"'] },
         semanticTokensProvider: { legend: { tokenTypes: [...TOKEN_TYPES], tokenModifiers: [...TOKEN_MODIFIERS] }, full: true, range: true },
       },
       serverInfo: { name: 'erofs-kit-lsp', version: '0.1.0' },
@@ -71,13 +94,24 @@ export function startServer(connection: Connection): void {
   documents.onDidClose((e) => {
     clearTimeout(timers.get(e.document.uri));
     cache.delete(e.document.uri);
+    manifests.delete(e.document.uri);
     published.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
-  connection.onHover((p) => {
+  connection.onHover(async (p) => {
+    const m = await manifestOf(p.textDocument.uri);
+    if (m) return manifestHover(m, p.position);
     const a = analysisOf(p.textDocument.uri);
     return a ? hover(a, p.position) : null;
+  });
+  connection.onDocumentLinks(async (p) => {
+    const m = await manifestOf(p.textDocument.uri);
+    return m ? manifestLinks(m) : [];
+  });
+  connection.onCompletion(async (p) => {
+    const m = await manifestOf(p.textDocument.uri);
+    return m ? manifestCompletion(m, p.position) : [];
   });
   connection.onDefinition((p) => {
     const a = analysisOf(p.textDocument.uri);
