@@ -180,7 +180,8 @@ const severity = (p: OciProblem): DiagnosticSeverity => (p.severity === 'error' 
 export function manifestDiagnostics(a: ManifestAnalysis): Diagnostic[] {
   const { doc, root } = a;
   if (a.syntax.length > 0 || !root) {
-    return a.syntax.map((e) => ({
+    // The first error only: the parser's recovery makes the later ones follow from it.
+    return a.syntax.slice(0, 1).map((e) => ({
       range: { start: doc.positionAt(e.offset), end: doc.positionAt(e.offset + Math.max(e.length, 1)) },
       severity: DiagnosticSeverity.Error,
       source: 'erofs-kit',

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { format, formatXxd, inspect, parseHexdump } from '@erofs-kit/core';
+import { KNOWN_MEDIA_TYPES, format, formatXxd, inspect, parseHexdump, sha256, toHex } from '@erofs-kit/core';
 import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
 import { Client, decodeTokens } from './support/client.js';
 
@@ -347,6 +347,145 @@ describe('documents', () => {
         client.close(uri);
       }),
       { numRuns: 40 },
+    );
+    expect(client.proc.exitCode).toBeNull();
+  });
+});
+
+/* ------------------------------------------------------------------ image manifests */
+
+/** The range of the `nth` occurrence of `needle` in `text` (LSP positions). */
+function rangeOf(text: string, needle: string, nth = 0): { start: { line: number; character: number }; end: { line: number; character: number } } {
+  let at = -1;
+  for (let i = 0; i <= nth; i++) {
+    at = text.indexOf(needle, at + 1);
+    if (at < 0) throw new Error(`${needle} #${nth} not in the text`);
+  }
+  const pos = (o: number) => {
+    const before = text.slice(0, o).split('\n');
+    return { line: before.length - 1, character: before[before.length - 1]!.length };
+  };
+  return { start: pos(at), end: pos(at + needle.length) };
+}
+const hex64 = (c: string): string => c.repeat(64);
+const sha = (b: Uint8Array | string): string => `sha256:${toHex(sha256().update(typeof b === 'string' ? new TextEncoder().encode(b) : b).digest())}`;
+
+describe('image manifests: documents on their own', () => {
+  const manifest = [
+    '{',
+    '  "schemaVersion": 1,',
+    '  "mediaType": "application/vnd.oci.image.manifest.v1+json",',
+    '  "config": {',
+    '    "mediaType": "application/vnd.oci.image.config.v1+json",',
+    `    "digest": "sha256:${hex64('c')}"`,
+    '  },',
+    '  "layers": [',
+    `    { "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:${hex64('a')}", "size": 32 },`,
+    '    { "mediaType": "text/plain", "digest": "sha256:ABC", "size": -1 },',
+    `    { "mediaType": "text/plain", "digest": "sha256:${hex64('b')}", "size": 5 }`,
+    '  ]',
+    '}',
+  ].join('\n');
+  const uri = 'file:///m/manifest.json';
+
+  it('puts every problem core reports at its value, or at the key of the object missing a field', async () => {
+    const d = await client.open(uri, manifest, 'json');
+    const at = (needle: string, nth = 0) => rangeOf(manifest, needle, nth);
+    expect(d.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [at('1'), 1, 'schema-version', 'schemaVersion 1, must be 2'],
+      [at('"config"'), 1, 'descriptor', 'size is missing'],
+      [at('"sha256:ABC"'), 1, 'digest-syntax', 'sha256 digest "ABC" must be 64 lower-case hex digits'],
+      [at('-1'), 1, 'descriptor', 'size -1 is not a non-negative integer'],
+      [at('"text/plain"', 1), 1, 'layer-media-type', 'layer media type text/plain is not a tar, tar+gzip or tar+zstd layer'],
+    ]);
+    expect(new Set(d.map((x) => x.source))).toEqual(new Set(['erofs-kit']));
+  });
+
+  it('hovers a digest with what it names, and a media type with what it is', async () => {
+    const h = await client.hover(uri, 8, 100);
+    expect(text(h)).toBe([`**layer 0** · \`sha256:${hex64('a')}\``, '`application/vnd.oci.image.layer.v1.tar+gzip` — OCI layer, tar+gzip', 'size 32 bytes'].join('\n\n'));
+    expect(h!.range).toEqual(rangeOf(manifest, `"sha256:${hex64('a')}"`));
+    expect(text(await client.hover(uri, 5, 20))).toBe([`**config** · \`sha256:${hex64('c')}\``, '`application/vnd.oci.image.config.v1+json` — OCI image config'].join('\n\n'));
+    expect(text(await client.hover(uri, 2, 22))).toBe('`application/vnd.oci.image.manifest.v1+json`: OCI image manifest');
+    expect(await client.hover(uri, 1, 5)).toBeNull();
+  });
+
+  it('has no links outside a layout', async () => {
+    expect(await client.links(uri)).toEqual([]);
+  });
+
+  it('checks Docker manifest lists and configs, and says where the JSON is broken', async () => {
+    const list = [
+      '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json", "manifests": [',
+      `  {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": "sha256:${hex64('d')}", "size": "12", "platform": {"architecture": "amd64"}}`,
+      ']}',
+    ].join('\n');
+    const d = await client.open('file:///m/list.json', list, 'json');
+    expect(d.map((x) => [x.range, x.code, x.message])).toEqual([
+      [rangeOf(list, '"12"'), 'descriptor', 'size "12" is not a non-negative integer'],
+      [rangeOf(list, '{"architecture": "amd64"}'), 'descriptor', 'platform needs string os and architecture (and an optional string variant)'],
+    ]);
+    const config = '{"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:xyz", "md5:abc"]}}';
+    const c = await client.open('file:///m/config.json', config, 'json');
+    expect(c.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [rangeOf(config, '"sha256:xyz"'), 1, 'digest-syntax', 'sha256 digest "xyz" must be 64 lower-case hex digits'],
+      [rangeOf(config, '"md5:abc"'), 2, 'digest-algorithm', 'digest algorithm md5 cannot be verified here (sha256, sha512)'],
+      [rangeOf(config, '"md5:abc"'), 1, 'digest-algorithm', 'diff_id md5:abc is not a sha256 digest'],
+    ]);
+    const broken = '{"schemaVersion": 2, "manifests": [}';
+    const b = await client.open('file:///m/broken.json', broken, 'json');
+    expect(b.map((x) => [x.range, x.code, x.message])).toEqual([[rangeOf(broken, '}'), 'json', 'not JSON: value expected']]);
+  });
+
+  it('leaves other JSON alone', async () => {
+    const d = await client.open('file:///m/package.json', '{"name": "x", "version": "1.0.0", "config": {"port": 8080}}', 'json');
+    expect(d).toEqual([]);
+    expect(await client.hover('file:///m/package.json', 0, 12)).toBeNull();
+    expect(await client.completion('file:///m/package.json', 0, 12)).toEqual([]);
+  });
+
+  it('completes media types inside a "mediaType" value, those that fit the place first', async () => {
+    const doc = '{"schemaVersion": 2, "config": {"mediaType": ""}, "layers": [{"mediaType": "app"}]}';
+    const u = 'file:///m/complete.json';
+    await client.open(u, doc, 'json');
+    const inConfig = await client.completion(u, 0, doc.indexOf('""') + 1);
+    expect(inConfig.length).toBe(KNOWN_MEDIA_TYPES.filter((m) => m.role !== 'other').length);
+    const sorted = [...inConfig].sort((x, y) => x.sortText!.localeCompare(y.sortText!));
+    expect(sorted.slice(0, 3).map((i) => i.label)).toEqual(KNOWN_MEDIA_TYPES.filter((m) => m.role === 'config').map((m) => m.mediaType).sort());
+    expect(inConfig.find((i) => i.label === 'application/vnd.oci.image.config.v1+json')).toMatchObject({
+      detail: 'OCI image config',
+      textEdit: { range: rangeOf(doc, '""'), newText: '"application/vnd.oci.image.config.v1+json"' },
+    });
+    const inLayer = await client.completion(u, 0, doc.indexOf('"app"') + 3);
+    const first = [...inLayer].sort((x, y) => x.sortText!.localeCompare(y.sortText!))[0]!;
+    expect(KNOWN_MEDIA_TYPES.find((m) => m.mediaType === first.label)?.role).toBe('layer');
+    expect(first.textEdit).toMatchObject({ range: rangeOf(doc, '"app"') });
+    expect(await client.completion(u, 0, 3)).toEqual([]);
+  });
+
+  it('survive random and mutated manifests (the server answers every request)', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.json({ maxDepth: 4 }),
+          fc.array(fc.tuple(fc.nat(), fc.constantFrom('{', '}', '[', ']', '"', ',', ':', '0', '-', 'x', '\n', '')), { maxLength: 20 }).map((m) => {
+            const c = manifest.split('');
+            for (const [i, ch] of m) c[i % c.length] = ch;
+            return c.join('');
+          }),
+        ),
+        async (t) => {
+          const u = `file:///fuzz/${n++}.json`;
+          await client.open(u, t, 'json');
+          await client.hover(u, 8, 100);
+          await client.hover(u, 2, 22);
+          await client.completion(u, 4, 20);
+          await client.links(u);
+          client.close(u);
+        },
+      ),
+      { numRuns: 60 },
     );
     expect(client.proc.exitCode).toBeNull();
   });

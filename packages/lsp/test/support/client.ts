@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
 import type {
   CodeAction,
+  CompletionItem,
+  CompletionList,
+  DocumentLink,
   Definition,
   Diagnostic,
   DocumentSymbol,
@@ -99,6 +102,15 @@ export class Client {
   codeActions(uri: string, line: number, character: number): Promise<CodeAction[]> {
     const position = { line, character };
     return this.conn.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: { start: position, end: position }, context: { diagnostics: [] } });
+  }
+
+  links(uri: string): Promise<DocumentLink[]> {
+    return this.conn.sendRequest('textDocument/documentLink', { textDocument: { uri } });
+  }
+
+  async completion(uri: string, line: number, character: number): Promise<CompletionItem[]> {
+    const r = (await this.conn.sendRequest('textDocument/completion', { textDocument: { uri }, position: { line, character } })) as CompletionItem[] | CompletionList | null;
+    return r === null ? [] : Array.isArray(r) ? r : r.items;
   }
 
   symbols(uri: string): Promise<DocumentSymbol[]> {
