@@ -18,7 +18,7 @@ import {
   type OciProblem,
   type OciReport,
 } from '@erofs-kit/core';
-import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodePath, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import {
   CompletionItemKind,
   DiagnosticSeverity,
@@ -259,10 +259,9 @@ export function manifestHover(a: ManifestAnalysis, pos: Position): Hover | null 
     return d ? { contents: { kind: 'markdown', value: describeDigest(a, d) }, range } : null;
   }
   // A config's rootfs.diff_ids entry.
-  const arr = node.parent;
-  const rootfs = arr?.parent?.type === 'property' && arr.parent.children?.[0]?.value === 'diff_ids' ? arr.parent.parent?.parent : undefined;
-  if (arr?.type === 'array' && rootfs?.parent?.children?.[0]?.value === 'rootfs' && rootfs.parent.parent === root) {
-    const i = arr.children!.indexOf(node);
+  const path = getNodePath(node);
+  if (a.kind === 'config' && path.length === 3 && path[0] === 'rootfs' && path[1] === 'diff_ids' && typeof path[2] === 'number') {
+    const i = path[2];
     const lines = [`**diffID of layer ${i}** · \`${node.value as string}\``, 'sha256 of the layer\'s uncompressed tar'];
     const layer = a.report?.images.flatMap((img) => (img.configFile === a.layout?.path ? img.layers : [])).find((l) => l.index === i);
     if (layer) lines.push(`layer blob \`${layer.descriptor.digest}\` · ${layer.descriptor.mediaType} · ${layer.descriptor.size} bytes`);

@@ -3,9 +3,10 @@
  * (made by test/fixtures/make-fixtures.mjs from the image fixtures).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { KNOWN_MEDIA_TYPES, format, formatXxd, inspect, parseHexdump, sha256, toHex } from '@erofs-kit/core';
 import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
@@ -488,5 +489,112 @@ describe('image manifests: documents on their own', () => {
       { numRuns: 60 },
     );
     expect(client.proc.exitCode).toBeNull();
+  });
+});
+
+describe('image manifests: in an OCI layout on disk', () => {
+  const enc = new TextEncoder();
+  const dir = mkdtempSync(join(tmpdir(), 'lsp-oci-'));
+  const blob = (d: string) => join(dir, 'blobs', 'sha256', d.slice(7));
+  const put = (d: string, b: Uint8Array | string) => writeFileSync(blob(d), b);
+  // Layer 0's blob holds other bytes of the same size; layer 1's size is wrong; layer 2 has no blob.
+  const tars = [new Uint8Array(1024).fill(2), new Uint8Array(512).fill(3), new Uint8Array(256).fill(4)];
+  const layers = tars.map(sha);
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layers[0], layers[1]] } }, null, 2);
+  const manifest = JSON.stringify(
+    {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layers[0], size: 1024 },
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layers[1], size: 600 },
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layers[2], size: 256 },
+      ],
+    },
+    null,
+    2,
+  );
+  const index = JSON.stringify(
+    {
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
+    },
+    null,
+    2,
+  );
+  const uri = (p: string) => pathToFileURL(join(dir, p)).href;
+  const blobUri = (d: string) => uri(`blobs/sha256/${d.slice(7)}`);
+  const mpath = `blobs/sha256/${sha(manifest).slice(7)}`;
+  const cpath = `blobs/sha256/${sha(config).slice(7)}`;
+
+  beforeAll(() => {
+    mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+    put(layers[0]!, new Uint8Array(1024).fill(1));
+    put(layers[1]!, tars[1]!);
+    put(sha(config), config);
+    put(sha(manifest), manifest);
+    writeFileSync(join(dir, 'index.json'), index);
+    writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports size and digest mismatches and missing blobs at the manifest\'s fields, and the config\'s problems at its descriptor', async () => {
+    const d = await client.open(blobUri(sha(manifest)), manifest, 'json');
+    expect(d.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [rangeOf(manifest, '600'), 1, 'blob-size', `size 600 but blob blobs/sha256/${layers[1]!.slice(7)} holds 512 bytes`],
+      [rangeOf(manifest, `"${layers[2]}"`), 1, 'blob-missing', `blob blobs/sha256/${layers[2]!.slice(7)} does not exist`],
+      [rangeOf(manifest, `"${layers[0]}"`), 1, 'blob-digest', `blob blobs/sha256/${layers[0]!.slice(7)} does not hash to ${layers[0]}`],
+      [rangeOf(manifest, `"${sha(config)}"`), 1, 'diff-ids', `${cpath} $.rootfs.diff_ids: 2 diff_ids for 3 layers`],
+    ]);
+  });
+
+  it('checks the editor\'s text, not the file: a fixed size clears its diagnostic', async () => {
+    const fixed = manifest.replace('"size": 600', '"size": 512');
+    const d = await client.change(blobUri(sha(manifest)), fixed);
+    expect(d.map((x) => x.code)).toEqual(['blob-missing', 'blob-digest', 'diff-ids']);
+    await client.change(blobUri(sha(manifest)), manifest);
+  });
+
+  it('shows the problems of the manifest an index names at its digest, and the config\'s own in the config', async () => {
+    const i = await client.open(uri('index.json'), index, 'json');
+    const at = rangeOf(index, `"${sha(manifest)}"`);
+    expect(i.map((x) => [x.range, x.code, x.message])).toEqual([
+      [at, 'blob-size', `${mpath} $.layers[1].size: size 600 but blob blobs/sha256/${layers[1]!.slice(7)} holds 512 bytes`],
+      [at, 'blob-missing', `${mpath} $.layers[2].digest: blob blobs/sha256/${layers[2]!.slice(7)} does not exist`],
+      [at, 'blob-digest', `${mpath} $.layers[0].digest: blob blobs/sha256/${layers[0]!.slice(7)} does not hash to ${layers[0]}`],
+    ]);
+    const c = await client.open(blobUri(sha(config)), config, 'json');
+    expect(c.map((x) => [x.range, x.code, x.message])).toEqual([[rangeOf(config, `[\n      "${layers[0]}",\n      "${layers[1]}"\n    ]`), 'diff-ids', '2 diff_ids for 3 layers']]);
+  });
+
+  it('hovers a layer digest with its diffID and blob, and a diffID with its layer', async () => {
+    const r = rangeOf(manifest, `"${layers[0]}"`);
+    const h = await client.hover(blobUri(sha(manifest)), r.start.line, r.start.character + 3);
+    expect(text(h)).toBe(
+      [`**layer 0** · \`${layers[0]}\``, '`application/vnd.oci.image.layer.v1.tar` — OCI layer, uncompressed tar', 'size 1024 bytes', `diffID \`${layers[0]}\` (config rootfs.diff_ids[0])`, `blob \`blobs/sha256/${layers[0]!.slice(7)}\``].join('\n\n'),
+    );
+    const missing = rangeOf(manifest, `"${layers[2]}"`);
+    expect(text(await client.hover(blobUri(sha(manifest)), missing.start.line, missing.start.character + 3))).toContain(`blob \`blobs/sha256/${layers[2]!.slice(7)}\` is not in the layout`);
+    const m = rangeOf(index, `"${sha(manifest)}"`);
+    expect(text(await client.hover(uri('index.json'), m.start.line, m.start.character + 3))).toBe(
+      [`**manifests[0]** · \`${sha(manifest)}\``, '`application/vnd.oci.image.manifest.v1+json` — OCI image manifest', `size ${manifest.length} bytes`, 'tag `v1`', `blob \`${mpath}\``].join('\n\n'),
+    );
+    const id = rangeOf(config, `"${layers[1]}"`);
+    expect(text(await client.hover(blobUri(sha(config)), id.start.line, id.start.character + 3))).toBe(
+      [`**diffID of layer 1** · \`${layers[1]}\``, "sha256 of the layer's uncompressed tar", `layer blob \`${layers[1]}\` · application/vnd.oci.image.layer.v1.tar · 600 bytes`].join('\n\n'),
+    );
+  });
+
+  it('links the digests of blobs that exist to their files', async () => {
+    // The digest without its quotes.
+    const inner = (d: string) => rangeOf(manifest, d);
+    const links = await client.links(blobUri(sha(manifest)));
+    expect(links.map((l) => [l.range, l.target])).toEqual([
+      [inner(sha(config)), blobUri(sha(config))],
+      [inner(layers[0]!), blobUri(layers[0]!)],
+      [inner(layers[1]!), blobUri(layers[1]!)],
+    ]);
+    expect((await client.links(uri('index.json'))).map((l) => l.target)).toEqual([blobUri(sha(manifest))]);
   });
 });
