@@ -70,6 +70,8 @@ export interface ManifestAnalysis {
   report?: OciReport;
   /** Blob paths of this document's descriptors that exist in the layout. */
   present: Set<string>;
+  /** The same analysis with layer blobs hashed, when this one was made without. */
+  hashing?: Promise<ManifestAnalysis>;
 }
 
 /** Digests already verified per layout (blobs are content-addressed): hashed once per server. */
@@ -93,7 +95,12 @@ function overlay(files: OciFiles, path: string, bytes: Uint8Array, reads: Set<st
   };
 }
 
-/** Analyses a document; undefined when it is not an image index, manifest or config. */
+/**
+ * Analyses a document; undefined when it is not an image index, manifest or config. In a
+ * layout whose layer blobs have not all been hashed yet, the analysis comes back without
+ * layer digests checked (JSON blobs and sizes only, quick) and `hashing` gives the complete
+ * one: hovers and the first diagnostics do not wait for gigabytes of layers.
+ */
 export async function analyseManifest(doc: TextDocument, host: LayoutHost | undefined): Promise<ManifestAnalysis | undefined> {
   const text = doc.getText();
   const syntax: ParseError[] = [];
@@ -106,37 +113,55 @@ export async function analyseManifest(doc: TextDocument, host: LayoutHost | unde
   if (layout) a.layout = layout;
   if (syntax.length > 0 || !root) return a; // the checks need the whole document
   const file = layout?.path ?? doc.uri.slice(doc.uri.lastIndexOf('/') + 1);
-  let problems: OciProblem[] | undefined;
-  if (layout) {
-    let hashed = hashCaches.get(layout.root);
-    if (!hashed) hashCaches.set(layout.root, (hashed = new Map()));
-    const reads = new Set<string>();
-    const files = overlay(layout.files, layout.path, new TextEncoder().encode(text), reads);
+  const own = descriptors(root);
+  const named = new Set(own.flatMap((d) => (d.digest && checkDigest(d.digest).ok ? [blobPath(d.digest)] : [])));
+  const finish = (problems: OciProblem[], report: OciReport | undefined): ManifestAnalysis => {
+    const out: ManifestAnalysis = { ...a, problems: problems.filter((p) => p.file === file), named: problems.filter((p) => p.file !== file && named.has(p.file)) };
+    if (report) out.report = report;
+    return out;
+  };
+  if (!layout) return finish((await checkOciDocument(value, { kind, file })).problems, undefined);
+
+  let hashed = hashCaches.get(layout.root);
+  if (!hashed) hashCaches.set(layout.root, (hashed = new Map()));
+  const cache = hashed;
+  const reads = new Set<string>();
+  const files = overlay(layout.files, layout.path, new TextEncoder().encode(text), reads);
+  /** readOci over the layout when it reaches the document, else the document with the layout's files. */
+  const check = async (checkBlobs: boolean): Promise<{ problems: OciProblem[]; report?: OciReport }> => {
     try {
-      const report = await readOci(files, { checkBlobs: true, hashed });
-      if (reads.has(layout.path)) {
-        a.report = report;
-        problems = report.problems;
-      } else {
-        problems = (await checkOciDocument(value, { kind, file, files, checkBlobs: true, hashed })).problems;
-      }
+      const report = await readOci(files, { checkBlobs, hashed: cache });
+      if (reads.has(layout.path)) return { problems: report.problems, report };
+      return { problems: (await checkOciDocument(value, { kind, file, files, checkBlobs, hashed: cache })).problems };
     } catch {
-      problems = undefined; // the layout could not be read: check the document alone
+      // the layout could not be read: the document alone
+      return { problems: (await checkOciDocument(value, { kind, file })).problems };
     }
-    for (const d of descriptors(root)) {
-      if (!d.digest || !checkDigest(d.digest).ok) continue;
-      try {
-        if ((await layout.files.size(blobPath(d.digest))) !== undefined) a.present.add(blobPath(d.digest));
-      } catch {
-        // not readable: no link
-      }
+  };
+  for (const p of named) {
+    try {
+      if ((await layout.files.size(p)) !== undefined) a.present.add(p);
+    } catch {
+      // not readable: no link
     }
   }
-  problems ??= (await checkOciDocument(value, { kind, file })).problems;
-  const named = new Set(descriptors(root).flatMap((d) => (d.digest && checkDigest(d.digest).ok ? [blobPath(d.digest)] : [])));
-  a.problems = problems.filter((p) => p.file === file);
-  a.named = problems.filter((p) => p.file !== file && named.has(p.file));
-  return a;
+  const quick = await check(false);
+  const layers = quick.report ? quick.report.images.flatMap((i) => i.layers.map((l) => l.descriptor.digest)) : own.flatMap((d) => (d.role === 'layer' && d.digest ? [d.digest] : []));
+  let pending = false;
+  for (const d of new Set(layers)) {
+    if (!/^sha(256|512):/.test(d) || cache.has(d) || !checkDigest(d).ok) continue;
+    if ((await files.size(blobPath(d)).catch(() => undefined)) !== undefined) pending = true;
+  }
+  if (!pending) {
+    const full = await check(true); // every layer blob already hashed: cheap
+    return finish(full.problems, full.report);
+  }
+  const first = finish(quick.problems, quick.report);
+  first.hashing = check(true).then(
+    (full) => finish(full.problems, full.report),
+    () => first,
+  );
+  return first;
 }
 
 /* ------------------------------------------------------------------ JSON paths and ranges */

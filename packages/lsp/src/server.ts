@@ -53,9 +53,13 @@ export function startServer(connection: Connection, layouts?: LayoutHost): void 
     if (!doc) return;
     if (isManifestCandidate(doc)) {
       published.set(uri, doc.version);
-      void manifestOf(uri).then((m) => {
+      void manifestOf(uri).then(async (m) => {
         if (documents.get(uri)?.version !== doc.version) return; // a newer version publishes its own
         void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: m ? manifestDiagnostics(m) : [] });
+        const full = await m?.hashing; // then again once the layer blobs are hashed
+        if (!full || documents.get(uri)?.version !== doc.version) return;
+        manifests.set(uri, { version: doc.version, analysis: Promise.resolve(full) });
+        void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: manifestDiagnostics(full) });
       });
       return;
     }

@@ -58,8 +58,18 @@ export class Client {
     return client;
   }
 
+  /** Every publication per document, in order, and who waits for the nth. */
+  private readonly history = new Map<string, Diagnostic[][]>();
+  private readonly counting: { uri: string; n: number; resolve: (d: Diagnostic[]) => void }[] = [];
+
   private gotDiagnostics(uri: string, version: number | undefined, d: Diagnostic[]): void {
     this.diagnostics.set(uri, d);
+    const h = [...(this.history.get(uri) ?? []), d];
+    this.history.set(uri, h);
+    for (const c of this.counting.filter((x) => x.uri === uri && x.n === h.length)) {
+      this.counting.splice(this.counting.indexOf(c), 1);
+      c.resolve(d);
+    }
     const w = this.waiting.get(uri) ?? [];
     const done = w.filter((x) => version === undefined || x.version === version);
     this.waiting.set(uri, w.filter((x) => !done.includes(x)));
@@ -68,6 +78,13 @@ export class Client {
 
   private waitFor(uri: string, version: number): Promise<Diagnostic[]> {
     return new Promise<Diagnostic[]>((resolve) => this.waiting.set(uri, [...(this.waiting.get(uri) ?? []), { version, resolve }]));
+  }
+
+  /** The nth (1-based) diagnostics published for a document since the client started. */
+  publication(uri: string, n: number): Promise<Diagnostic[]> {
+    const h = this.history.get(uri) ?? [];
+    if (h.length >= n) return Promise.resolve(h[n - 1]!);
+    return new Promise<Diagnostic[]>((resolve) => this.counting.push({ uri, n, resolve }));
   }
 
   /** Opens a document and resolves with the diagnostics of that version. */
