@@ -55,8 +55,13 @@ export function startServer(connection: Connection, layouts?: LayoutHost): void 
       published.set(uri, doc.version);
       void manifestOf(uri).then(async (m) => {
         if (documents.get(uri)?.version !== doc.version) return; // a newer version publishes its own
-        void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: m ? manifestDiagnostics(m) : [] });
-        const full = await m?.hashing; // then again once the layer blobs are hashed
+        if (!m) {
+          const a = analysisOf(uri); // JSON that is no manifest: a dump, or nothing of ours
+          void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: a ? diagnostics(a) : [] });
+          return;
+        }
+        void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: manifestDiagnostics(m) });
+        const full = await m.hashing; // then again once the layer blobs are hashed
         if (!full || documents.get(uri)?.version !== doc.version) return;
         manifests.set(uri, { version: doc.version, analysis: Promise.resolve(full) });
         void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: manifestDiagnostics(full) });

@@ -443,6 +443,12 @@ describe('image manifests: documents on their own', () => {
     expect(d).toEqual([]);
     expect(await client.hover('file:///m/package.json', 0, 12)).toBeNull();
     expect(await client.completion('file:///m/package.json', 0, 12)).toEqual([]);
+    // A dump is still a dump whatever its language id.
+    const dump = fixture('root-dir-bad.xxd');
+    const asDump = await client.open('file:///m/dump.xxd', dump);
+    expect(asDump.length).toBeGreaterThan(0);
+    expect(await client.open('file:///m/dump.json', dump, 'json')).toEqual(asDump);
+    expect(text(await client.hover('file:///m/dump.json', 1, 12))).toBe(text(await client.hover('file:///m/dump.xxd', 1, 12)));
   });
 
   it('completes media types inside a "mediaType" value, those that fit the place first', async () => {
