@@ -579,6 +579,16 @@ describe('image manifests: in an OCI layout on disk', () => {
     expect(c.map((x) => [x.range, x.code, x.message])).toEqual([[rangeOf(config, `[\n      "${layers[0]}",\n      "${layers[1]}"\n    ]`), 'diff-ids', '2 diff_ids for 3 layers']]);
   });
 
+  it('takes a layout\'s index.json for an index whatever it holds', async () => {
+    const d = await client.change(uri('index.json'), '{}');
+    const brace = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+    expect(d.map((x) => [x.range, x.code, x.message])).toEqual([
+      [brace, 'schema-version', 'schemaVersion null, must be 2'],
+      [brace, 'descriptor', 'manifests must be an array of descriptors'],
+    ]);
+    expect(await client.change(uri('index.json'), index)).toHaveLength(3);
+  });
+
   it('hovers a layer digest with its diffID and blob, and a diffID with its layer', async () => {
     const r = rangeOf(manifest, `"${layers[0]}"`);
     const h = await client.hover(blobUri(sha(manifest)), r.start.line, r.start.character + 3);
