@@ -51,10 +51,8 @@ export function isManifestCandidate(doc: TextDocument): boolean {
   if (doc.languageId === 'json' || doc.languageId === 'jsonc') return true;
   const path = doc.uri.toLowerCase();
   if (path.endsWith('.json')) return true;
-  return /\/blobs\/[a-z0-9]+\/[a-f0-9]{32,}$/.test(path) && /^\s*\{/.test(doc.getText(rangeOfFirst(doc)));
+  return /\/blobs\/[a-z0-9]+\/[a-f0-9]{32,}$/.test(path) && /^\s*\{/.test(doc.getText().slice(0, 4096));
 }
-
-const rangeOfFirst = (doc: TextDocument): Range => ({ start: { line: 0, character: 0 }, end: doc.positionAt(Math.min(doc.getText().length, 4096)) });
 
 export interface ManifestAnalysis {
   doc: TextDocument;
@@ -65,6 +63,8 @@ export interface ManifestAnalysis {
   problems: OciProblem[];
   /** Problems core found in blobs this document's descriptors name, shown at those descriptors. */
   named: OciProblem[];
+  /** Problems other documents have with this one (a descriptor's size or digest that does not match this text). */
+  referrers: OciProblem[];
   layout?: Layout;
   /** The layout as readOci saw it (with this document's text), when the document is part of it. */
   report?: OciReport;
@@ -109,14 +109,19 @@ export async function analyseManifest(doc: TextDocument, host: LayoutHost | unde
   const layout = host?.layoutOf(doc.uri);
   const kind = ociDocumentKind(value) ?? (layout?.path === 'index.json' ? 'index' : undefined);
   if (kind === undefined) return undefined;
-  const a: ManifestAnalysis = { doc, kind, root, syntax, problems: [], named: [], present: new Set() };
+  const a: ManifestAnalysis = { doc, kind, root, syntax, problems: [], named: [], referrers: [], present: new Set() };
   if (layout) a.layout = layout;
   if (syntax.length > 0 || !root) return a; // the checks need the whole document
   const file = layout?.path ?? doc.uri.slice(doc.uri.lastIndexOf('/') + 1);
   const own = descriptors(root);
   const named = new Set(own.flatMap((d) => (d.digest && checkDigest(d.digest).ok ? [blobPath(d.digest)] : [])));
   const finish = (problems: OciProblem[], report: OciReport | undefined): ManifestAnalysis => {
-    const out: ManifestAnalysis = { ...a, problems: problems.filter((p) => p.file === file), named: problems.filter((p) => p.file !== file && named.has(p.file)) };
+    const out: ManifestAnalysis = {
+      ...a,
+      problems: problems.filter((p) => p.file === file),
+      named: problems.filter((p) => p.file !== file && named.has(p.file)),
+      referrers: problems.filter((p) => p.file !== file && p.blob === file),
+    };
     if (report) out.report = report;
     return out;
   };
@@ -128,11 +133,20 @@ export async function analyseManifest(doc: TextDocument, host: LayoutHost | unde
   const reads = new Set<string>();
   const files = overlay(layout.files, layout.path, new TextEncoder().encode(text), reads);
   /** readOci over the layout when it reaches the document, else the document with the layout's files. */
+  // The document's own blob is hashed from the editor's text every time, and that result is not kept.
+  const ownDigest = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(layout.path)?.slice(1).join(':');
   const check = async (checkBlobs: boolean): Promise<{ problems: OciProblem[]; report?: OciReport }> => {
+    const hashed = new Map([...cache].filter(([d]) => d !== ownDigest));
+    const keep = (): void => {
+      for (const [d, ok] of hashed) if (d !== ownDigest) cache.set(d, ok);
+    };
     try {
-      const report = await readOci(files, { checkBlobs, hashed: cache });
+      const report = await readOci(files, { checkBlobs, hashed });
+      keep();
       if (reads.has(layout.path)) return { problems: report.problems, report };
-      return { problems: (await checkOciDocument(value, { kind, file, files, checkBlobs, hashed: cache })).problems };
+      const problems = (await checkOciDocument(value, { kind, file, files, checkBlobs, hashed })).problems;
+      keep();
+      return { problems };
     } catch {
       // the layout could not be read: the document alone
       return { problems: (await checkOciDocument(value, { kind, file })).problems };
@@ -215,15 +229,21 @@ export function manifestDiagnostics(a: ManifestAnalysis): Diagnostic[] {
     }));
   }
   const out: Diagnostic[] = a.problems.map((p) => ({ range: rangeOfPath(doc, root, p.jsonPath), severity: severity(p), source: 'erofs-kit', code: p.check, message: p.message }));
+  for (const p of a.referrers) {
+    out.push({ range: nodeRange(doc, root, 1), severity: severity(p), source: 'erofs-kit', code: p.check, message: elsewhere(p) });
+  }
   for (const p of a.named) {
     for (const d of descriptors(root)) {
       if (d.digest && d.digestNode && checkDigest(d.digest).ok && blobPath(d.digest) === p.file) {
-        out.push({ range: nodeRange(doc, d.digestNode), severity: severity(p), source: 'erofs-kit', code: p.check, message: `${p.file}${p.jsonPath !== undefined ? ' ' + p.jsonPath : ''}: ${p.message}` });
+        out.push({ range: nodeRange(doc, d.digestNode), severity: severity(p), source: 'erofs-kit', code: p.check, message: elsewhere(p) });
       }
     }
   }
   return out;
 }
+
+/** A problem of another file, said in this one: prefixed with where it is. */
+const elsewhere = (p: OciProblem): string => `${p.file}${p.jsonPath !== undefined ? ' ' + p.jsonPath : ''}: ${p.message}`;
 
 function syntaxMessage(code: string): string {
   return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
