@@ -1,5 +1,5 @@
 /** Node only: the OCI image layout a `file:` document sits in (a directory with `oci-layout`, up to 3 levels above it). */
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { directoryFiles } from '@erofs-kit/core/node';
@@ -21,7 +21,13 @@ export const nodeLayouts: LayoutHost = {
     for (let up = 0; up <= MAX_UP; up++) {
       try {
         if (statSync(join(dir, 'oci-layout')).isFile()) {
-          return { root: pathToFileURL(dir).href.replace(/\/$/, ''), path: relative(dir, file).split(sep).join('/'), files: directoryFiles(dir) };
+          const layoutDir = dir;
+          return {
+            root: pathToFileURL(dir).href.replace(/\/$/, ''),
+            path: relative(dir, file).split(sep).join('/'),
+            files: directoryFiles(dir),
+            tarIndex: (diffId) => tarIndexBeside(layoutDir, diffId),
+          };
         }
       } catch {
         // not here
@@ -33,3 +39,34 @@ export const nodeLayouts: LayoutHost = {
     return undefined;
   },
 };
+
+const isFile = (p: string): boolean => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A tar index of the layer with this diffID in an `erofs-kit oci convert` output next to the
+ * layout: a sibling directory with summary.json and `layers/<hex>.erofs`. Its path relative to
+ * the layout, or undefined.
+ */
+function tarIndexBeside(layoutDir: string, diffId: string): string | undefined {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(diffId);
+  if (!m) return undefined;
+  const parent = dirname(layoutDir);
+  let names: string[];
+  try {
+    names = readdirSync(parent).sort();
+  } catch {
+    return undefined;
+  }
+  for (const name of names.slice(0, 1000)) {
+    const out = join(parent, name);
+    const index = join(out, 'layers', `${m[1]!}.erofs`);
+    if (out !== layoutDir && isFile(join(out, 'summary.json')) && isFile(index)) return relative(layoutDir, index).split(sep).join('/');
+  }
+  return undefined;
+}

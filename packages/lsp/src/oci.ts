@@ -38,6 +38,8 @@ export interface Layout {
   /** The document's path in the layout (`index.json`, `blobs/sha256/…`). */
   path: string;
   files: OciFiles;
+  /** Where an `oci convert` output beside the layout has the tar index of a layer (diffID), relative to the layout. */
+  tarIndex?: (diffId: string) => string | undefined;
 }
 
 export interface LayoutHost {
@@ -334,7 +336,11 @@ function describeDigest(a: ManifestAnalysis, d: DescriptorAt): string {
   if (extra.length > 0) lines.push(extra.join(' · '));
   if (d.role === 'layer' && a.report) {
     const layer = a.report.images.filter((img) => img.manifestFile === a.layout?.path).flatMap((img) => img.layers).find((l) => l.index === d.index);
-    if (layer?.diffId) lines.push(`diffID \`${layer.diffId}\` (config rootfs.diff_ids[${d.index}])`);
+    if (layer?.diffId) {
+      lines.push(`diffID \`${layer.diffId}\` (config rootfs.diff_ids[${d.index}])`);
+      const index = a.layout?.tarIndex?.(layer.diffId);
+      if (index !== undefined) lines.push(`tar index \`${index}\` (erofs-kit oci convert)`);
+    }
   }
   if (a.layout && checkDigest(d.digest!).ok) {
     const path = blobPath(d.digest!);

@@ -502,7 +502,8 @@ describe('image manifests: documents on their own', () => {
 
 describe('image manifests: in an OCI layout on disk', () => {
   const enc = new TextEncoder();
-  const dir = mkdtempSync(join(tmpdir(), 'lsp-oci-'));
+  const top = mkdtempSync(join(tmpdir(), 'lsp-oci-'));
+  const dir = join(top, 'image');
   const blob = (d: string) => join(dir, 'blobs', 'sha256', d.slice(7));
   const put = (d: string, b: Uint8Array | string) => writeFileSync(blob(d), b);
   // Layer 0's blob holds other bytes of the same size; layer 1's size is wrong; layer 2 has no blob.
@@ -544,8 +545,12 @@ describe('image manifests: in an OCI layout on disk', () => {
     put(sha(manifest), manifest);
     writeFileSync(join(dir, 'index.json'), index);
     writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    // An `oci convert` output beside the layout with the tar index of layer 1 only.
+    mkdirSync(join(top, 'out', 'layers'), { recursive: true });
+    writeFileSync(join(top, 'out', 'summary.json'), '{}');
+    writeFileSync(join(top, 'out', 'layers', `${layers[1]!.slice(7)}.erofs`), new Uint8Array(4096));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => rmSync(top, { recursive: true, force: true }));
 
   it('reports size and digest mismatches and missing blobs at the manifest\'s fields, and the config\'s problems at its descriptor', async () => {
     // First without layer digests (layer blobs not hashed yet), then again with them.
@@ -596,6 +601,10 @@ describe('image manifests: in an OCI layout on disk', () => {
     const h = await client.hover(blobUri(sha(manifest)), r.start.line, r.start.character + 3);
     expect(text(h)).toBe(
       [`**layer 0** · \`${layers[0]}\``, '`application/vnd.oci.image.layer.v1.tar` — OCI layer, uncompressed tar', 'size 1024 bytes', `diffID \`${layers[0]}\` (config rootfs.diff_ids[0])`, `blob \`blobs/sha256/${layers[0]!.slice(7)}\``].join('\n\n'),
+    );
+    const second = rangeOf(manifest, `"${layers[1]}"`);
+    expect(text(await client.hover(blobUri(sha(manifest)), second.start.line, second.start.character + 3))).toContain(
+      [`diffID \`${layers[1]}\` (config rootfs.diff_ids[1])`, `tar index \`../out/layers/${layers[1]!.slice(7)}.erofs\` (erofs-kit oci convert)`].join('\n\n'),
     );
     const missing = rangeOf(manifest, `"${layers[2]}"`);
     expect(text(await client.hover(blobUri(sha(manifest)), missing.start.line, missing.start.character + 3))).toContain(`blob \`blobs/sha256/${layers[2]!.slice(7)}\` is not in the layout`);
