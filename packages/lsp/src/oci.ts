@@ -97,6 +97,8 @@ function overlay(files: OciFiles, path: string, bytes: Uint8Array, reads: Set<st
   };
 }
 
+const KEYS = /"(?:mediaType|manifests|layers|rootfs|architecture)"/;
+
 /**
  * Analyses a document; undefined when it is not an image index, manifest or config. In a
  * layout whose layer blobs have not all been hashed yet, the analysis comes back without
@@ -105,10 +107,12 @@ function overlay(files: OciFiles, path: string, bytes: Uint8Array, reads: Set<st
  */
 export async function analyseManifest(doc: TextDocument, host: LayoutHost | undefined): Promise<ManifestAnalysis | undefined> {
   const text = doc.getText();
+  const layout = host?.layoutOf(doc.uri);
+  // Every kind ociDocumentKind() recognises has one of these keys: other JSON (package-lock.json) is not parsed.
+  if (layout?.path !== 'index.json' && !KEYS.test(text)) return undefined;
   const syntax: ParseError[] = [];
   const root = parseTree(text, syntax, { disallowComments: true, allowTrailingComma: false });
   const value: unknown = root ? getNodeValue(root) : undefined;
-  const layout = host?.layoutOf(doc.uri);
   const kind = ociDocumentKind(value) ?? (layout?.path === 'index.json' ? 'index' : undefined);
   if (kind === undefined) return undefined;
   const a: ManifestAnalysis = { doc, kind, root, syntax, problems: [], named: [], referrers: [], present: new Set() };
@@ -134,9 +138,9 @@ export async function analyseManifest(doc: TextDocument, host: LayoutHost | unde
   const cache = hashed;
   const reads = new Set<string>();
   const files = overlay(layout.files, layout.path, new TextEncoder().encode(text), reads);
-  /** readOci over the layout when it reaches the document, else the document with the layout's files. */
   // The document's own blob is hashed from the editor's text every time, and that result is not kept.
   const ownDigest = /^blobs\/([a-z0-9]+)\/([a-f0-9]+)$/.exec(layout.path)?.slice(1).join(':');
+  /** readOci over the layout when it reaches the document, else the document with the layout's files. */
   const check = async (checkBlobs: boolean): Promise<{ problems: OciProblem[]; report?: OciReport }> => {
     const hashed = new Map([...cache].filter(([d]) => d !== ownDigest));
     const keep = (): void => {
