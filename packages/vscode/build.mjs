@@ -20,7 +20,7 @@ await build({
   // vscode-languageclient's browser entry is browser-safe; nothing of Node's may slip in.
   define: { 'process.env.NODE_ENV': '"production"' },
 });
-await build({ ...common, external: ['vscode', 'mocha'], entryPoints: { suite: 'test/suite/index.ts', corrupt: 'test/support/corrupt.ts' }, outdir: 'dist/test', platform: 'node', format: 'cjs', target: 'node20' });
+await build({ ...common, external: ['vscode', 'mocha'], entryPoints: { suite: 'test/suite/index.ts', corrupt: 'test/support/corrupt.ts', 'oci-layout': 'test/support/oci-layout.ts' }, outdir: 'dist/test', platform: 'node', format: 'cjs', target: 'node20' });
 
 // The language server, as packages/lsp builds it.
 const require = createRequire(import.meta.url);

@@ -16,9 +16,10 @@ import { hexdump } from './commands/hexdump.js';
 import { digest } from './commands/digest.js';
 import { verify } from './commands/verify.js';
 import { oci } from './commands/oci.js';
+import { dump } from './commands/dump.js';
 
 const VERSION = '0.1.0';
-const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump, oci];
+const COMMANDS: Command[] = [inspect, ls, stat, cat, extract, fsck, index, build, digest, verify, hexdump, dump, oci];
 
 function usage(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -78,7 +78,7 @@ export function warn(msg: string): void {
 
 /** `image.erofs:0x40c: invalid-value: message (path /a/b)` */
 export function formatError(e: ErofsError, file: string): string {
-  const where = e.offset !== undefined ? `${file}:${hex(e.offset)}` : file;
+  const where = e.line !== undefined ? `${file}:${e.line}:${e.column ?? 1}` : e.offset !== undefined ? `${file}:${hex(e.offset)}` : file;
   return `${where}: ${e.code}: ${e.message}${e.path !== undefined && !e.message.startsWith(e.path) ? ` (path ${e.path})` : ''}`;
 }
 

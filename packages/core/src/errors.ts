@@ -21,13 +21,16 @@ export type ErrorCode =
   | 'digest-mismatch'
   | 'io';
 
-export type Format = 'erofs' | 'tar' | 'io' | 'oci';
+export type Format = 'erofs' | 'tar' | 'io' | 'oci' | 'composefs-dump';
 
 export interface ErrorInfo {
   offset?: number;
   length?: number;
   path?: string;
   format?: Format;
+  /** Text inputs (composefs dumps): 1-based line and column (in bytes) of the problem. */
+  line?: number;
+  column?: number;
 }
 
 export interface ErofsErrorJSON {
@@ -38,6 +41,8 @@ export interface ErofsErrorJSON {
   offset?: number;
   length?: number;
   path?: string;
+  line?: number;
+  column?: number;
 }
 
 export class ErofsError extends Error {
@@ -46,6 +51,8 @@ export class ErofsError extends Error {
   readonly offset: number | undefined;
   readonly length: number | undefined;
   readonly path: string | undefined;
+  readonly line: number | undefined;
+  readonly column: number | undefined;
 
   constructor(code: ErrorCode, message: string, info: ErrorInfo = {}) {
     super(message);
@@ -55,6 +62,8 @@ export class ErofsError extends Error {
     this.offset = info.offset;
     this.length = info.length;
     this.path = info.path;
+    this.line = info.line;
+    this.column = info.column;
   }
 
   /** A copy that also names the path the problem was found under (first path wins). */
@@ -63,6 +72,8 @@ export class ErofsError extends Error {
     const info: ErrorInfo = { format: this.format, path };
     if (this.offset !== undefined) info.offset = this.offset;
     if (this.length !== undefined) info.length = this.length;
+    if (this.line !== undefined) info.line = this.line;
+    if (this.column !== undefined) info.column = this.column;
     return new ErofsError(this.code, this.message, info);
   }
 
@@ -71,6 +82,8 @@ export class ErofsError extends Error {
     if (this.offset !== undefined) out.offset = this.offset;
     if (this.length !== undefined) out.length = this.length;
     if (this.path !== undefined) out.path = this.path;
+    if (this.line !== undefined) out.line = this.line;
+    if (this.column !== undefined) out.column = this.column;
     return out;
   }
 }

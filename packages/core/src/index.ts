@@ -35,10 +35,9 @@ export type { TreeNode, FileData, DeviceRange, CopyRange } from './tree/node.js'
 export { readTar, readTarBatches } from './tar/reader.js';
 export type { TarReadOptions, TarEnd } from './tar/reader.js';
 export type { TarEntry, TarEntryType, TarTime, TarWarning, SparseSegment } from './tar/entry.js';
-export { TarTreeBuilder, sparseInPlace } from './tarindex/tree.js';
+export { TarTreeBuilder, sparseInPlace, treeOfTar } from './tarindex/tree.js';
 export { indexTar, uuidFromDigest } from './tarindex/index.js';
 export { buildFromTar } from './build/tar.js';
-export { treeOfTar } from './tarindex/tree.js';
 export type { LayerTree, TreeBuilderOptions } from './tarindex/tree.js';
 export {
   memoryFiles,
@@ -86,6 +85,15 @@ export type {
   OciReport,
   LayerTreeInput,
 } from './oci/index.js';
+export { writeComposefs } from './composefs/writer.js';
+export type { ComposefsWriteOptions, ComposefsWriteResult } from './composefs/writer.js';
+export { parseDump, dumpImage, dumpImageText, escapeDump, isComposefsImage } from './composefs/dump.js';
+export type { DumpOptions } from './composefs/dump.js';
+export { cfsDir, makeDev, digestPath } from './composefs/node.js';
+export { composefsTree, readNodeData } from './composefs/from-tree.js';
+export type { ComposefsTree, ComposefsTreeOptions, ComposefsObject } from './composefs/from-tree.js';
+export type { CfsNode } from './composefs/node.js';
+export * as composefsFormat from './composefs/format.js';
 export { aufsToOverlay, stripOverlay } from './tree/overlay.js';
 export type { BuildOptions, BuildResult } from './build/tar.js';
 export type { TarIndexOptions, TarIndexResult } from './tarindex/index.js';

@@ -85,6 +85,7 @@ const SYMBOL_KINDS: Record<Structure['kind'], SymbolKind> = {
   'tar-data': SymbolKind.Variable,
   'tar-end': SymbolKind.Null,
   'boot-area': SymbolKind.Null,
+  'composefs-header': SymbolKind.Struct,
 };
 
 export interface Analysis {

@@ -7,14 +7,23 @@ import { isHexdump } from '@erofs-kit/core';
 import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeResult } from 'vscode-languageserver';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { TOKEN_MODIFIERS, TOKEN_TYPES, analyse, codeActions, definition, diagnostics, hover, inlayHints, semanticTokens, symbols, type Analysis } from './analysis.js';
+import { DUMP_EXTENSIONS, DUMP_LANGUAGE_ID, analyseDump, dumpHover, type DumpAnalysis } from './cfsdump.js';
 import { analyseManifest, isManifestCandidate, manifestCompletion, manifestDiagnostics, manifestHover, manifestLinks, type LayoutHost, type ManifestAnalysis } from './oci.js';
 
 export const LANGUAGE_ID = 'erofs-hexdump';
 export const EXTENSIONS = ['.xxd', '.hexdump'];
 
-/** Whether the server annotates a document: by language id, extension, or content. */
+/** Whether the document is a composefs dump file (by language id or extension). */
+export function isComposefsDump(doc: TextDocument): boolean {
+  if (doc.languageId === DUMP_LANGUAGE_ID) return true;
+  const path = doc.uri.toLowerCase();
+  return DUMP_EXTENSIONS.some((e) => path.endsWith(e));
+}
+
+/** Whether the server annotates a document as a hex dump: by language id, extension, or content. */
 export function handles(doc: TextDocument): boolean {
   if (doc.languageId === LANGUAGE_ID) return true;
+  if (isComposefsDump(doc)) return false;
   const path = doc.uri.toLowerCase();
   if (EXTENSIONS.some((e) => path.endsWith(e))) return true;
   return isHexdump(doc.getText().slice(0, 8192));
@@ -24,6 +33,16 @@ export function handles(doc: TextDocument): boolean {
 export function startServer(connection: Connection, layouts?: LayoutHost): void {
   const documents = new TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Analysis | undefined }>();
+  const dumps = new Map<string, { version: number; analysis: DumpAnalysis }>();
+  const dumpOf = (uri: string): DumpAnalysis | undefined => {
+    const doc = documents.get(uri);
+    if (!doc || !isComposefsDump(doc)) return undefined;
+    const hit = dumps.get(uri);
+    if (hit && hit.version === doc.version) return hit.analysis;
+    const analysis = analyseDump(doc.getText());
+    dumps.set(uri, { version: doc.version, analysis });
+    return analysis;
+  };
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const analysisOf = (uri: string): Analysis | undefined => {
@@ -68,9 +87,10 @@ export function startServer(connection: Connection, layouts?: LayoutHost): void 
       });
       return;
     }
-    const a = analysisOf(uri);
+    const d = dumpOf(uri);
+    const a = d ? undefined : analysisOf(uri);
     published.set(uri, doc.version);
-    void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: a ? diagnostics(a) : [] });
+    void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: d ? d.diagnostics : a ? diagnostics(a) : [] });
   };
 
   connection.onInitialize(
@@ -103,12 +123,15 @@ export function startServer(connection: Connection, layouts?: LayoutHost): void 
   documents.onDidClose((e) => {
     clearTimeout(timers.get(e.document.uri));
     cache.delete(e.document.uri);
+    dumps.delete(e.document.uri);
     manifests.delete(e.document.uri);
     published.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
   connection.onHover(async (p) => {
+    const d = dumpOf(p.textDocument.uri);
+    if (d) return dumpHover(d, p.position);
     const m = await manifestOf(p.textDocument.uri);
     if (m) return manifestHover(m, p.position);
     const a = analysisOf(p.textDocument.uri);

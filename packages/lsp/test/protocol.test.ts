@@ -353,6 +353,57 @@ describe('documents', () => {
   });
 });
 
+describe('composefs dump files', () => {
+  const dump = readFileSync(new URL('../../../fixtures/composefs/dump-input.dump', import.meta.url), 'utf8');
+  const lines = dump.split('\n');
+  const lineOf = (prefix: string): number => lines.findIndex((l) => l.startsWith(prefix + ' '));
+  /** Character position of field `i` (0-based) of a line. */
+  const fieldPos = (line: number, i: number): number => lines[line]!.split(' ').slice(0, i).join(' ').length + (i > 0 ? 1 : 0);
+  const uri = 'file:///cfs/input.dump';
+
+  it('a valid dump has no diagnostics; hovers explain each field, escapes decoded', async () => {
+    expect(await client.open(uri, dump, 'composefs-dump')).toEqual([]);
+    const root = lineOf('/');
+    expect(text(await client.hover(uri, root, fieldPos(root, 2)))).toBe('**MODE** `40755`\n\ndirectory, `drwxr-xr-x` (040755)');
+    const dev = lineOf('/dev/null');
+    expect(text(await client.hover(uri, dev, fieldPos(dev, 6)))).toBe('**RDEV** `259`\n\ncharacter device 1:3');
+    const spaced = lineOf('/a\\x20dir\\x20w\\x20space/file\\x20with\\x20space');
+    expect(text(await client.hover(uri, spaced, 3))).toBe('**PATH** `/a\\x20dir\\x20w\\x20space/file\\x20with\\x20space`\n\npath "/a dir w space/file with space"');
+    expect(text(await client.hover(uri, spaced, fieldPos(spaced, 7)))).toMatch(/^\*\*MTIME\*\* `1700000002\.500000000`\n\nmodified 2023-11-14 22:13:22\.5/);
+    expect(text(await client.hover(uri, spaced, fieldPos(spaced, 8)))).toBe(
+      '**PAYLOAD** `12/db37ad5a47cde2a05e4b22cd28819014203b2f499b619fae489b619e9fad53`\n\nbacking file in the object store: "12/db37ad5a47cde2a05e4b22cd28819014203b2f499b619fae489b619e9fad53" (overlayfs redirect)',
+    );
+    const hard = lineOf('/hardlink-root');
+    expect(text(await client.hover(uri, hard, fieldPos(hard, 2)))).toBe('**MODE** `@100644`\n\nhard link: this name is another name of the inode at PAYLOAD ("/objects/a"); the other fields are ignored');
+    const eq = lineOf('/eq=name');
+    expect(text(await client.hover(uri, eq, fieldPos(eq, 11)))).toBe('**xattr** `user.a=b` = "c=d"');
+    // The hex-dump features stay off for a dump file.
+    expect(await client.symbols(uri)).toEqual([]);
+    client.close(uri);
+  });
+
+  it('problems are reported at their line and field: a missing hard-link target, a mode that is not octal', async () => {
+    const hard = lineOf('/hardlink-root');
+    const broken = lines.map((l, i) => (i === hard ? l.replace(' /objects/a ', ' /objects/missing ') : l)).join('\n');
+    const d = await client.open('file:///cfs/broken.dump', broken, 'composefs-dump');
+    const at = fieldPos(hard, 8);
+    expect(d).toEqual([
+      {
+        range: { start: { line: hard, character: at }, end: { line: hard, character: at + '/objects/missing'.length } },
+        severity: 1,
+        source: 'erofs-kit',
+        code: 'not-found',
+        message: 'hard link target /objects/missing does not exist',
+      },
+    ]);
+    const dev = lineOf('/dev/null');
+    const badMode = lines.map((l, i) => (i === dev ? l.replace(' 20666 ', ' 2x666 ') : l)).join('\n');
+    // Found by extension too (.dump), without the language id.
+    const d2 = await client.open('file:///cfs/bad-mode.dump', badMode, 'plaintext');
+    expect(d2.map((x) => [x.range.start.line, x.range.start.character, x.range.end.character, x.message])).toEqual([[dev, fieldPos(dev, 2), fieldPos(dev, 2) + 5, 'MODE "2x666" is not an octal number']]);
+  });
+});
+
 /* ------------------------------------------------------------------ image manifests */
 
 /** The range of the `nth` occurrence of `needle` in `text` (LSP positions). */

@@ -55,6 +55,9 @@ const { corruptNlink } = require(process.argv[1]);
 const fs = require("node:fs");
 corruptNlink(new Uint8Array(fs.readFileSync(process.argv[2]))).then((b) => fs.writeFileSync(process.argv[3], b));
 ' "$ext/dist/test/corrupt.js" "$repo/fixtures/basic-4k.erofs" "$run/ws/nlink-corrupt.erofs" || { echo "e2e: 0 passed, 1 failed"; exit 1; }
+# An OCI image layout (two gzip layers, tag v1) in a folder of the workspace: the OCI Images view lists it.
+node -e 'const { writeOciLayout, TWO_LAYERS } = require(process.argv[1]); writeOciLayout(process.argv[2], TWO_LAYERS, { tag: "v1" });' \
+  "$ext/dist/test/oci-layout.js" "$run/ws/oci-image" || { echo "e2e: 0 passed, 1 failed"; exit 1; }
 printf '{ "folders": [ { "path": "ws" } ], "settings": {} }\n' >"$run/e2e.code-workspace"
 cat >"$run/ud/User/settings.json" <<'JSON'
 { "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "security.workspace.trust.enabled": false,

@@ -177,6 +177,20 @@ await step('Verify Image on a corrupt image lists the problem in the Problems pa
   await problems.locator('.monaco-list-row', { hasText: 'size-1' }).first().waitFor({ timeout: 10_000 });
 });
 
+await step('the OCI Images view lists the layout in the workspace, its image and its layers', async () => {
+  await page.keyboard.press('Escape');
+  const header = page.locator('.pane-header', { hasText: 'OCI Images' });
+  await header.waitFor({ timeout: 30_000 });
+  if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+  const pane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'OCI Images' }) });
+  await pane.locator('.monaco-list-row', { hasText: 'oci-image' }).filter({ hasText: 'OCI image layout, 1 image' }).first().waitFor({ timeout: 30_000 });
+  const image = pane.locator('.monaco-list-row', { hasText: 'v1' }).filter({ hasText: 'linux/amd64, 2 layers' }).first();
+  await image.waitFor({ timeout: 15_000 });
+  if ((await image.getAttribute('aria-expanded')) !== 'true') await image.click();
+  const layer = pane.locator('.monaco-list-row', { hasText: '2: ' }).filter({ hasText: 'tar+gzip' }).first();
+  await layer.waitFor({ timeout: 15_000 });
+});
+
 const shown = errors.filter((e) => !/open-vsx|ENOTFOUND|Failed to load resource|404/.test(e));
 log(`${errors.length} console errors in the page, ${shown.length} not about the offline gallery`);
 for (const e of shown.slice(0, 10)) console.log(`  console.error: ${e.slice(0, 240)}`);

@@ -1,4 +1,4 @@
-/** Starts the erofs-kit language server (bundled as dist/server.cjs) for `erofs-hexdump` documents. */
+/** Starts the erofs-kit language server (bundled as dist/server.cjs) for `erofs-hexdump` and `composefs-dump` documents. */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 
@@ -6,7 +6,7 @@ export interface Stoppable {
   stop(): Promise<void>;
 }
 
-export const DOCUMENT_SELECTOR = [{ language: 'erofs-hexdump' }];
+export const DOCUMENT_SELECTOR = [{ language: 'erofs-hexdump' }, { language: 'composefs-dump' }];
 
 export function startNodeClient(context: vscode.ExtensionContext): Stoppable {
   const module = context.asAbsolutePath('dist/server.cjs');

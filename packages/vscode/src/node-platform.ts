@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { MemorySource, type ByteSource } from '@erofs-kit/core';
-import { FileSource, nodeSha256 } from '@erofs-kit/core/node';
+import { FileSource, nodeHash, nodeSha256 } from '@erofs-kit/core/node';
+import { nodeConvertOutput } from './node-convert.js';
 import type { ExtractTarget } from './model/extract.js';
 import { YieldingSource } from './model/yielding.js';
 import type { Spool } from './model/open.js';
@@ -20,6 +21,8 @@ function inside(root: string, rel: string): string {
 export const nodePlatform: Platform = {
   name: 'node',
   sha256: nodeSha256,
+  hash: nodeHash,
+  convertOutput: (dir) => (dir.scheme === 'file' ? nodeConvertOutput(dir.fsPath) : undefined),
   async openSource(uri: vscode.Uri): Promise<ByteSource> {
     if (uri.scheme === 'file') return new YieldingSource(new FileSource(uri.fsPath));
     return new YieldingSource(new MemorySource(await vscode.workspace.fs.readFile(uri), uri.toString()));

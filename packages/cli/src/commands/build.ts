@@ -5,13 +5,14 @@ import { FileSource, treeFromDirectory } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Outputs, parseTimestamp, parseUuid } from '../outputs.js';
 import { layerChunks, nodeChunks, sniff, spool } from '../layer-input.js';
+import { buildComposefs } from '../composefs.js';
 
 const BLOCK_SIZES: Record<string, number> = { '512': 9, '1024': 10, '2048': 11, '4096': 12 };
 
 export const build: Command = {
   name: 'build',
-  summary: 'a full EROFS image (file data copied in) from a directory or a layer tar',
-  usage: 'erofs-kit build SOURCE -o IMAGE [--block-size N] [--target-kernel X.Y] [--no-inline-data] [--force-extended|--force-compact] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--exclude GLOB] [--json]',
+  summary: 'a full EROFS image (file data copied in), or a composefs image, from a directory or a layer tar',
+  usage: 'erofs-kit build SOURCE -o IMAGE [--composefs [--objects DIR] [--format-version 0|1]] [--block-size N] [--target-kernel X.Y] [--no-inline-data] [--force-extended|--force-compact] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--exclude GLOB] [--json]',
   help: `Builds a self-contained, uncompressed EROFS image. SOURCE is a directory (every file type,
 hard links, owners, nanosecond mtimes, xattrs through getfattr) or a tar: plain, gzip or zstd,
 or - for standard input (the tree 'erofs-kit index' gives it: later entries win, hard links,
@@ -19,6 +20,18 @@ implicit parents, --aufs whiteouts; a compressed or streamed tar is first writte
 beside the output, and removed at the end). Every regular file's bytes are copied into the image. The same input and options
 give the same bytes, whatever order the filesystem lists directories in.
   -o, --output FILE     the image
+  --composefs           a composefs image instead: metadata only, as composefs 1.0.8's
+                        mkcomposefs writes it (byte for byte). Files of 1 to 64 bytes are
+                        inlined; larger ones refer to the object named by their fs-verity
+                        digest (overlayfs metacopy + redirect). SOURCE may also be a
+                        composefs dump file (composefs-dump(5)). Prints the image's digest
+  --objects DIR         with --composefs: write the objects into the store DIR (DIR/xx/yyyy...),
+                        skipping those already there
+  --format-version N    with --composefs: composefs format 0 or 1 (default: the lowest the
+                        input needs, 1 when it has whiteouts)
+  --use-epoch, --skip-xattrs, --user-xattrs, --skip-devices
+                        with --composefs, as mkcomposefs's options of the same names: every
+                        mtime 0; no xattrs; only user.* xattrs; no character or block devices
   --block-size N        512, 1024, 2048 or 4096 (default 4096)
   --no-inline-data      no inline tails for regular files (mkfs.erofs -E noinline_data)
   --aufs                .wh.NAME becomes an overlayfs whiteout, .wh..wh..opq an opaque directory
@@ -75,6 +88,13 @@ give the same bytes, whatever order the filesystem lists directories in.
     'ovlfs-strip': { type: 'boolean' },
     'uid-offset': { type: 'string' },
     'gid-offset': { type: 'string' },
+    composefs: { type: 'boolean' },
+    objects: { type: 'string' },
+    'format-version': { type: 'string' },
+    'use-epoch': { type: 'boolean' },
+    'skip-xattrs': { type: 'boolean' },
+    'user-xattrs': { type: 'boolean' },
+    'skip-devices': { type: 'boolean' },
   },
   async run({ values, positionals }) {
     const [layer] = positionals;
@@ -111,6 +131,30 @@ give the same bytes, whatever order the filesystem lists directories in.
     } catch {
       /* FileSource reports a missing file */
     }
+    if (values.composefs === true) {
+      for (const opt of ['block-size', 'no-inline-data', 'uuid', 'timestamp', 'label', 'force-extended', 'force-compact', 'target-kernel', 'xattr-prefix', 'no-shared-xattrs', 'chunk-size', 'blob', 'ovlfs-strip']) {
+        if (values[opt] !== undefined) throw new UsageError(`--${opt} does not apply to --composefs (its layout is mkcomposefs's)`);
+      }
+      const fv = values['format-version'] as string | undefined;
+      if (fv !== undefined && fv !== '0' && fv !== '1') throw new UsageError(`--format-version ${fv}: expected 0 or 1`);
+      if (values['skip-xattrs'] === true && values['user-xattrs'] === true) throw new UsageError('--skip-xattrs and --user-xattrs contradict each other');
+      return buildComposefs(layer, {
+        output,
+        filters: {
+          useEpoch: values['use-epoch'] === true,
+          skipXattrs: values['skip-xattrs'] === true,
+          userXattrs: values['user-xattrs'] === true,
+          skipDevices: values['skip-devices'] === true,
+        },
+        objects: values.objects as string | undefined,
+        version: fv === undefined ? undefined : Number(fv),
+        aufs: values.aufs === true,
+        exclude: shape.exclude,
+        prepare: (root) => reshape(root, { ...shape, aufs: isDir && shape.aufs }),
+        json: values.json === true,
+      });
+    }
+    for (const opt of ['objects', 'format-version', 'use-epoch', 'skip-xattrs', 'user-xattrs', 'skip-devices']) if (values[opt] !== undefined) throw new UsageError(`--${opt} needs --composefs`);
     if (values['force-extended'] === true && values['force-compact'] === true) throw new UsageError('--force-extended and --force-compact exclude each other');
     let chunkBits: number | undefined;
     const cs = values['chunk-size'] as string | undefined;

@@ -18,6 +18,9 @@ import { ErofsImage, isDotOrDotDot, textDecoder, type DirEntry, type Inode, type
 import { filterBit, filterEnabled, nameFilter } from './xattr.js';
 import { isCompressed } from './zmap.js';
 import { oldKernelRefusesSymlink } from './compat.js';
+import { FsVerityHasher } from '../digest/fsverity.js';
+import { toHex, type HashFactory } from '../digest/hash.js';
+import type { Xattr } from './xattr.js';
 
 const SB = 1024;
 
@@ -49,6 +52,9 @@ export const FSCK_CHECKS = {
   symlink: 'symlink targets are readable',
   'compressed-data': 'compressed extents decode to their stated sizes',
   'data-read': "every byte of every file's data is readable",
+  metacopy: 'a trusted.overlay.metacopy value is empty or version 0, length 36 = its size, flags 0, algorithm 1 (SHA-256), on a regular file',
+  redirect: 'a trusted.overlay.redirect of a file is an absolute path, and one shaped like a digest path names the metacopy digest',
+  object: 'with an object store: every object a file redirects to exists and its fs-verity digest equals the metacopy digest',
 } as const;
 export type FsckCheck = keyof typeof FSCK_CHECKS;
 
@@ -86,6 +92,14 @@ export interface FsckOptions {
    */
   data?: boolean;
   onProgress?: (inodes: number, bytes: number) => void;
+  /**
+   * An overlayfs object store (composefs): the object at a path relative to the store, or
+   * undefined when it does not exist. Given, every metacopy file's object is looked up and its
+   * fs-verity digest compared with the metacopy digest (check `object`).
+   */
+  objects?: (path: string) => Promise<ByteSource | undefined>;
+  /** SHA-256 for the objects' fs-verity digests (default @noble/hashes). */
+  hash?: HashFactory;
 }
 
 class Collector {
@@ -319,7 +333,8 @@ async function checkInode(img: ErofsImage, ino: Inode, path: string, c: Collecto
   else if (type === S_IFREG) stats.files++;
   else if (type === S_IFLNK) stats.symlinks++;
   else stats.special++;
-  await checkXattrs(img, ino, c, stats, where);
+  const xs = await checkXattrs(img, ino, c, stats, where);
+  if (xs) await checkOverlay(ino, xs, c, where, opts);
 
   const sizeAt = ino.offset + 8;
   if (type === S_IFDIR && ino.size === 0) return c.found('file-size', 'invalid-value', 'directory of size 0 (it needs at least "." and "..")', sizeAt, where);
@@ -427,7 +442,7 @@ async function checkLayout(img: ErofsImage, ino: Inode, c: Collector, where: { p
   return ok;
 }
 
-async function checkXattrs(img: ErofsImage, ino: Inode, c: Collector, stats: FsckStats, where: { path: string; nid: number }): Promise<void> {
+async function checkXattrs(img: ErofsImage, ino: Inode, c: Collector, stats: FsckStats, where: { path: string; nid: number }): Promise<Xattr[] | undefined> {
   try {
     const xs = await img.xattrs(ino);
     stats.xattrs += xs.length;
@@ -439,8 +454,80 @@ async function checkXattrs(img: ErofsImage, ino: Inode, c: Collector, stats: Fsc
         }
       }
     }
+    return xs;
   } catch (e) {
     c.add('xattr', e, where);
+    return undefined;
+  }
+}
+
+const METACOPY = 'trusted.overlay.metacopy';
+const REDIRECT = 'trusted.overlay.redirect';
+const DIGEST_PATH = /^\/?([0-9a-f]{2})\/([0-9a-f]{62})$/;
+/** Objects already read in a run (keyed by its options object), by store path: fs-verity digest (hex) and size, or null when missing. */
+const objectDigests = new WeakMap<FsckOptions, Map<string, Promise<{ digest: string; size: number } | null>>>();
+
+/**
+ * overlayfs metacopy files (composefs): the metacopy payload, the redirect against the
+ * digest, and with a store, the object itself.
+ */
+async function checkOverlay(ino: Inode, xs: Xattr[], c: Collector, where: { path: string; nid: number }, opts: FsckOptions): Promise<void> {
+  const meta = xs.find((x) => x.name === METACOPY);
+  if (!meta) return;
+  const at = meta.offset;
+  if ((ino.mode & S_IFMT) !== S_IFREG) {
+    c.found('metacopy', 'invalid-value', `${METACOPY} on a file that is not a regular file (mode ${ino.mode.toString(8)}): overlayfs ignores it`, at, { ...where, severity: 'warning' });
+    return;
+  }
+  const v = meta.value;
+  let digest: string | undefined;
+  if (v.length !== 0) {
+    if (v.length < 4 || v[0] !== 0 || v[1] !== v.length || v[2] !== 0 || v[3] !== 1 || v.length !== 36) {
+      c.found(
+        'metacopy',
+        'invalid-value',
+        `${METACOPY} value of ${v.length} bytes (version ${v[0] ?? '-'}, length ${v[1] ?? '-'}, flags ${v[2] ?? '-'}, algorithm ${v[3] ?? '-'}): expected empty, or version 0, length 36, flags 0, algorithm 1 (SHA-256) and a 32-byte digest`,
+        at,
+        where,
+      );
+      return;
+    }
+    digest = toHex(v.subarray(4));
+  }
+  const redirect = xs.find((x) => x.name === REDIRECT);
+  const target = redirect ? textDecoder.decode(redirect.value) : undefined;
+  if (target !== undefined) {
+    if (!target.startsWith('/')) {
+      c.found('redirect', 'invalid-value', `${REDIRECT} "${target}" is not an absolute path: overlayfs resolves a relative one in the file's own directory, not in the data-only layer`, redirect!.offset, where);
+    }
+    const m = DIGEST_PATH.exec(target);
+    if (m && digest !== undefined && m[1]! + m[2]! !== digest) {
+      c.found('redirect', 'digest-mismatch', `${REDIRECT} names object ${m[1]}/${m[2]} but the metacopy digest is ${digest}`, redirect!.offset, where);
+    }
+  } else if (digest !== undefined) {
+    c.found('redirect', 'invalid-value', `a metacopy digest without ${REDIRECT}: overlayfs cannot reach a data-only layer without a redirect (lstat fails with EIO)`, at, { ...where, severity: 'warning' });
+  }
+  if (!opts.objects || target === undefined) return;
+  const rel = target.replace(/^\/+/, '');
+  let cache = objectDigests.get(opts);
+  if (!cache) objectDigests.set(opts, (cache = new Map()));
+  let pending = cache.get(rel);
+  if (!pending) {
+    pending = (async () => {
+      const src = await opts.objects!(rel);
+      if (!src) return null;
+      const h = new FsVerityHasher(opts.hash ? { hash: opts.hash } : {});
+      for (let o = 0; o < src.size; o += 1 << 20) h.update(await src.read(o, Math.min(1 << 20, src.size - o)));
+      return { digest: toHex(h.digest()), size: src.size };
+    })();
+    cache.set(rel, pending);
+  }
+  const got = await pending;
+  if (got === null) {
+    c.found('object', 'not-found', `object ${rel} is missing from the store`, redirect!.offset, where);
+  } else {
+    if (digest !== undefined && got.digest !== digest) c.found('object', 'digest-mismatch', `object ${rel} has fs-verity digest ${got.digest}, the metacopy says ${digest}`, at, where);
+    if (got.size !== ino.size) c.found('object', 'invalid-value', `object ${rel} has ${got.size} bytes, the file's size is ${ino.size} (overlayfs reads the object to its own end)`, ino.offset + 8, where);
   }
 }
 

@@ -345,7 +345,7 @@ export class ErofsImage {
       size = c.i_size;
       uid = c.i_uid;
       gid = c.i_gid;
-      mtime = Number(this.sb.epoch) + c.i_mtime;
+      mtime = Number(BigInt.asIntN(64, this.sb.epoch)) + c.i_mtime; // signed, as the kernel adds it to a time64_t
       mtimeNsec = this.sb.fixed_nsec;
       iu = c.i_u;
     } else {

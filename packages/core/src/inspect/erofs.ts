@@ -9,6 +9,7 @@
  * registered in {@link layoutInspectors} (zmap.ts by default); without an entry their map is
  * left unknown and an info diagnostic says so.
  */
+import { COMPOSEFS_MAGIC, composefsHeader } from '../composefs/format.js';
 import { hex } from '../errors.js';
 import { crc32c } from '../erofs/checksum.js';
 import {
@@ -250,8 +251,16 @@ export class ErofsInspector implements ErofsInspectContext {
   /** Traces the superblock at 1024 (magic already checked) and returns the geometry, if usable. */
   static fromSuperblock(ann: Annotator, map: ByteMap, hint: ErofsHint): Geometry | undefined {
     const base = EROFS_SUPER_OFFSET;
-    if (map.any(0, base)) ann.structure('boot-area', 'boot area', 'bytes 0..1023, unused by EROFS', 0, base);
-    if (map.any(0, base)) ann.padding(0, base, 'boot area', 'boot area', 'bytes 0..1023 are left to boot loaders (composefs puts its header here); EROFS never reads them');
+    const head = map.get(0, 4);
+    if (head && (head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24)) >>> 0 === COMPOSEFS_MAGIC) {
+      // A composefs image: its header, then zeros up to the superblock.
+      ann.structure('composefs-header', 'composefs header', 'lcfs_erofs_header', 0, composefsHeader.size);
+      ann.traceStruct(composefsHeader, 0, 'composefs');
+      if (map.any(composefsHeader.size, base - composefsHeader.size)) ann.padding(composefsHeader.size, base, 'boot area', 'boot area', 'zeros after the composefs header up to the superblock; EROFS never reads them');
+    } else if (map.any(0, base)) {
+      ann.structure('boot-area', 'boot area', 'bytes 0..1023, unused by EROFS', 0, base);
+      ann.padding(0, base, 'boot area', 'boot area', 'bytes 0..1023 are left to boot loaders (composefs puts its header here); EROFS never reads them');
+    }
     const sbStruct = ann.structure('superblock', 'superblock', 'erofs_super_block', base, base + superBlock.size);
     const r = ann.traceStruct(superBlock, base, 'superblock', (f, sb) => explainSuper(f, sb));
     if (!r) return undefined;

@@ -68,7 +68,8 @@ export type StructureKind =
   | 'pax-records'
   | 'tar-data'
   | 'tar-end'
-  | 'boot-area';
+  | 'boot-area'
+  | 'composefs-header';
 
 /** An outline entry (document symbols): a decoded structure and its parts. */
 export interface Structure {

@@ -7,10 +7,14 @@ import type { Platform } from './platform.js';
 import { ErofsFileSystemProvider } from './provider.js';
 import { MountRegistry, SCHEME, parseErofsUri } from './registry.js';
 import { ImageTreeProvider } from './view.js';
+import { registerOciCommands } from './oci-commands.js';
+import { OciTreeProvider } from './oci-view.js';
 
 export interface ExtensionApi {
   mounts: MountRegistry;
   view: ImageTreeProvider;
+  /** The "OCI Images" view. */
+  oci: OciTreeProvider;
   diagnostics: vscode.DiagnosticCollection;
 }
 
@@ -43,9 +47,12 @@ export function activateCommon(context: vscode.ExtensionContext, platform: Platf
     }),
   );
   registerCommands(context, { mounts, view, platform, diagnostics });
+  const oci = new OciTreeProvider(mounts.host());
+  context.subscriptions.push(oci, vscode.window.createTreeView('erofsOci', { treeDataProvider: oci, showCollapseAll: true }));
+  registerOciCommands(context, { mounts, oci, platform });
   // Images mounted as workspace folders in an earlier session show in the view again.
   for (const f of vscode.workspace.workspaceFolders ?? []) {
     if (f.uri.scheme === SCHEME) void mounts.get(parseErofsUri(f.uri).id).catch(() => undefined);
   }
-  return { mounts, view, diagnostics };
+  return { mounts, view, oci, diagnostics };
 }

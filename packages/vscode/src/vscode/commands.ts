@@ -29,7 +29,7 @@ async function pick(title: string, filters: Record<string, string[]>): Promise<v
 }
 
 /** Runs `fn` with a cancellable progress notification; errors become one message, never a stack. */
-async function withProgress<T>(title: string, fn: (p: Progress, report: (msg: string) => void, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
+export async function withProgress<T>(title: string, fn: (p: Progress, report: (msg: string) => void, token: vscode.CancellationToken) => Promise<T>): Promise<T | undefined> {
   try {
     return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (progress, token) => {
       let lastPct = 0;

@@ -1,7 +1,8 @@
 /**
  * Inside the extension host: the provider through workspace.fs, editors on erofs: URIs, the
  * commands (verify, show bytes with a hover from the language server, tar layers, tar index,
- * extract) and the performance figure of opening a large image and listing one directory.
+ * extract, OCI layouts: list, open a layer, Convert Image) and the performance figure of opening
+ * a large image and listing one directory.
  */
 import * as assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -13,7 +14,10 @@ import { ErofsImage, format, formatDigest, fsverityDigest, walk } from '@erofs-k
 import { FileSource } from '@erofs-kit/core/node';
 import { bigTar } from '../support/bigtar.js';
 import { CORRUPT_PATH, corruptNlink } from '../support/corrupt.js';
+import { TWO_LAYERS, writeOciLayout } from '../support/oci-layout.js';
 import type { ExtensionApi } from '../../src/vscode/activate.js';
+import type { OciListing } from '../../src/model/oci.js';
+import type { OciSummary } from '../../src/model/oci-convert.js';
 
 const EXT_ID = 'erofs-kit.erofs-kit-vscode';
 const fixtures = process.env.EROFS_KIT_FIXTURES ?? resolve(__dirname, '../../../../fixtures');
@@ -158,6 +162,27 @@ describe('erofs-kit extension (in the extension host)', () => {
     assert.match(text, /erofs_inode_(compact|extended)\.i_format/);
   });
 
+  it('a composefs dump file gets the composefs-dump language and the language server\'s hovers and diagnostics', async () => {
+    const good = await vscode.workspace.openTextDocument(fixture('composefs/dump-input.dump'));
+    assert.equal(good.languageId, 'composefs-dump');
+    const line = good.getText().split('\n').findIndex((l) => l.startsWith('/dev/null '));
+    const hovers = await until('a hover on a dump line', async () => {
+      const h = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', good.uri, new vscode.Position(line, '/dev/null 0 20666 1 0 0 2'.length));
+      return h && h.length > 0 ? h : undefined;
+    });
+    assert.match(hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n'), /character device 1:3/);
+    const bad = join(work, 'bad.dump');
+    writeFileSync(bad, '/ 4096 40755 2 0 0 0 1700000000.0 - - -\n/x 0 10x644 1 0 0 0 0.0 - - -\n');
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(bad));
+    await vscode.window.showTextDocument(doc);
+    const diags = await until('a diagnostic on the bad mode', async () => {
+      const d = vscode.languages.getDiagnostics(doc.uri);
+      return d.length > 0 ? d : undefined;
+    });
+    assert.equal(diags[0]!.range.start.line, 1);
+    assert.match(diags[0]!.message, /MODE "10x644" is not an octal number/);
+  });
+
   it('opens a gzip tar layer as a folder with the same tree as its mkfs-made tar index', async () => {
     const gz = join(work, 'layer.tar.gz');
     writeFileSync(gz, gzipSync(readFileSync(join(fixtures, 'tar-index-layer.tar'))));
@@ -211,6 +236,60 @@ describe('erofs-kit extension (in the extension host)', () => {
     const img = await ErofsImage.open(new FileSource(join(fixtures, 'basic-4k.erofs')));
     const ino = await img.lookup('/sizes/size-1');
     assert.equal(inode.find((i) => i.label === 'nid')?.description, String(ino.nid));
+  });
+
+  it('Open OCI Layout lists the images and layers of a layout folder, also in the OCI Images view', async () => {
+    const dir = join(work, 'oci-list');
+    const l = writeOciLayout(dir, TWO_LAYERS, { tag: 'v1' });
+    const listing = await vscode.commands.executeCommand<OciListing | undefined>('erofs.openOciLayout', vscode.Uri.file(dir));
+    assert.ok(listing, 'a listing');
+    assert.equal(listing.ok, true, listing.problems.join('\n'));
+    assert.deepEqual(listing.images.map((i) => [i.tags, i.platform, i.manifestDigest]), [[['v1'], 'linux/amd64', l.manifest]]);
+    assert.deepEqual(listing.images[0]!.layers.map((x) => [x.digest, x.diffId, x.mediaType]), l.layers.map((d, i) => [d, l.diffIds[i], 'application/vnd.oci.image.layer.v1.tar+gzip']));
+    const { oci } = await api();
+    const layout = (await oci.getChildren()).find((n) => n.kind === 'layout' && n.root === vscode.Uri.file(dir).toString());
+    assert.ok(layout, 'the layout is in the view');
+    const [image] = await oci.getChildren(layout);
+    assert.equal((await oci.getTreeItem(image!)).label, 'v1');
+    assert.equal((await oci.getChildren(image)).length, 2);
+  });
+
+  it('a layer of an OCI layout opens as a folder (its tar index built in memory) and a file reads back', async () => {
+    const dir = join(work, 'oci-layer');
+    writeOciLayout(dir, TWO_LAYERS);
+    const listing = (await vscode.commands.executeCommand<OciListing>('erofs.openOciLayout', vscode.Uri.file(dir)))!;
+    const root = listing.root;
+    const key = listing.images[0]!.key;
+    const id = await vscode.commands.executeCommand<string | undefined>('erofs.openOciLayer', { root, key, index: 1 }, undefined, { addFolder: false });
+    assert.ok(id, 'an id');
+    const { mounts } = await api();
+    assert.equal(mounts.record(id)?.kind, 'tar');
+    assert.equal(new TextDecoder().decode(await vscode.workspace.fs.readFile(erofs(id, '/b.txt'))), 'two\n');
+    assert.equal(new TextDecoder().decode(await vscode.workspace.fs.readFile(erofs(id, '/etc/os-release'))), 'ID=test\n');
+  });
+
+  it('Convert Image writes layers, fsmeta.erofs and summary.json; the layers then open from the converted index', async () => {
+    const dir = join(work, 'oci-convert');
+    const l = writeOciLayout(dir, TWO_LAYERS);
+    const listing = (await vscode.commands.executeCommand<OciListing>('erofs.openOciLayout', vscode.Uri.file(dir)))!;
+    const out = vscode.Uri.file(`${dir}-erofs`);
+    const summary = await vscode.commands.executeCommand<OciSummary | undefined>('erofs.convertOciImage', { root: listing.root, key: listing.images[0]!.key }, out);
+    assert.ok(summary, 'a summary');
+    const onDisk = JSON.parse(readFileSync(join(out.fsPath, 'summary.json'), 'utf8')) as OciSummary;
+    assert.deepEqual(onDisk, summary);
+    assert.equal(onDisk.schema, 'erofs-kit/oci-summary');
+    assert.deepEqual(onDisk.devices.map((d) => d.diffId), l.diffIds);
+    assert.deepEqual(onDisk.devices.map((d) => statSync(join(out.fsPath, d.path)).size), l.tars.map((t) => t.length));
+    const img = await ErofsImage.open(new FileSource(join(out.fsPath, onDisk.metadata)), { devices: onDisk.devices.map((d) => new FileSource(join(out.fsPath, d.path))) });
+    await assert.rejects(img.lookup('/a.txt'), 'a.txt is whited out by layer 2');
+    assert.equal(new TextDecoder().decode(await img.read(await img.lookup('/etc/hostname'))), 'base\n');
+    // Opening a layer now uses layers/<diffid>.erofs with its tar beside it.
+    const id = await vscode.commands.executeCommand<string | undefined>('erofs.openOciLayer', { root: listing.root, key: listing.images[0]!.key, index: 0 }, undefined, { addFolder: false });
+    assert.ok(id, 'an id');
+    const { mounts } = await api();
+    assert.equal(mounts.record(id)?.kind, 'erofs');
+    assert.ok(mounts.record(id)?.uri.endsWith(`/layers/${l.diffIds[0]!.slice(7)}.erofs`), mounts.record(id)?.uri);
+    assert.equal(new TextDecoder().decode(await vscode.workspace.fs.readFile(erofs(id, '/a.txt'))), 'one\n');
   });
 
   it('a 100,000-file tar index opens and lists /usr/lib (5,000 entries) in under a second (figures printed)', async () => {

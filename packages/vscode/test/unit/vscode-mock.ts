@@ -3,7 +3,7 @@
  * EventEmitter, TreeItem, Diagnostic, ...) behave like the real ones; the namespaces hold only
  * what the code under test calls, and `window` answers dialogs from a queue the test fills.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export class Uri {
@@ -193,6 +193,19 @@ export const workspace = {
     },
     async readFile(uri: Uri): Promise<Uint8Array> {
       return new Uint8Array(await readFile(uri.fsPath));
+    },
+    async writeFile(uri: Uri, content: Uint8Array): Promise<void> {
+      await writeFile(uri.fsPath, content);
+    },
+    async createDirectory(uri: Uri): Promise<void> {
+      await mkdir(uri.fsPath, { recursive: true });
+    },
+    async rename(from: Uri, to: Uri, opts?: { overwrite?: boolean }): Promise<void> {
+      if (!opts?.overwrite && (await stat(to.fsPath).catch(() => undefined))) throw FileSystemError.FileExists(to);
+      await rename(from.fsPath, to.fsPath);
+    },
+    async delete(uri: Uri): Promise<void> {
+      await rm(uri.fsPath, { recursive: true });
     },
   },
 };
