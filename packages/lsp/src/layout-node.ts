@@ -2,7 +2,8 @@
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { directoryFiles } from '@erofs-kit/core/node';
+import { ErofsImage } from '@erofs-kit/core';
+import { FileSource, directoryFiles } from '@erofs-kit/core/node';
 import type { Layout, LayoutHost } from './oci.js';
 
 /** index.json is beside oci-layout; a blob is three levels down (blobs/<alg>/<hex>). */
@@ -50,10 +51,26 @@ const isFile = (p: string): boolean => {
 
 /**
  * A tar index of the layer with this diffID in an `erofs-kit oci convert` output next to the
- * layout: a sibling directory with summary.json and `layers/<hex>.erofs`. Its path relative to
- * the layout, or undefined.
+ * layout: a sibling directory with summary.json and `layers/<hex>.erofs`; its path relative to
+ * the layout and its superblock's inode count (when it opens as an EROFS image).
  */
-function tarIndexBeside(layoutDir: string, diffId: string): string | undefined {
+async function tarIndexBeside(layoutDir: string, diffId: string): Promise<{ path: string; inodes?: number } | undefined> {
+  const found = findTarIndex(layoutDir, diffId);
+  if (found === undefined) return undefined;
+  const path = relative(layoutDir, found).split(sep).join('/');
+  let src: FileSource | undefined;
+  try {
+    src = new FileSource(found);
+    const img = await ErofsImage.open(src, { ignoreChecksum: true });
+    return { path, inodes: Number(img.sb.inos) };
+  } catch {
+    return { path };
+  } finally {
+    await src?.close().catch(() => undefined);
+  }
+}
+
+function findTarIndex(layoutDir: string, diffId: string): string | undefined {
   const m = /^sha256:([a-f0-9]{64})$/.exec(diffId);
   if (!m) return undefined;
   const parent = dirname(layoutDir);
@@ -66,7 +83,7 @@ function tarIndexBeside(layoutDir: string, diffId: string): string | undefined {
   for (const name of names.slice(0, 1000)) {
     const out = join(parent, name);
     const index = join(out, 'layers', `${m[1]!}.erofs`);
-    if (out !== layoutDir && isFile(join(out, 'summary.json')) && isFile(index)) return relative(layoutDir, index).split(sep).join('/');
+    if (out !== layoutDir && isFile(join(out, 'summary.json')) && isFile(index)) return index;
   }
   return undefined;
 }

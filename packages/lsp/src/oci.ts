@@ -38,8 +38,8 @@ export interface Layout {
   /** The document's path in the layout (`index.json`, `blobs/sha256/…`). */
   path: string;
   files: OciFiles;
-  /** Where an `oci convert` output beside the layout has the tar index of a layer (diffID), relative to the layout. */
-  tarIndex?: (diffId: string) => string | undefined;
+  /** The tar index of a layer (diffID) in an `oci convert` output beside the layout: its path relative to the layout, its inode count. */
+  tarIndex?: (diffId: string) => Promise<{ path: string; inodes?: number } | undefined>;
 }
 
 export interface LayoutHost {
@@ -294,7 +294,7 @@ function descriptors(root: Node): DescriptorAt[] {
 
 const mediaTypeWhat = (mt: unknown): string | undefined => KNOWN_MEDIA_TYPES.find((m) => m.mediaType === mt)?.what;
 
-export function manifestHover(a: ManifestAnalysis, pos: Position): Hover | null {
+export async function manifestHover(a: ManifestAnalysis, pos: Position): Promise<Hover | null> {
   const root = a.root;
   if (!root || a.syntax.length > 0) return null;
   const node = findNodeAtOffset(root, a.doc.offsetAt(pos));
@@ -307,7 +307,7 @@ export function manifestHover(a: ManifestAnalysis, pos: Position): Hover | null 
   }
   if (prop === 'digest') {
     const d = descriptors(root).find((x) => x.digestNode === node);
-    return d ? { contents: { kind: 'markdown', value: describeDigest(a, d) }, range } : null;
+    return d ? { contents: { kind: 'markdown', value: await describeDigest(a, d) }, range } : null;
   }
   // A config's rootfs.diff_ids entry.
   const path = getNodePath(node);
@@ -321,7 +321,7 @@ export function manifestHover(a: ManifestAnalysis, pos: Position): Hover | null 
   return null;
 }
 
-function describeDigest(a: ManifestAnalysis, d: DescriptorAt): string {
+async function describeDigest(a: ManifestAnalysis, d: DescriptorAt): Promise<string> {
   const v = getNodeValue(d.node) as Record<string, unknown>;
   const mt = v['mediaType'];
   const role = d.role === 'layer' ? `layer ${d.index}` : d.role === 'config' ? 'config' : `manifests[${d.index}]`;
@@ -342,8 +342,8 @@ function describeDigest(a: ManifestAnalysis, d: DescriptorAt): string {
     const layer = a.report.images.filter((img) => img.manifestFile === a.layout?.path).flatMap((img) => img.layers).find((l) => l.index === d.index);
     if (layer?.diffId) {
       lines.push(`diffID \`${layer.diffId}\` (config rootfs.diff_ids[${d.index}])`);
-      const index = a.layout?.tarIndex?.(layer.diffId);
-      if (index !== undefined) lines.push(`tar index \`${index}\` (erofs-kit oci convert)`);
+      const index = await a.layout?.tarIndex?.(layer.diffId).catch(() => undefined);
+      if (index) lines.push(`tar index \`${index.path}\` (erofs-kit oci convert)${index.inodes !== undefined ? `: ${index.inodes} inodes` : ''}`);
     }
   }
   if (a.layout && checkDigest(d.digest!).ok) {

@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { KNOWN_MEDIA_TYPES, format, formatXxd, inspect, parseHexdump, sha256, toHex } from '@erofs-kit/core';
+import { ErofsImage, KNOWN_MEDIA_TYPES, format, formatXxd, inspect, parseHexdump, sha256, toHex } from '@erofs-kit/core';
 import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
+import { FileSource } from '@erofs-kit/core/node';
 import { Client, decodeTokens } from './support/client.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
@@ -551,6 +552,16 @@ describe('image manifests: documents on their own', () => {
   });
 });
 
+const INDEX_STAND_IN = fileURLToPath(new URL('../../../fixtures/basic-4k.erofs', import.meta.url));
+async function inodesOf(path: string): Promise<number> {
+  const src = new FileSource(path);
+  try {
+    return Number((await ErofsImage.open(src)).sb.inos);
+  } finally {
+    await src.close();
+  }
+}
+
 describe('image manifests: in an OCI layout on disk', () => {
   const enc = new TextEncoder();
   const top = mkdtempSync(join(tmpdir(), 'lsp-oci-'));
@@ -599,7 +610,8 @@ describe('image manifests: in an OCI layout on disk', () => {
     // An `oci convert` output beside the layout with the tar index of layer 1 only.
     mkdirSync(join(top, 'out', 'layers'), { recursive: true });
     writeFileSync(join(top, 'out', 'summary.json'), '{}');
-    writeFileSync(join(top, 'out', 'layers', `${layers[1]!.slice(7)}.erofs`), new Uint8Array(4096));
+    // (Any EROFS image stands in for the tar index: the hover reads its inode count.)
+    writeFileSync(join(top, 'out', 'layers', `${layers[1]!.slice(7)}.erofs`), readFileSync(INDEX_STAND_IN));
   });
   afterAll(() => rmSync(top, { recursive: true, force: true }));
 
@@ -655,7 +667,7 @@ describe('image manifests: in an OCI layout on disk', () => {
     );
     const second = rangeOf(manifest, `"${layers[1]}"`);
     expect(text(await client.hover(blobUri(sha(manifest)), second.start.line, second.start.character + 3))).toContain(
-      [`diffID \`${layers[1]}\` (config rootfs.diff_ids[1])`, `tar index \`../out/layers/${layers[1]!.slice(7)}.erofs\` (erofs-kit oci convert)`].join('\n\n'),
+      [`diffID \`${layers[1]}\` (config rootfs.diff_ids[1])`, `tar index \`../out/layers/${layers[1]!.slice(7)}.erofs\` (erofs-kit oci convert): ${await inodesOf(INDEX_STAND_IN)} inodes`].join('\n\n'),
     );
     const missing = rangeOf(manifest, `"${layers[2]}"`);
     expect(text(await client.hover(blobUri(sha(manifest)), missing.start.line, missing.start.character + 3))).toContain(`blob \`blobs/sha256/${layers[2]!.slice(7)}\` is not in the layout`);
