@@ -7,6 +7,7 @@
  */
 import {
   KNOWN_MEDIA_TYPES,
+  REF_NAME,
   blobPath,
   checkDigest,
   checkOciDocument,
@@ -45,8 +46,6 @@ export interface Layout {
 export interface LayoutHost {
   layoutOf(uri: string): Layout | undefined;
 }
-
-const REF_NAME = 'org.opencontainers.image.ref.name';
 
 /** Whether a document may be an image JSON document: JSON by language or name, or a blob of a layout. */
 export function isManifestCandidate(doc: TextDocument): boolean {
@@ -119,7 +118,7 @@ export async function analyseManifest(doc: TextDocument, host: LayoutHost | unde
   if (layout) a.layout = layout;
   if (syntax.length > 0 || !root) return a; // the checks need the whole document
   const file = layout?.path ?? doc.uri.slice(doc.uri.lastIndexOf('/') + 1);
-  const own = descriptors(root);
+  const own = descriptors(root, a.kind);
   const named = new Set(own.flatMap((d) => (d.digest && checkDigest(d.digest).ok ? [blobPath(d.digest)] : [])));
   const finish = (problems: OciProblem[], report: OciReport | undefined): ManifestAnalysis => {
     const out: ManifestAnalysis = {
@@ -239,7 +238,7 @@ export function manifestDiagnostics(a: ManifestAnalysis): Diagnostic[] {
     out.push({ range: nodeRange(doc, root, 1), severity: severity(p), source: 'erofs-kit', code: p.check, message: elsewhere(p) });
   }
   for (const p of a.named) {
-    for (const d of descriptors(root)) {
+    for (const d of descriptors(root, a.kind)) {
       if (d.digest && d.digestNode && checkDigest(d.digest).ok && blobPath(d.digest) === p.file) {
         out.push({ range: nodeRange(doc, d.digestNode), severity: severity(p), source: 'erofs-kit', code: p.check, message: elsewhere(p) });
       }
@@ -267,9 +266,10 @@ interface DescriptorAt {
   digestNode?: Node;
 }
 
-/** The descriptors of an index (manifests) or manifest (config, layers), as they are in the text. */
-function descriptors(root: Node): DescriptorAt[] {
+/** The descriptors of an index (manifests) or manifest (config, layers), as they are in the text; a config has none. */
+function descriptors(root: Node, kind: OciDocumentKind): DescriptorAt[] {
   const out: DescriptorAt[] = [];
+  if (kind === 'config') return out; // its `config` is the runtime configuration
   const add = (node: Node | undefined, jsonPath: string, role: DescriptorAt['role'], index: number): void => {
     if (node?.type !== 'object') return;
     const d: DescriptorAt = { jsonPath, role, index, node };
@@ -306,7 +306,7 @@ export async function manifestHover(a: ManifestAnalysis, pos: Position): Promise
     return what ? { contents: { kind: 'markdown', value: `\`${node.value as string}\`: ${what}` }, range } : null;
   }
   if (prop === 'digest') {
-    const d = descriptors(root).find((x) => x.digestNode === node);
+    const d = descriptors(root, a.kind).find((x) => x.digestNode === node);
     return d ? { contents: { kind: 'markdown', value: await describeDigest(a, d) }, range } : null;
   }
   // A config's rootfs.diff_ids entry.
@@ -356,7 +356,7 @@ async function describeDigest(a: ManifestAnalysis, d: DescriptorAt): Promise<str
 export function manifestLinks(a: ManifestAnalysis): DocumentLink[] {
   if (!a.layout || !a.root || a.syntax.length > 0) return [];
   const out: DocumentLink[] = [];
-  for (const d of descriptors(a.root)) {
+  for (const d of descriptors(a.root, a.kind)) {
     if (!d.digest || !d.digestNode || !checkDigest(d.digest).ok) continue;
     const path = blobPath(d.digest);
     if (!a.present.has(path)) continue;
