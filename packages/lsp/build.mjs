@@ -2,6 +2,7 @@
 import { build } from 'esbuild';
 
 const common = { bundle: true, sourcemap: true, minify: true, logLevel: 'warning' };
-await build({ ...common, entryPoints: { server: 'src/node.ts' }, outdir: 'dist', platform: 'node', format: 'cjs', target: 'node20', outExtension: { '.js': '.cjs' } });
+// mainFields: ESM builds first; jsonc-parser's `main` is a UMD module whose inner require()s a bundler cannot follow.
+await build({ ...common, entryPoints: { server: 'src/node.ts' }, outdir: 'dist', platform: 'node', format: 'cjs', target: 'node20', outExtension: { '.js': '.cjs' }, mainFields: ['module', 'main'] });
 // Browser build: a classic web worker script (no node:* anywhere in core's browser entry).
 await build({ ...common, entryPoints: { browser: 'src/browser.ts' }, outdir: 'dist', platform: 'browser', format: 'iife', target: 'es2022' });

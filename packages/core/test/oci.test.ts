@@ -9,7 +9,7 @@ import { gzipSync } from 'fflate';
 import { MemorySource } from '../src/io/source.js';
 import { sha256, toHex } from '../src/digest/hash.js';
 import { memoryFiles, tarFiles } from '../src/oci/files.js';
-import { OCI_CHECKS, readOci, selectImage, type OciProblem } from '../src/oci/layout.js';
+import { OCI_CHECKS, checkOciDocument, ociDocumentKind, readOci, selectImage, type OciProblem } from '../src/oci/layout.js';
 import { checkDigest } from '../src/oci/spec.js';
 import { mergeLayers } from '../src/oci/merge.js';
 import { treeOfTar } from '../src/tarindex/tree.js';
@@ -383,6 +383,85 @@ describe('OCI layout: nested indexes and platforms', () => {
     files.set('index.json', enc.encode(JSON.stringify(idx)));
     const r = await check(files);
     expect(r.problems.map(brief)).toEqual([{ check: 'platform', code: 'invalid-value', severity: 'warning', file: r.images[1]!.configFile, jsonPath: '$.architecture' }]);
+  });
+});
+
+describe('one document (checkOciDocument)', () => {
+  const json = (b: Uint8Array): J => JSON.parse(new TextDecoder().decode(b)) as J;
+
+  it('tells indexes, manifests and configs apart by mediaType, then by shape', () => {
+    expect(ociDocumentKind({ mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json' })).toBe('index');
+    expect(ociDocumentKind({ mediaType: 'application/vnd.docker.distribution.manifest.v2+json', schemaVersion: 2 })).toBe('manifest');
+    expect(ociDocumentKind({ manifests: [] })).toBe('index');
+    expect(ociDocumentKind({ config: {}, layers: [] })).toBe('manifest');
+    expect(ociDocumentKind({ architecture: 'arm64', os: 'linux' })).toBe('config');
+    expect(ociDocumentKind({ name: 'package', version: '1.0.0' })).toBeUndefined();
+    expect(ociDocumentKind([1, 2])).toBeUndefined();
+  });
+
+  it('finds nothing in the documents of a valid layout, on their own or against the layout', async () => {
+    const l = makeLayout();
+    const files = memoryFiles(l.files);
+    for (const [file, layers] of [['index.json', undefined], [path(l.manifest), undefined], [path(l.config), 2]] as const) {
+      const v = json(l.files.get(file)!);
+      expect((await checkOciDocument(v, { file, ...(layers !== undefined ? { layers } : {}) })).problems, file).toEqual([]);
+      expect((await checkOciDocument(v, { file, files, checkBlobs: true })).problems, file).toEqual([]);
+    }
+  });
+
+  it('reports what readOci reports for the same defects in the document itself', async () => {
+    const hooks = {
+      manifest: (m: J) => {
+        m['schemaVersion'] = 1;
+        m['layers'][0].digest = 'sha256:XYZ';
+        m['layers'][1].mediaType = 'text/plain';
+      },
+    };
+    const l = makeLayout(hooks);
+    const mfile = path(l.manifest);
+    const whole = (await check(l.files)).problems.filter((p) => p.file === mfile).map(brief);
+    const one = (await checkOciDocument(json(l.files.get(mfile)!), { file: mfile, files: memoryFiles(l.files) })).problems.map(brief);
+    expect(one).toEqual(whole);
+    expect(one.map((p) => [p.check, p.jsonPath])).toEqual([
+      ['schema-version', '$.schemaVersion'],
+      ['digest-syntax', '$.layers[0].digest'],
+      ['layer-media-type', '$.layers[1].mediaType'],
+    ]);
+  });
+
+  it('checks blobs against the layout: missing, wrong size, wrong content', async () => {
+    const l = makeLayout();
+    const files = new Map(l.files);
+    files.delete(path(l.layers[0]!));
+    const cfg = files.get(path(l.config))!;
+    files.set(path(l.config), enc.encode(new TextDecoder().decode(cfg).replace('amd64', 'arm64')));
+    const m = json(l.files.get(path(l.manifest))!);
+    m['layers'][1].size += 1;
+    const r = await checkOciDocument(m, { file: 'm.json', files: memoryFiles(files), checkBlobs: true });
+    expect(r.kind).toBe('manifest');
+    expect(r.problems.map((p) => [p.check, p.file, p.jsonPath])).toEqual([
+      ['blob-missing', 'm.json', '$.layers[0].digest'],
+      ['blob-size', 'm.json', '$.layers[1].size'],
+      ['blob-digest', 'm.json', '$.config.digest'],
+    ]);
+  });
+
+  it('counts a config\'s diff_ids against the layers its manifest has, when told', async () => {
+    const l = makeLayout();
+    const v = json(l.files.get(path(l.config))!);
+    expect((await checkOciDocument(v, { layers: 3 })).problems.map((p) => [p.check, p.jsonPath, p.message])).toEqual([['diff-ids', '$.rootfs.diff_ids', '2 diff_ids for 3 layers']]);
+    v['rootfs'].diff_ids[1] = 'sha512:00';
+    expect((await checkOciDocument(v)).problems.map((p) => [p.check, p.jsonPath])).toEqual([['digest-syntax', '$.rootfs.diff_ids[1]']]);
+  });
+
+  it('says when a manifest on its own names a media type that is not a manifest\'s', async () => {
+    const r = await checkOciDocument({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', config: {}, layers: [] }, { kind: 'manifest' });
+    expect(r.problems.map((p) => [p.check, p.jsonPath, p.message])).toEqual([
+      ['media-type', '$.mediaType', `mediaType "application/vnd.oci.image.index.v1+json" is not an image manifest's`],
+      ['descriptor', '$.config.mediaType', 'mediaType is missing'],
+      ['descriptor', '$.config.digest', 'digest is missing'],
+      ['descriptor', '$.config.size', 'size is missing'],
+    ]);
   });
 });
 

@@ -8,6 +8,7 @@ import { TextDocuments, TextDocumentSyncKind, type Connection, type InitializeRe
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { TOKEN_MODIFIERS, TOKEN_TYPES, analyse, codeActions, definition, diagnostics, hover, inlayHints, semanticTokens, symbols, type Analysis } from './analysis.js';
 import { DUMP_EXTENSIONS, DUMP_LANGUAGE_ID, analyseDump, dumpHover, type DumpAnalysis } from './cfsdump.js';
+import { analyseManifest, isManifestCandidate, manifestCompletion, manifestDiagnostics, manifestHover, manifestLinks, type LayoutHost, type ManifestAnalysis } from './oci.js';
 
 export const LANGUAGE_ID = 'erofs-hexdump';
 export const EXTENSIONS = ['.xxd', '.hexdump'];
@@ -28,7 +29,8 @@ export function handles(doc: TextDocument): boolean {
   return isHexdump(doc.getText().slice(0, 8192));
 }
 
-export function startServer(connection: Connection): void {
+/** `layouts` finds the image layout a manifest document sits in (the Node entry; none in a browser). */
+export function startServer(connection: Connection, layouts?: LayoutHost): void {
   const documents = new TextDocuments(TextDocument);
   const cache = new Map<string, { version: number; analysis: Analysis | undefined }>();
   const dumps = new Map<string, { version: number; analysis: DumpAnalysis }>();
@@ -53,10 +55,38 @@ export function startServer(connection: Connection): void {
     return analysis;
   };
 
+  const manifests = new Map<string, { version: number; analysis: Promise<ManifestAnalysis | undefined> }>();
+  const manifestOf = async (uri: string): Promise<ManifestAnalysis | undefined> => {
+    const doc = documents.get(uri);
+    if (!doc || !isManifestCandidate(doc)) return undefined;
+    const hit = manifests.get(uri);
+    if (hit && hit.version === doc.version) return hit.analysis;
+    const analysis = analyseManifest(doc, layouts).catch(() => undefined);
+    manifests.set(uri, { version: doc.version, analysis });
+    return analysis;
+  };
+
   const published = new Map<string, number>();
   const publish = (uri: string): void => {
     const doc = documents.get(uri);
     if (!doc) return;
+    if (isManifestCandidate(doc)) {
+      published.set(uri, doc.version);
+      void manifestOf(uri).then(async (m) => {
+        if (documents.get(uri)?.version !== doc.version) return; // a newer version publishes its own
+        if (!m) {
+          const a = analysisOf(uri); // JSON that is no manifest: a dump, or nothing of ours
+          void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: a ? diagnostics(a) : [] });
+          return;
+        }
+        void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: manifestDiagnostics(m) });
+        const full = await m.hashing; // then again once the layer blobs are hashed
+        if (!full || documents.get(uri)?.version !== doc.version) return;
+        manifests.set(uri, { version: doc.version, analysis: Promise.resolve(full) });
+        void connection.sendDiagnostics({ uri, version: doc.version, diagnostics: manifestDiagnostics(full) });
+      });
+      return;
+    }
     const d = dumpOf(uri);
     const a = d ? undefined : analysisOf(uri);
     published.set(uri, doc.version);
@@ -72,6 +102,8 @@ export function startServer(connection: Connection): void {
         documentSymbolProvider: true,
         inlayHintProvider: true,
         codeActionProvider: true,
+        documentLinkProvider: { resolveProvider: false },
+        completionProvider: { triggerCharacters: ['"'] },
         semanticTokensProvider: { legend: { tokenTypes: [...TOKEN_TYPES], tokenModifiers: [...TOKEN_MODIFIERS] }, full: true, range: true },
       },
       serverInfo: { name: 'erofs-kit-lsp', version: '0.1.0' },
@@ -92,15 +124,26 @@ export function startServer(connection: Connection): void {
     clearTimeout(timers.get(e.document.uri));
     cache.delete(e.document.uri);
     dumps.delete(e.document.uri);
+    manifests.delete(e.document.uri);
     published.delete(e.document.uri);
     void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
   });
 
-  connection.onHover((p) => {
+  connection.onHover(async (p) => {
     const d = dumpOf(p.textDocument.uri);
     if (d) return dumpHover(d, p.position);
+    const m = await manifestOf(p.textDocument.uri);
+    if (m) return manifestHover(m, p.position);
     const a = analysisOf(p.textDocument.uri);
     return a ? hover(a, p.position) : null;
+  });
+  connection.onDocumentLinks(async (p) => {
+    const m = await manifestOf(p.textDocument.uri);
+    return m ? manifestLinks(m) : [];
+  });
+  connection.onCompletion(async (p) => {
+    const m = await manifestOf(p.textDocument.uri);
+    return m ? manifestCompletion(m, p.position) : [];
   });
   connection.onDefinition((p) => {
     const a = analysisOf(p.textDocument.uri);

@@ -55,4 +55,18 @@ describe('browser build', () => {
     const hover = await w.next((m) => m.id === 2);
     expect((hover.result as { contents: { value: string } }).contents.value).toContain('value `12 (0xc)` — block size 4096');
   });
+
+  it('checks an image manifest (no layout: the document alone)', async () => {
+    const w = worker();
+    w.send({ id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: {} } });
+    await w.next((m) => m.id === 1);
+    w.send({ method: 'initialized', params: {} });
+    const text = '{"schemaVersion": 2, "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:x", "size": 2}, "layers": []}';
+    w.send({ method: 'textDocument/didOpen', params: { textDocument: { uri: 'file:///m.json', languageId: 'json', version: 1, text } } });
+    const diags = await w.next((m) => m.method === 'textDocument/publishDiagnostics');
+    const start = text.indexOf('"sha256:x"');
+    expect((diags.params as { diagnostics: { code: string; range: unknown }[] }).diagnostics).toMatchObject([
+      { code: 'digest-syntax', range: { start: { line: 0, character: start }, end: { line: 0, character: start + '"sha256:x"'.length } } },
+    ]);
+  });
 });

@@ -3,12 +3,14 @@
  * (made by test/fixtures/make-fixtures.mjs from the image fixtures).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { format, formatXxd, inspect, parseHexdump } from '@erofs-kit/core';
+import { ErofsImage, KNOWN_MEDIA_TYPES, format, formatXxd, inspect, parseHexdump, sha256, toHex } from '@erofs-kit/core';
 import type { DocumentSymbol, Hover, Location } from 'vscode-languageserver-protocol';
+import { FileSource } from '@erofs-kit/core/node';
 import { Client, decodeTokens } from './support/client.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
@@ -400,5 +402,294 @@ describe('composefs dump files', () => {
     // Found by extension too (.dump), without the language id.
     const d2 = await client.open('file:///cfs/bad-mode.dump', badMode, 'plaintext');
     expect(d2.map((x) => [x.range.start.line, x.range.start.character, x.range.end.character, x.message])).toEqual([[dev, fieldPos(dev, 2), fieldPos(dev, 2) + 5, 'MODE "2x666" is not an octal number']]);
+  });
+});
+
+/* ------------------------------------------------------------------ image manifests */
+
+/** The range of the `nth` occurrence of `needle` in `text` (LSP positions). */
+function rangeOf(text: string, needle: string, nth = 0): { start: { line: number; character: number }; end: { line: number; character: number } } {
+  let at = -1;
+  for (let i = 0; i <= nth; i++) {
+    at = text.indexOf(needle, at + 1);
+    if (at < 0) throw new Error(`${needle} #${nth} not in the text`);
+  }
+  const pos = (o: number) => {
+    const before = text.slice(0, o).split('\n');
+    return { line: before.length - 1, character: before[before.length - 1]!.length };
+  };
+  return { start: pos(at), end: pos(at + needle.length) };
+}
+const hex64 = (c: string): string => c.repeat(64);
+const sha = (b: Uint8Array | string): string => `sha256:${toHex(sha256().update(typeof b === 'string' ? new TextEncoder().encode(b) : b).digest())}`;
+
+describe('image manifests: documents on their own', () => {
+  const manifest = [
+    '{',
+    '  "schemaVersion": 1,',
+    '  "mediaType": "application/vnd.oci.image.manifest.v1+json",',
+    '  "config": {',
+    '    "mediaType": "application/vnd.oci.image.config.v1+json",',
+    `    "digest": "sha256:${hex64('c')}"`,
+    '  },',
+    '  "layers": [',
+    `    { "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:${hex64('a')}", "size": 32 },`,
+    '    { "mediaType": "text/plain", "digest": "sha256:ABC", "size": -1 },',
+    `    { "mediaType": "text/plain", "digest": "sha256:${hex64('b')}", "size": 5 }`,
+    '  ]',
+    '}',
+  ].join('\n');
+  const uri = 'file:///m/manifest.json';
+
+  it('puts every problem core reports at its value, or at the key of the object missing a field', async () => {
+    const d = await client.open(uri, manifest, 'json');
+    const at = (needle: string, nth = 0) => rangeOf(manifest, needle, nth);
+    expect(d.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [at('1'), 1, 'schema-version', 'schemaVersion 1, must be 2'],
+      [at('"config"'), 1, 'descriptor', 'size is missing'],
+      [at('"sha256:ABC"'), 1, 'digest-syntax', 'sha256 digest "ABC" must be 64 lower-case hex digits'],
+      [at('-1'), 1, 'descriptor', 'size -1 is not a non-negative integer'],
+      [at('"text/plain"', 1), 1, 'layer-media-type', 'layer media type text/plain is not a tar, tar+gzip or tar+zstd layer'],
+    ]);
+    expect(new Set(d.map((x) => x.source))).toEqual(new Set(['erofs-kit']));
+  });
+
+  it('hovers a digest with what it names, and a media type with what it is', async () => {
+    const h = await client.hover(uri, 8, 100);
+    expect(text(h)).toBe([`**layer 0** · \`sha256:${hex64('a')}\``, '`application/vnd.oci.image.layer.v1.tar+gzip` — OCI layer, tar+gzip', 'size 32 bytes'].join('\n\n'));
+    expect(h!.range).toEqual(rangeOf(manifest, `"sha256:${hex64('a')}"`));
+    expect(text(await client.hover(uri, 5, 20))).toBe([`**config** · \`sha256:${hex64('c')}\``, '`application/vnd.oci.image.config.v1+json` — OCI image config'].join('\n\n'));
+    expect(text(await client.hover(uri, 2, 22))).toBe('`application/vnd.oci.image.manifest.v1+json`: OCI image manifest');
+    expect(await client.hover(uri, 1, 5)).toBeNull();
+  });
+
+  it('has no links outside a layout', async () => {
+    expect(await client.links(uri)).toEqual([]);
+  });
+
+  it('checks Docker manifest lists and configs, and says where the JSON is broken', async () => {
+    const list = [
+      '{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json", "manifests": [',
+      `  {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "digest": "sha256:${hex64('d')}", "size": "12", "platform": {"architecture": "amd64"}}`,
+      ']}',
+    ].join('\n');
+    const d = await client.open('file:///m/list.json', list, 'json');
+    expect(d.map((x) => [x.range, x.code, x.message])).toEqual([
+      [rangeOf(list, '"12"'), 'descriptor', 'size "12" is not a non-negative integer'],
+      [rangeOf(list, '{"architecture": "amd64"}'), 'descriptor', 'platform needs string os and architecture (and an optional string variant)'],
+    ]);
+    const config = '{"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": ["sha256:xyz", "md5:abc"]}}';
+    const c = await client.open('file:///m/config.json', config, 'json');
+    expect(c.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [rangeOf(config, '"sha256:xyz"'), 1, 'digest-syntax', 'sha256 digest "xyz" must be 64 lower-case hex digits'],
+      [rangeOf(config, '"md5:abc"'), 2, 'digest-algorithm', 'digest algorithm md5 cannot be verified here (sha256, sha512)'],
+      [rangeOf(config, '"md5:abc"'), 1, 'digest-algorithm', 'diff_id md5:abc is not a sha256 digest'],
+    ]);
+    const broken = '{"schemaVersion": 2, "manifests": [}';
+    const b = await client.open('file:///m/broken.json', broken, 'json');
+    expect(b.map((x) => [x.range, x.code, x.message])).toEqual([[rangeOf(broken, '}'), 'json', 'not JSON: value expected']]);
+  });
+
+  it('leaves other JSON alone', async () => {
+    const d = await client.open('file:///m/package.json', '{"name": "x", "version": "1.0.0", "config": {"port": 8080}}', 'json');
+    expect(d).toEqual([]);
+    expect(await client.hover('file:///m/package.json', 0, 12)).toBeNull();
+    expect(await client.completion('file:///m/package.json', 0, 12)).toEqual([]);
+    // A dump is still a dump whatever its language id.
+    const dump = fixture('root-dir-bad.xxd');
+    const asDump = await client.open('file:///m/dump.xxd', dump);
+    expect(asDump.length).toBeGreaterThan(0);
+    expect(await client.open('file:///m/dump.json', dump, 'json')).toEqual(asDump);
+    const h = text(await client.hover('file:///m/dump.json', 1, 12));
+    expect(h).toMatch(/bytes 0x[0-9a-f]+\.\.0x/);
+    expect(h).toBe(text(await client.hover('file:///m/dump.xxd', 1, 12)));
+  });
+
+  it('completes media types inside a "mediaType" value, those that fit the place first', async () => {
+    const doc = '{"schemaVersion": 2, "config": {"mediaType": ""}, "layers": [{"mediaType": "app"}]}';
+    const u = 'file:///m/complete.json';
+    await client.open(u, doc, 'json');
+    const inConfig = await client.completion(u, 0, doc.indexOf('""') + 1);
+    expect(inConfig.length).toBe(KNOWN_MEDIA_TYPES.filter((m) => m.role !== 'other').length);
+    const sorted = [...inConfig].sort((x, y) => x.sortText!.localeCompare(y.sortText!));
+    expect(sorted.slice(0, 3).map((i) => i.label)).toEqual(KNOWN_MEDIA_TYPES.filter((m) => m.role === 'config').map((m) => m.mediaType).sort());
+    expect(inConfig.find((i) => i.label === 'application/vnd.oci.image.config.v1+json')).toMatchObject({
+      detail: 'OCI image config',
+      textEdit: { range: rangeOf(doc, '""'), newText: '"application/vnd.oci.image.config.v1+json"' },
+    });
+    const inLayer = await client.completion(u, 0, doc.indexOf('"app"') + 3);
+    const first = [...inLayer].sort((x, y) => x.sortText!.localeCompare(y.sortText!))[0]!;
+    expect(KNOWN_MEDIA_TYPES.find((m) => m.mediaType === first.label)?.role).toBe('layer');
+    expect(first.textEdit).toMatchObject({ range: rangeOf(doc, '"app"') });
+    expect(await client.completion(u, 0, 3)).toEqual([]);
+  });
+
+  it('survive random and mutated manifests (the server answers every request)', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.json({ maxDepth: 4 }),
+          fc.array(fc.tuple(fc.nat(), fc.constantFrom('{', '}', '[', ']', '"', ',', ':', '0', '-', 'x', '\n', '')), { maxLength: 20 }).map((m) => {
+            const c = manifest.split('');
+            for (const [i, ch] of m) c[i % c.length] = ch;
+            return c.join('');
+          }),
+        ),
+        async (t) => {
+          const u = `file:///fuzz/${n++}.json`;
+          await client.open(u, t, 'json');
+          await client.hover(u, 8, 100);
+          await client.hover(u, 2, 22);
+          await client.completion(u, 4, 20);
+          await client.links(u);
+          client.close(u);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(client.proc.exitCode).toBeNull();
+  });
+});
+
+const INDEX_STAND_IN = fileURLToPath(new URL('../../../fixtures/basic-4k.erofs', import.meta.url));
+async function inodesOf(path: string): Promise<number> {
+  const src = new FileSource(path);
+  try {
+    return Number((await ErofsImage.open(src)).sb.inos);
+  } finally {
+    await src.close();
+  }
+}
+
+describe('image manifests: in an OCI layout on disk', () => {
+  const enc = new TextEncoder();
+  const top = mkdtempSync(join(tmpdir(), 'lsp-oci-'));
+  const dir = join(top, 'image');
+  const blob = (d: string) => join(dir, 'blobs', 'sha256', d.slice(7));
+  const put = (d: string, b: Uint8Array | string) => writeFileSync(blob(d), b);
+  // Layer 0's blob holds other bytes of the same size; layer 1's size is wrong; layer 2 has no blob.
+  const tars = [new Uint8Array(1024).fill(2), new Uint8Array(512).fill(3), new Uint8Array(256).fill(4)];
+  const layers = tars.map(sha);
+  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [layers[0], layers[1]] } }, null, 2);
+  const manifest = JSON.stringify(
+    {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layers[0], size: 1024 },
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layers[1], size: 600 },
+        { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: layers[2], size: 256 },
+      ],
+    },
+    null,
+    2,
+  );
+  const index = JSON.stringify(
+    {
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }],
+    },
+    null,
+    2,
+  );
+  const uri = (p: string) => pathToFileURL(join(dir, p)).href;
+  const blobUri = (d: string) => uri(`blobs/sha256/${d.slice(7)}`);
+  const mpath = `blobs/sha256/${sha(manifest).slice(7)}`;
+  const cpath = `blobs/sha256/${sha(config).slice(7)}`;
+
+  beforeAll(() => {
+    mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+    put(layers[0]!, new Uint8Array(1024).fill(1));
+    put(layers[1]!, tars[1]!);
+    put(sha(config), config);
+    put(sha(manifest), manifest);
+    writeFileSync(join(dir, 'index.json'), index);
+    writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    // An `oci convert` output beside the layout with the tar index of layer 1 only.
+    mkdirSync(join(top, 'out', 'layers'), { recursive: true });
+    writeFileSync(join(top, 'out', 'summary.json'), '{}');
+    // (Any EROFS image stands in for the tar index: the hover reads its inode count.)
+    writeFileSync(join(top, 'out', 'layers', `${layers[1]!.slice(7)}.erofs`), readFileSync(INDEX_STAND_IN));
+  });
+  afterAll(() => rmSync(top, { recursive: true, force: true }));
+
+  it('reports size and digest mismatches and missing blobs at the manifest\'s fields, and the config\'s problems at its descriptor', async () => {
+    // First without layer digests (layer blobs not hashed yet), then again with them.
+    const quick = await client.open(blobUri(sha(manifest)), manifest, 'json');
+    expect(quick.map((x) => x.code)).toEqual(['blob-size', 'blob-missing', 'diff-ids']);
+    const d = await client.publication(blobUri(sha(manifest)), 2);
+    expect(d.map((x) => [x.range, x.severity, x.code, x.message])).toEqual([
+      [rangeOf(manifest, '600'), 1, 'blob-size', `size 600 but blob blobs/sha256/${layers[1]!.slice(7)} holds 512 bytes`],
+      [rangeOf(manifest, `"${layers[2]}"`), 1, 'blob-missing', `blob blobs/sha256/${layers[2]!.slice(7)} does not exist`],
+      [rangeOf(manifest, `"${layers[0]}"`), 1, 'blob-digest', `blob blobs/sha256/${layers[0]!.slice(7)} does not hash to ${layers[0]}`],
+      [rangeOf(manifest, `"${sha(config)}"`), 1, 'diff-ids', `${cpath} $.rootfs.diff_ids: 2 diff_ids for 3 layers`],
+    ]);
+  });
+
+  it('checks the editor\'s text, not the file: a fixed size clears its diagnostic', async () => {
+    const fixed = manifest.replace('"size": 600', '"size": 512');
+    const d = await client.change(blobUri(sha(manifest)), fixed);
+    expect(d.map((x) => x.code)).toEqual(['blob-missing', 'blob-digest', 'blob-digest', 'diff-ids']);
+    // The edited text no longer hashes to the blob's name: index.json's descriptor says so, here at the top.
+    expect(d[2]).toMatchObject({ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } }, message: `index.json $.manifests[0].digest: blob ${mpath} does not hash to ${sha(manifest)}` });
+    await client.change(blobUri(sha(manifest)), manifest);
+  });
+
+  it('shows the problems of the manifest an index names at its digest, and the config\'s own in the config', async () => {
+    const i = await client.open(uri('index.json'), index, 'json');
+    const at = rangeOf(index, `"${sha(manifest)}"`);
+    expect(i.map((x) => [x.range, x.code, x.message])).toEqual([
+      [at, 'blob-size', `${mpath} $.layers[1].size: size 600 but blob blobs/sha256/${layers[1]!.slice(7)} holds 512 bytes`],
+      [at, 'blob-missing', `${mpath} $.layers[2].digest: blob blobs/sha256/${layers[2]!.slice(7)} does not exist`],
+      [at, 'blob-digest', `${mpath} $.layers[0].digest: blob blobs/sha256/${layers[0]!.slice(7)} does not hash to ${layers[0]}`],
+    ]);
+    const c = await client.open(blobUri(sha(config)), config, 'json');
+    expect(c.map((x) => [x.range, x.code, x.message])).toEqual([[rangeOf(config, `[\n      "${layers[0]}",\n      "${layers[1]}"\n    ]`), 'diff-ids', '2 diff_ids for 3 layers']]);
+  });
+
+  it('takes a layout\'s index.json for an index whatever it holds', async () => {
+    const d = await client.change(uri('index.json'), '{}');
+    const brace = { start: { line: 0, character: 0 }, end: { line: 0, character: 1 } };
+    expect(d.map((x) => [x.range, x.code, x.message])).toEqual([
+      [brace, 'schema-version', 'schemaVersion null, must be 2'],
+      [brace, 'descriptor', 'manifests must be an array of descriptors'],
+    ]);
+    expect(await client.change(uri('index.json'), index)).toHaveLength(3);
+  });
+
+  it('hovers a layer digest with its diffID and blob, and a diffID with its layer', async () => {
+    const r = rangeOf(manifest, `"${layers[0]}"`);
+    const h = await client.hover(blobUri(sha(manifest)), r.start.line, r.start.character + 3);
+    expect(text(h)).toBe(
+      [`**layer 0** · \`${layers[0]}\``, '`application/vnd.oci.image.layer.v1.tar` — OCI layer, uncompressed tar', 'size 1024 bytes', `diffID \`${layers[0]}\` (config rootfs.diff_ids[0])`, `blob \`blobs/sha256/${layers[0]!.slice(7)}\``].join('\n\n'),
+    );
+    const second = rangeOf(manifest, `"${layers[1]}"`);
+    expect(text(await client.hover(blobUri(sha(manifest)), second.start.line, second.start.character + 3))).toContain(
+      [`diffID \`${layers[1]}\` (config rootfs.diff_ids[1])`, `tar index \`../out/layers/${layers[1]!.slice(7)}.erofs\` (erofs-kit oci convert): ${await inodesOf(INDEX_STAND_IN)} inodes`].join('\n\n'),
+    );
+    const missing = rangeOf(manifest, `"${layers[2]}"`);
+    expect(text(await client.hover(blobUri(sha(manifest)), missing.start.line, missing.start.character + 3))).toContain(`blob \`blobs/sha256/${layers[2]!.slice(7)}\` is not in the layout`);
+    const m = rangeOf(index, `"${sha(manifest)}"`);
+    expect(text(await client.hover(uri('index.json'), m.start.line, m.start.character + 3))).toBe(
+      [`**manifests[0]** · \`${sha(manifest)}\``, '`application/vnd.oci.image.manifest.v1+json` — OCI image manifest', `size ${manifest.length} bytes`, 'tag `v1`', `blob \`${mpath}\``].join('\n\n'),
+    );
+    const id = rangeOf(config, `"${layers[1]}"`);
+    expect(text(await client.hover(blobUri(sha(config)), id.start.line, id.start.character + 3))).toBe(
+      [`**diffID of layer 1** · \`${layers[1]}\``, "sha256 of the layer's uncompressed tar", `layer blob \`${layers[1]}\` · application/vnd.oci.image.layer.v1.tar · 600 bytes`].join('\n\n'),
+    );
+  });
+
+  it('links the digests of blobs that exist to their files', async () => {
+    // The digest without its quotes.
+    const inner = (d: string) => rangeOf(manifest, d);
+    const links = await client.links(blobUri(sha(manifest)));
+    expect(links.map((l) => [l.range, l.target])).toEqual([
+      [inner(sha(config)), blobUri(sha(config))],
+      [inner(layers[0]!), blobUri(layers[0]!)],
+      [inner(layers[1]!), blobUri(layers[1]!)],
+    ]);
+    expect((await client.links(uri('index.json'))).map((l) => l.target)).toEqual([blobUri(sha(manifest))]);
   });
 });

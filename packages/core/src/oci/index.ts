@@ -2,6 +2,7 @@
 export { memoryFiles, tarFiles, type OciFiles } from './files.js';
 export {
   LAYER_MEDIA_TYPES,
+  KNOWN_MEDIA_TYPES,
   MT_CONFIG,
   MT_INDEX,
   MT_LAYOUT_HEADER,
@@ -14,8 +15,27 @@ export {
   type DigestCheck,
   type LayerCompression,
   type LayerMediaType,
+  type MediaTypeRole,
   type Platform,
 } from './spec.js';
 export { defaultDecompressor, layerStream, type LayerDecompressor, type LayerStream } from './layer.js';
-export { OCI_CHECKS, MAX_JSON_SIZE, problemError, readOci, selectImage, type OciCheck, type OciDescriptor, type OciImage, type OciLayer, type OciProblem, type OciReadOptions, type OciReport } from './layout.js';
+export {
+  OCI_CHECKS,
+  MAX_JSON_SIZE,
+  checkOciDocument,
+  ociDocumentKind,
+  problemError,
+  readOci,
+  selectImage,
+  type OciCheck,
+  type OciDescriptor,
+  type OciDocumentKind,
+  type OciDocumentOptions,
+  type OciDocumentReport,
+  type OciImage,
+  type OciLayer,
+  type OciProblem,
+  type OciReadOptions,
+  type OciReport,
+} from './layout.js';
 export { mergeLayers, type LayerTreeInput } from './merge.js';

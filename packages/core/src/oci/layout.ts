@@ -22,6 +22,7 @@ import {
   isMediaType,
   parsePlatform,
   type LayerCompression,
+  type LayerMediaType,
   type Platform,
 } from './spec.js';
 import { layerStream, type LayerDecompressor } from './layer.js';
@@ -123,6 +124,12 @@ export interface OciReadOptions {
   hash?: (a: HashAlgorithm) => HashFactory;
   decompress?: LayerDecompressor;
   onProgress?: (what: string) => void;
+  /**
+   * Blobs already hashed, digest → whether the blob matched: read and filled in by the walk,
+   * so a caller that checks the same layout again (an editor, after each edit) hashes each
+   * blob once. Blobs are content-addressed: a blob rewritten in place is not noticed.
+   */
+  hashed?: Map<string, boolean>;
 }
 
 /** JSON files above this size are refused: manifests, indexes and configs are small. */
@@ -139,12 +146,14 @@ const prop = (jp: string, key: string): string => (/^[A-Za-z_][A-Za-z0-9_]*$/.te
 
 class Walk {
   readonly problems: OciProblem[] = [];
-  /** Blobs already hashed: digest → whether it matched. */
-  private readonly hashed = new Map<string, boolean>();
+  /** Blobs already hashed: digest → whether it matched (the caller's map when it gives one). */
+  private readonly hashed: Map<string, boolean>;
   constructor(
     readonly files: OciFiles,
     readonly opts: OciReadOptions,
-  ) {}
+  ) {
+    this.hashed = opts.hashed ?? new Map<string, boolean>();
+  }
 
   add(p: OciProblem, into?: OciProblem[]): void {
     this.problems.push(p);
@@ -339,21 +348,55 @@ async function readOciLayout(w: Walk, report: OciReport): Promise<void> {
   }
 }
 
-/** Walks an index document; returns its own descriptors, pushes image manifests (with nested indexes expanded) to `out`. */
-async function walkIndex(w: Walk, obj: Obj, file: string, fromDescriptor: OciDescriptor | undefined, depth: number, out: Candidate[], inherited: string[] = []): Promise<Candidate[]> {
-  if (obj['schemaVersion'] !== 2) w.err('schema-version', 'invalid-value', file, '$.schemaVersion', `schemaVersion ${JSON.stringify(obj['schemaVersion'] ?? null)}, must be 2`);
+/** An index's own fields (schemaVersion, mediaType); its `manifests` array when it is one. */
+function indexHeader(w: Walk, obj: Obj, file: string, fromDescriptor: OciDescriptor | undefined, into?: OciProblem[]): Json[] | undefined {
+  if (obj['schemaVersion'] !== 2) w.err('schema-version', 'invalid-value', file, '$.schemaVersion', `schemaVersion ${JSON.stringify(obj['schemaVersion'] ?? null)}, must be 2`, into);
   const mt = obj['mediaType'];
   if (mt !== undefined && (typeof mt !== 'string' || !INDEX_MEDIA_TYPES.has(mt))) {
-    w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${JSON.stringify(mt)} is not an image index's`);
+    w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${JSON.stringify(mt)} is not an image index's`, into);
   } else if (fromDescriptor && mt !== undefined && mt !== fromDescriptor.mediaType) {
-    w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${mt} but the descriptor says ${fromDescriptor.mediaType}`);
+    w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${mt} but the descriptor says ${fromDescriptor.mediaType}`, into);
   }
   const list = obj['manifests'];
-  const own: Candidate[] = [];
   if (!Array.isArray(list)) {
-    w.err('descriptor', 'invalid-value', file, '$.manifests', 'manifests must be an array of descriptors');
-    return own;
+    w.err('descriptor', 'invalid-value', file, '$.manifests', 'manifests must be an array of descriptors', into);
+    return undefined;
   }
+  return list;
+}
+
+/**
+ * A manifest's own fields: schemaVersion; mediaType against the descriptor that points at it
+ * (or, for a manifest checked on its own, against the manifest media types); the config
+ * descriptor and the `layers` array.
+ */
+function manifestHeader(w: Walk, m: Obj, file: string, from: { descriptor: OciDescriptor; file: string } | undefined, problems: OciProblem[]): { config: OciDescriptor | undefined; layers: Json[] | undefined } {
+  if (m['schemaVersion'] !== 2) w.err('schema-version', 'invalid-value', file, '$.schemaVersion', `schemaVersion ${JSON.stringify(m['schemaVersion'] ?? null)}, must be 2`, problems);
+  const mt = m['mediaType'];
+  if (from) {
+    if (mt !== undefined && mt !== from.descriptor.mediaType) w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${JSON.stringify(mt)} but the descriptor in ${from.file} says ${from.descriptor.mediaType}`, problems);
+  } else if (mt !== undefined && (typeof mt !== 'string' || !MANIFEST_MEDIA_TYPES.has(mt))) {
+    w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${JSON.stringify(mt)} is not an image manifest's`, problems);
+  }
+  const config = w.descriptor(m['config'], file, '$.config', problems);
+  const layers = m['layers'];
+  return { config, layers: Array.isArray(layers) ? layers : undefined };
+}
+
+/** One entry of a manifest's `layers`: its descriptor and, when known, its compression. */
+function layerDescriptor(w: Walk, v: Json | undefined, file: string, jp: string, problems: OciProblem[]): { d: OciDescriptor; lm: LayerMediaType | undefined } | undefined {
+  const d = w.descriptor(v, file, jp, problems);
+  if (!d) return undefined;
+  const lm = LAYER_MEDIA_TYPES.get(d.mediaType);
+  if (!lm) w.err('layer-media-type', 'unsupported-feature', file, prop(jp, 'mediaType'), `layer media type ${d.mediaType} is not a tar, tar+gzip or tar+zstd layer`, problems);
+  return { d, lm };
+}
+
+/** Walks an index document; returns its own descriptors, pushes image manifests (with nested indexes expanded) to `out`. */
+async function walkIndex(w: Walk, obj: Obj, file: string, fromDescriptor: OciDescriptor | undefined, depth: number, out: Candidate[], inherited: string[] = []): Promise<Candidate[]> {
+  const list = indexHeader(w, obj, file, fromDescriptor);
+  const own: Candidate[] = [];
+  if (!list) return own;
   for (let i = 0; i < list.length; i++) {
     const jp = `$.manifests[${i}]`;
     const d = w.descriptor(list[i], file, jp);
@@ -391,28 +434,22 @@ async function readManifest(w: Walk, c: Candidate): Promise<OciImage | undefined
   if (!doc) return failed(c, problems);
   await w.hashBlob(d.digest, b.path, c.file, prop(c.jp, 'digest'), problems);
   const file = b.path;
-  const m = doc.obj;
-  if (m['schemaVersion'] !== 2) w.err('schema-version', 'invalid-value', file, '$.schemaVersion', `schemaVersion ${JSON.stringify(m['schemaVersion'] ?? null)}, must be 2`, problems);
-  const mt = m['mediaType'];
-  if (mt !== undefined && mt !== d.mediaType) w.err('media-type', 'invalid-value', file, '$.mediaType', `mediaType ${JSON.stringify(mt)} but the descriptor in ${c.file} says ${d.mediaType}`, problems);
-  const cd = w.descriptor(m['config'], file, '$.config', problems);
+  const { config: cd, layers: layersJson } = manifestHeader(w, doc.obj, file, { descriptor: d, file: c.file }, problems);
   const image: OciImage = { tags: c.tags, manifestDigest: d.digest, manifestFile: file, configFile: cd ? blobPath(cd.digest) : '', layers: [], problems };
   if (d.platform) image.platform = d.platform;
   if (cd) image.configDigest = cd.digest;
-  const layersJson = m['layers'];
-  if (!Array.isArray(layersJson)) w.err('descriptor', 'invalid-value', file, '$.layers', 'layers must be an array of descriptors', problems);
+  if (!layersJson) w.err('descriptor', 'invalid-value', file, '$.layers', 'layers must be an array of descriptors', problems);
   if (cd && !CONFIG_MEDIA_TYPES.has(cd.mediaType)) {
     w.warn('media-type', 'unsupported-feature', file, '$.config.mediaType', `config ${cd.mediaType} is not an image config: an artifact, not an image; skipped`, problems);
     image.artifact = true;
     return image;
   }
   const layers: OciLayer[] = [];
-  for (let i = 0; Array.isArray(layersJson) && i < layersJson.length; i++) {
+  for (let i = 0; layersJson && i < layersJson.length; i++) {
     const jp = `$.layers[${i}]`;
-    const ld = w.descriptor(layersJson[i], file, jp, problems);
-    if (!ld) continue;
-    const lm = LAYER_MEDIA_TYPES.get(ld.mediaType);
-    if (!lm) w.err('layer-media-type', 'unsupported-feature', file, prop(jp, 'mediaType'), `layer media type ${ld.mediaType} is not a tar, tar+gzip or tar+zstd layer`, problems);
+    const l = layerDescriptor(w, layersJson[i], file, jp, problems);
+    if (!l) continue;
+    const { d: ld, lm } = l;
     const lb = await w.blob(ld, file, jp, problems, false);
     if (!lm) continue;
     layers.push({ index: i, descriptor: ld, file: lb?.path ?? blobPath(ld.digest), compression: lm.compression });
@@ -423,7 +460,7 @@ async function readManifest(w: Walk, c: Candidate): Promise<OciImage | undefined
     if (cb) {
       const cfg = await w.json(cb.path, problems, cb.size);
       await w.hashBlob(cd.digest, cb.path, file, '$.config.digest', problems);
-      if (cfg) checkConfig(w, cfg.obj, cb.path, image, Array.isArray(layersJson) ? layersJson.length : layers.length, problems);
+      if (cfg) checkConfig(w, cfg.obj, cb.path, image, layersJson ? layersJson.length : layers.length, problems);
     }
   }
   await checkLayers(w, image, file, problems);
@@ -436,7 +473,8 @@ function failed(c: Candidate, problems: OciProblem[]): OciImage {
   return img;
 }
 
-function checkConfig(w: Walk, cfg: Obj, file: string, image: OciImage, layerCount: number, problems: OciProblem[]): void {
+/** An image config's fields; `layerCount` is the manifest's number of layers, when known. */
+function checkConfig(w: Walk, cfg: Obj, file: string, image: OciImage, layerCount: number | undefined, problems: OciProblem[]): void {
   for (const k of ['architecture', 'os'] as const) {
     if (typeof cfg[k] !== 'string') w.err('config', 'invalid-value', file, `$.${k}`, `${k} is missing or not a string`, problems);
   }
@@ -459,17 +497,20 @@ function checkConfig(w: Walk, cfg: Obj, file: string, image: OciImage, layerCoun
     w.err('config', 'invalid-value', file, '$.rootfs.diff_ids', 'rootfs.diff_ids is missing or not an array', problems);
     return;
   }
-  if (ids.length !== layerCount) w.err('diff-ids', 'invalid-value', file, '$.rootfs.diff_ids', `${ids.length} diff_ids for ${layerCount} layers`, problems);
-  for (const l of image.layers) {
-    const jp = `$.rootfs.diff_ids[${l.index}]`;
-    if (l.index >= ids.length) continue;
-    const id = w.digest(ids[l.index], file, jp, problems);
+  if (layerCount !== undefined && ids.length !== layerCount) w.err('diff-ids', 'invalid-value', file, '$.rootfs.diff_ids', `${ids.length} diff_ids for ${layerCount} layers`, problems);
+  // With the manifest known, the diff_ids of its usable layers; a config on its own, all of them.
+  const indexes = layerCount !== undefined ? image.layers.map((l) => l.index) : ids.map((_, i) => i);
+  for (const i of indexes) {
+    const jp = `$.rootfs.diff_ids[${i}]`;
+    if (i >= ids.length) continue;
+    const id = w.digest(ids[i], file, jp, problems);
     if (id === undefined) continue;
     if (!id.startsWith('sha256:')) {
       w.err('digest-algorithm', 'unsupported-feature', file, jp, `diff_id ${id} is not a sha256 digest`, problems);
       continue;
     }
-    l.diffId = id;
+    const l = image.layers.find((x) => x.index === i);
+    if (l) l.diffId = id;
   }
 }
 
@@ -671,4 +712,123 @@ export function selectImage(report: OciReport, platform?: string | Platform): Oc
   const bad = img.problems.find((p) => p.severity === 'error');
   if (bad) throw problemError(bad);
   return img;
+}
+
+/* ------------------------------------------------------------------ one document */
+
+/** What an image JSON document is. */
+export type OciDocumentKind = 'index' | 'manifest' | 'config';
+
+/**
+ * What a parsed JSON document is: by its mediaType (index, manifest, or config media types,
+ * OCI or Docker), else by its shape (a `manifests` array; a `layers` array;
+ * `rootfs`, or `architecture` with `os`; a `config` descriptor). Undefined for anything else.
+ */
+export function ociDocumentKind(v: unknown): OciDocumentKind | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Obj;
+  const mt = o['mediaType'];
+  if (typeof mt === 'string') {
+    if (INDEX_MEDIA_TYPES.has(mt)) return 'index';
+    if (MANIFEST_MEDIA_TYPES.has(mt)) return 'manifest';
+    if (CONFIG_MEDIA_TYPES.has(mt)) return 'config';
+  }
+  if (Array.isArray(o['manifests'])) return 'index';
+  if (Array.isArray(o['layers'])) return 'manifest';
+  if (isObj(o['rootfs']) || (typeof o['architecture'] === 'string' && typeof o['os'] === 'string')) return 'config';
+  // An image config has a `config` object too (the runtime settings): a descriptor's fields tell them apart.
+  const c = o['config'];
+  if (isObj(c) && ('digest' in c || 'mediaType' in c)) return 'manifest';
+  return undefined;
+}
+
+export interface OciDocumentOptions {
+  /** What the document is; detected by {@link ociDocumentKind} when not given. */
+  kind?: OciDocumentKind;
+  /** The document's name in problems (its path in a layout); default `document`. */
+  file?: string;
+  /**
+   * The image layout the document belongs to: the blobs its descriptors name are checked
+   * (present, of their size; JSON documents hashed; a manifest's config read and checked
+   * against its layers). Without it only the document itself is checked.
+   */
+  files?: OciFiles;
+  /** Hash layer blobs too (JSON blobs always are). */
+  checkBlobs?: boolean;
+  /** A config's number of layers (from its manifest), for the diff_ids count. */
+  layers?: number;
+  hash?: (a: HashAlgorithm) => HashFactory;
+  /** As {@link OciReadOptions.hashed}. */
+  hashed?: Map<string, boolean>;
+}
+
+export interface OciDocumentReport {
+  kind: OciDocumentKind | undefined;
+  /** Problems in the document (`file`), and in blobs it names (a manifest's config). */
+  problems: OciProblem[];
+}
+
+const NO_FILES: OciFiles = {
+  name: 'none',
+  size: () => Promise.resolve(undefined),
+  read: (path) => Promise.reject(new ErofsError('not-found', `${path}: no files`, { format: 'oci', path })),
+  chunks: (path) => ({
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new ErofsError('not-found', `${path}: no files`, { format: 'oci', path })) }),
+  }),
+};
+
+/**
+ * Checks one image index, manifest or config, already parsed from JSON, with the same
+ * validators {@link readOci} runs over a whole layout: every problem with its check id and
+ * JSON path. Never throws for a problem in the document (only for I/O failures of `files`).
+ */
+export async function checkOciDocument(value: unknown, opts: OciDocumentOptions = {}): Promise<OciDocumentReport> {
+  const w = new Walk(opts.files ?? NO_FILES, { ...(opts.hash ? { hash: opts.hash } : {}), ...(opts.hashed ? { hashed: opts.hashed } : {}) });
+  const file = opts.file ?? 'document';
+  const kind = opts.kind ?? ociDocumentKind(value);
+  const report: OciDocumentReport = { kind, problems: w.problems };
+  if (kind === undefined) return report;
+  const v = value as Json;
+  if (!isObj(v)) {
+    w.err('json', 'invalid-value', file, '$', `a ${Array.isArray(v) ? 'array' : typeof v} where a JSON object is required`);
+    return report;
+  }
+  const onDisk = opts.files !== undefined;
+  if (kind === 'index') {
+    const list = indexHeader(w, v, file, undefined);
+    for (let i = 0; list && i < list.length; i++) {
+      const jp = `$.manifests[${i}]`;
+      const d = w.descriptor(list[i], file, jp);
+      if (!d) continue;
+      const json = INDEX_MEDIA_TYPES.has(d.mediaType) || MANIFEST_MEDIA_TYPES.has(d.mediaType);
+      if (!json) w.warn('media-type', 'unsupported-feature', file, prop(jp, 'mediaType'), `${d.mediaType}: not an image manifest or index; skipped`);
+      if (onDisk) await w.blob(d, file, jp, undefined, json || (opts.checkBlobs ?? false));
+    }
+  } else if (kind === 'manifest') {
+    const problems: OciProblem[] = [];
+    const { config: cd, layers } = manifestHeader(w, v, file, undefined, problems);
+    if (!layers) w.err('descriptor', 'invalid-value', file, '$.layers', 'layers must be an array of descriptors');
+    const artifact = cd !== undefined && !CONFIG_MEDIA_TYPES.has(cd.mediaType);
+    if (artifact) w.warn('media-type', 'unsupported-feature', file, '$.config.mediaType', `config ${cd.mediaType} is not an image config: an artifact, not an image; skipped`);
+    const image: OciImage = { tags: [], manifestFile: file, configFile: cd ? blobPath(cd.digest) : '', layers: [], problems };
+    for (let i = 0; !artifact && layers && i < layers.length; i++) {
+      const jp = `$.layers[${i}]`;
+      const l = layerDescriptor(w, layers[i], file, jp, problems);
+      if (!l) continue;
+      if (onDisk) await w.blob(l.d, file, jp, problems, opts.checkBlobs ?? false);
+      if (l.lm) image.layers.push({ index: i, descriptor: l.d, file: blobPath(l.d.digest), compression: l.lm.compression });
+    }
+    if (cd && onDisk) {
+      const cb = await w.blob(cd, file, '$.config', problems, false);
+      if (cb) {
+        const cfg = await w.json(cb.path, problems, cb.size);
+        await w.hashBlob(cd.digest, cb.path, file, '$.config.digest', problems);
+        if (cfg && !artifact) checkConfig(w, cfg.obj, cb.path, image, layers ? layers.length : image.layers.length, problems);
+      }
+    }
+  } else {
+    const image: OciImage = { tags: [], manifestFile: '', configFile: file, layers: [], problems: [] };
+    checkConfig(w, v, file, image, opts.layers, image.problems);
+  }
+  return report;
 }

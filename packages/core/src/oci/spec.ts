@@ -101,3 +101,23 @@ export function parsePlatform(s: string): Platform | undefined {
 export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? '/' + p.variant : ''}`;
 }
+
+/** Where a media type belongs in a document: what a descriptor with it points at. */
+export type MediaTypeRole = 'index' | 'manifest' | 'config' | 'layer' | 'other';
+
+/** Every media type above, with its role and what it is (for editors: completion, hover). */
+export const KNOWN_MEDIA_TYPES: readonly { mediaType: string; role: MediaTypeRole; what: string }[] = [
+  { mediaType: MT_INDEX, role: 'index', what: 'OCI image index' },
+  { mediaType: MT_DOCKER_LIST, role: 'index', what: 'Docker manifest list' },
+  { mediaType: MT_MANIFEST, role: 'manifest', what: 'OCI image manifest' },
+  { mediaType: MT_DOCKER_MANIFEST, role: 'manifest', what: 'Docker image manifest (schema 2)' },
+  { mediaType: MT_CONFIG, role: 'config', what: 'OCI image config' },
+  { mediaType: MT_DOCKER_CONFIG, role: 'config', what: 'Docker image config' },
+  { mediaType: MT_EMPTY, role: 'config', what: 'empty descriptor (artifacts)' },
+  ...[...LAYER_MEDIA_TYPES].map(([mediaType, l]) => ({
+    mediaType,
+    role: 'layer' as const,
+    what: `${mediaType.includes('docker') ? 'Docker' : 'OCI'} layer, ${l.compression === 'none' ? 'uncompressed tar' : `tar+${l.compression}`}${l.nonDistributable ? ', non-distributable' : ''}`,
+  })),
+  { mediaType: MT_LAYOUT_HEADER, role: 'other', what: 'OCI layout header (oci-layout)' },
+];

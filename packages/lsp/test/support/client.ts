@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { createProtocolConnection, StreamMessageReader, StreamMessageWriter, type ProtocolConnection } from 'vscode-languageserver-protocol/node';
 import type {
   CodeAction,
+  CompletionItem,
+  CompletionList,
+  DocumentLink,
   Definition,
   Diagnostic,
   DocumentSymbol,
@@ -55,8 +58,18 @@ export class Client {
     return client;
   }
 
+  /** Every publication per document, in order, and who waits for the nth. */
+  private readonly history = new Map<string, Diagnostic[][]>();
+  private readonly counting: { uri: string; n: number; resolve: (d: Diagnostic[]) => void }[] = [];
+
   private gotDiagnostics(uri: string, version: number | undefined, d: Diagnostic[]): void {
     this.diagnostics.set(uri, d);
+    const h = [...(this.history.get(uri) ?? []), d];
+    this.history.set(uri, h);
+    for (const c of this.counting.filter((x) => x.uri === uri && x.n === h.length)) {
+      this.counting.splice(this.counting.indexOf(c), 1);
+      c.resolve(d);
+    }
     const w = this.waiting.get(uri) ?? [];
     const done = w.filter((x) => version === undefined || x.version === version);
     this.waiting.set(uri, w.filter((x) => !done.includes(x)));
@@ -65,6 +78,13 @@ export class Client {
 
   private waitFor(uri: string, version: number): Promise<Diagnostic[]> {
     return new Promise<Diagnostic[]>((resolve) => this.waiting.set(uri, [...(this.waiting.get(uri) ?? []), { version, resolve }]));
+  }
+
+  /** The nth (1-based) diagnostics published for a document since the client started. */
+  publication(uri: string, n: number): Promise<Diagnostic[]> {
+    const h = this.history.get(uri) ?? [];
+    if (h.length >= n) return Promise.resolve(h[n - 1]!);
+    return new Promise<Diagnostic[]>((resolve) => this.counting.push({ uri, n, resolve }));
   }
 
   /** Opens a document and resolves with the diagnostics of that version. */
@@ -99,6 +119,15 @@ export class Client {
   codeActions(uri: string, line: number, character: number): Promise<CodeAction[]> {
     const position = { line, character };
     return this.conn.sendRequest('textDocument/codeAction', { textDocument: { uri }, range: { start: position, end: position }, context: { diagnostics: [] } });
+  }
+
+  links(uri: string): Promise<DocumentLink[]> {
+    return this.conn.sendRequest('textDocument/documentLink', { textDocument: { uri } });
+  }
+
+  async completion(uri: string, line: number, character: number): Promise<CompletionItem[]> {
+    const r = (await this.conn.sendRequest('textDocument/completion', { textDocument: { uri }, position: { line, character } })) as CompletionItem[] | CompletionList | null;
+    return r === null ? [] : Array.isArray(r) ? r : r.items;
   }
 
   symbols(uri: string): Promise<DocumentSymbol[]> {
