@@ -6,7 +6,18 @@ export interface Stoppable {
   stop(): Promise<void>;
 }
 
-export const DOCUMENT_SELECTOR = [{ language: 'erofs-hexdump' }, { language: 'composefs-dump' }];
+/**
+ * Hex dumps, composefs dumps, and JSON: the server checks the JSON documents that are OCI or
+ * Docker indexes, manifests and configs (by media type or shape) and leaves every other one
+ * alone; blobs in a layout have no extension, so their path selects them.
+ */
+export const DOCUMENT_SELECTOR = [
+  { language: 'erofs-hexdump' },
+  { language: 'composefs-dump' },
+  { language: 'json' },
+  { language: 'jsonc' },
+  { scheme: 'file', pattern: '**/blobs/sha256/*' },
+];
 
 export function startNodeClient(context: vscode.ExtensionContext): Stoppable {
   const module = context.asAbsolutePath('dist/server.cjs');

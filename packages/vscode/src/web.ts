@@ -64,7 +64,7 @@ let client: LanguageClient | undefined;
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const api = activateCommon(context, webPlatform);
   const worker = new Worker(vscode.Uri.joinPath(context.extensionUri, 'dist/web/server.js').toString(true));
-  client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', worker, { documentSelector: [{ language: 'erofs-hexdump' }, { language: 'composefs-dump' }] });
+  client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', worker, { documentSelector: [{ language: 'erofs-hexdump' }, { language: 'composefs-dump' }, { language: 'json' }, { language: 'jsonc' }] });
   void client.start();
   return api;
 }

@@ -183,6 +183,21 @@ describe('erofs-kit extension (in the extension host)', () => {
     assert.match(diags[0]!.message, /MODE "10x644" is not an octal number/);
   });
 
+  it('an OCI manifest opened as JSON gets the language server\'s diagnostics', async () => {
+    const file = join(work, 'manifest.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: 'sha256:ABC', size: 2 }, layers: [] }, null, 2),
+    );
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+    await vscode.window.showTextDocument(doc);
+    const diags = await until('a diagnostic on the bad digest', async () => {
+      const d = vscode.languages.getDiagnostics(doc.uri).filter((x) => x.source === 'erofs-kit');
+      return d.length > 0 ? d : undefined;
+    });
+    assert.match(diags.map((x) => x.message).join('\n'), /sha256 digest "ABC" must be 64 lower-case hex digits/);
+  });
+
   it('opens a gzip tar layer as a folder with the same tree as its mkfs-made tar index', async () => {
     const gz = join(work, 'layer.tar.gz');
     writeFileSync(gz, gzipSync(readFileSync(join(fixtures, 'tar-index-layer.tar'))));
