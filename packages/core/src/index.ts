@@ -63,6 +63,11 @@ export {
   readOci,
   selectImage,
   mergeLayers,
+  OCI_SUMMARY_SCHEMA_VERSION,
+  ConvertCancelled,
+  convertOciImage,
+  mountCommand,
+  parseLayerStamp,
 } from './oci/index.js';
 export type {
   OciFiles,
@@ -84,6 +89,13 @@ export type {
   OciReadOptions,
   OciReport,
   LayerTreeInput,
+  ConvertOptions,
+  ConvertOutput,
+  ConvertResult,
+  ConvertStep,
+  OciLayerStamp,
+  OciSummary,
+  PendingFile,
 } from './oci/index.js';
 export { writeComposefs } from './composefs/writer.js';
 export type { ComposefsWriteOptions, ComposefsWriteResult } from './composefs/writer.js';

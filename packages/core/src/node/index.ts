@@ -71,3 +71,4 @@ export { threadedSha256, hashFileThreaded, type FileHashJob } from './threaded-h
 export { fsverityFile, type FsVerityFileOptions } from './merkle-pool.js';
 export { treeFromDirectory, type DirectoryTree, type DirectoryTreeOptions } from './dirtree.js';
 export { directoryFiles, openOciInput } from './oci-files.js';
+export { nodeConvertOutput, type NodeConvertOutputOptions } from './oci-convert.js';

@@ -39,3 +39,17 @@ export {
   type OciReport,
 } from './layout.js';
 export { mergeLayers, type LayerTreeInput } from './merge.js';
+export {
+  OCI_SUMMARY_SCHEMA_VERSION,
+  ConvertCancelled,
+  convertOciImage,
+  mountCommand,
+  parseLayerStamp,
+  type ConvertOptions,
+  type ConvertOutput,
+  type ConvertResult,
+  type ConvertStep,
+  type OciLayerStamp,
+  type OciSummary,
+  type PendingFile,
+} from './convert.js';
