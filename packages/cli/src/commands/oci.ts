@@ -4,37 +4,26 @@
  * writes, per layer, the uncompressed tar and its tar index named by diffID, then one merged
  * metadata image (`fsmeta.erofs`) with each layer tar as an extra device, and summary.json.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  ErofsError,
-  hex,
-  isErofsError,
   OCI_CHECKS,
+  convertOciImage,
   formatPlatform,
-  indexTar,
-  layerStream,
-  mergeLayers,
   readOci,
-  selectImage,
-  sha256,
-  treeOfTar,
-  uuidFromDigest,
-  writeImage,
   type LayerDecompressor,
-  type LayerTreeInput,
   type OciProblem,
   type OciReport,
   type Platform,
 } from '@erofs-kit/core';
-import { FileSource, nodeHash, nodeSha256, openOciInput } from '@erofs-kit/core/node';
+import { nodeConvertOutput, nodeHash, nodeSha256, openOciInput } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
-import { Outputs, writeAllSync } from '../outputs.js';
-import { gunzipChunks, teeToFile, zstdChunks } from '../layer-input.js';
+import { gunzipChunks, zstdChunks } from '../layer-input.js';
+
+export { OCI_SUMMARY_SCHEMA_VERSION, mountCommand, type OciSummary } from '@erofs-kit/core';
 
 export const OCI_REPORT_SCHEMA_VERSION = 1 as const;
-export const OCI_SUMMARY_SCHEMA_VERSION = 1 as const;
 
 /** `LAYOUT[:TAG]`: the tag is split off only when the whole argument is not itself a path. */
 export function splitRef(arg: string): { path: string; tag?: string } {
@@ -143,212 +132,44 @@ async function runVerify(arg: string, values: Record<string, unknown>): Promise<
 
 /* ------------------------------------------------------------------ convert */
 
-/** What convert remembers beside a layer's outputs, to know it need not convert it again. */
-interface LayerStamp {
-  blobDigest: string;
-  blobSize: number;
-  diffId: string;
-  tarBytes: number;
-  deviceBlocks: number;
-}
-
-export interface OciSummary {
-  schema: 'erofs-kit/oci-summary';
-  schemaVersion: typeof OCI_SUMMARY_SCHEMA_VERSION;
-  image: { input: string; tag: string | null; platform: string | null; manifestDigest: string | null; configDigest: string | null };
-  /** The merged metadata image, relative to the output directory. */
-  metadata: string;
-  devices: {
-    device: number;
-    path: string;
-    index: string;
-    diffId: string;
-    digest: string;
-    mediaType: string;
-    size: number;
-    tarBytes: number;
-    blocks: number;
-    reused: boolean;
-  }[];
-  /** Shell command, run in the output directory, that mounts the image read-only at $MNT. */
-  mount: string;
-}
-
-function readStamp(file: string): LayerStamp | undefined {
-  try {
-    const s = JSON.parse(readFileSync(file, 'utf8')) as LayerStamp;
-    return typeof s.blobDigest === 'string' && typeof s.deviceBlocks === 'number' ? s : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function fileSize(p: string): number | undefined {
-  try {
-    return statSync(p).size;
-  } catch {
-    return undefined;
-  }
-}
-
+/**
+ * convert is core's `convertOciImage` over the output directory (`nodeConvertOutput`): each
+ * layer keeps its name as soon as it is checked (`commit: 'each-layer'`), so a failed run
+ * still spares the next one the layers done; fsmeta.erofs and summary.json come last.
+ */
 async function runConvert(arg: string, values: Record<string, unknown>): Promise<number> {
   const outDir = values.output as string | undefined;
   if (!outDir) throw new UsageError('oci convert needs -o OUTDIR');
   const { path, tag } = splitRef(arg);
   const progress = new Progress(!values.json);
   const input = await openOciInput(path);
-  const outputs = new Outputs();
   try {
-    const report = await readOci(input.files, { ...(tag !== undefined ? { tag } : {}), hash: nodeHash });
-    const image = selectImage(report, (values.platform as string | undefined) ?? hostPlatform());
-    const layerDir = join(outDir, 'layers');
-    try {
-      mkdirSync(layerDir, { recursive: true });
-    } catch (e) {
-      throw new ErofsError('io', `cannot create ${layerDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { format: 'io', path: layerDir });
-    }
-    const trees: LayerTreeInput[] = [];
-    const devices: OciSummary['devices'] = [];
-    const decompress = decompressor();
-    for (const l of image.layers) {
-      const where = `${image.manifestFile} $.layers[${l.index}]`;
-      if (l.diffId === undefined) throw new ErofsError('not-found', `layer ${l.index} has no diff_id in the config`, { format: 'oci', path: `${image.configFile} $.rootfs.diff_ids` });
-      const hexId = l.diffId.slice('sha256:'.length);
-      const tarPath = join(layerDir, `${hexId}.tar`);
-      const indexPath = join(layerDir, `${hexId}.erofs`);
-      const stampPath = join(layerDir, `${hexId}.json`);
-      const stamp = readStamp(stampPath);
-      const reuse =
-        stamp !== undefined &&
-        stamp.diffId === l.diffId &&
-        stamp.blobDigest === l.descriptor.digest &&
-        stamp.blobSize === l.descriptor.size &&
-        fileSize(tarPath) === stamp.tarBytes &&
-        fileSize(indexPath) !== undefined;
-      let info: LayerStamp;
-      if (reuse) {
-        progress.update(`layer ${l.index + 1}/${image.layers.length}: unchanged`);
-        const src = new FileSource(tarPath);
-        try {
-          const t = await treeOfTar(src, { aufs: true });
-          trees.push({ root: t.root, implicitDirs: t.implicitDirs });
-        } finally {
-          await src.close();
-        }
-        info = stamp;
-      } else {
-        progress.update(`layer ${l.index + 1}/${image.layers.length}: ${l.descriptor.digest}`);
-        const alg = l.descriptor.digest.slice(0, l.descriptor.digest.indexOf(':'));
-        if (alg !== 'sha256' && alg !== 'sha512') throw new ErofsError('unsupported-feature', `layer digest ${l.descriptor.digest}: only sha256 and sha512 can be verified`, { format: 'oci', path: where });
-        const tmpTar = outputs.temp(tarPath);
-        const fd = openSync(tmpTar, 'w');
-        let r;
-        let blob;
-        try {
-          const s = layerStream(input.files.chunks(l.file), l.compression, { algorithm: alg, hash: nodeHash, decompress });
-          const tee = teeToFile(s.chunks, fd);
-          r = await indexTar(tee.chunks, { aufs: true, hash: nodeSha256, keepTree: true });
-          await tee.done();
-          blob = s.blob();
-        } catch (e) {
-          // A layer that does not decompress or is no tar: name the layer, not only the byte.
-          if (!isErofsError(e) || e.format === 'oci') throw e;
-          const at = e.offset !== undefined ? ` at ${e.format === 'tar' ? 'tar' : 'compressed'} byte ${hex(e.offset)}` : '';
-          throw new ErofsError(e.code, `layer-data: layer ${l.index} (${l.file}, ${l.descriptor.mediaType})${at}: ${e.message}`, { format: 'oci', path: `${where}.mediaType` });
-        } finally {
-          closeSync(fd);
-        }
-        if (blob.digest !== l.descriptor.digest) throw new ErofsError('digest-mismatch', `blob-digest: blob ${l.file} hashes to ${blob.digest}, not ${l.descriptor.digest}`, { format: 'oci', path: `${where}.digest` });
-        if (blob.size !== l.descriptor.size) throw new ErofsError('invalid-value', `blob-size: blob ${l.file} holds ${blob.size} bytes, the descriptor says ${l.descriptor.size}`, { format: 'oci', path: `${where}.size` });
-        if (r.diffId !== l.diffId) {
-          throw new ErofsError('digest-mismatch', `diff-ids: layer ${l.index} uncompresses to ${r.diffId}, the config says ${l.diffId}`, { format: 'oci', path: `${image.configFile} $.rootfs.diff_ids[${l.index}]` });
-        }
-        info = { blobDigest: blob.digest, blobSize: blob.size, diffId: r.diffId, tarBytes: r.tarBytes, deviceBlocks: r.deviceBlocks };
-        const tmpIndex = outputs.temp(indexPath);
-        writeWhole(tmpIndex, r.image);
-        const tmpStamp = outputs.temp(stampPath);
-        writeFileSync(tmpStamp, JSON.stringify(info, null, 2) + '\n');
-        outputs.commit(tmpTar, tarPath);
-        outputs.commit(tmpIndex, indexPath);
-        outputs.commit(tmpStamp, stampPath);
-        trees.push({ root: r.tree!.root, implicitDirs: r.tree!.implicitDirs });
-      }
-      devices.push({
-        device: l.index + 1,
-        path: relative(outDir, tarPath),
-        index: relative(outDir, indexPath),
-        diffId: info.diffId,
-        digest: l.descriptor.digest,
-        mediaType: l.descriptor.mediaType,
-        size: l.descriptor.size,
-        tarBytes: info.tarBytes,
-        blocks: info.deviceBlocks,
-        reused: reuse,
-      });
-    }
-    devices.forEach((d, i) => (d.device = i + 1));
-    progress.update('merging the layers');
-    const merged = mergeLayers(trees);
-    const idHash = sha256();
-    for (const d of devices) idHash.update(new TextEncoder().encode(d.diffId + '\n'));
-    const written = writeImage(merged, {
-      blkszbits: 9,
-      devices: devices.map((d) => ({ blocks: d.blocks, tag: new TextEncoder().encode(d.diffId.slice('sha256:'.length)) })),
-      uuid: uuidFromDigest(idHash.digest()),
-    });
-    const metaPath = join(outDir, 'fsmeta.erofs');
-    const tmpMeta = outputs.temp(metaPath);
-    writeWhole(tmpMeta, written.image);
-    const summary: OciSummary = {
-      schema: 'erofs-kit/oci-summary',
-      schemaVersion: OCI_SUMMARY_SCHEMA_VERSION,
-      image: {
-        input: path,
-        tag: tag ?? null,
-        platform: image.platform ? formatPlatform(image.platform) : null,
-        manifestDigest: image.manifestDigest ?? null,
-        configDigest: image.configDigest ?? null,
+    const { summary, inodes } = await convertOciImage(input.files, nodeConvertOutput(outDir, { tempName: (final) => `${final}.erofs-kit-${process.pid}.tmp` }), {
+      input: path,
+      ...(tag !== undefined ? { tag } : {}),
+      platform: (values.platform as string | undefined) ?? hostPlatform(),
+      hash: nodeHash,
+      sha256: nodeSha256,
+      decompress: decompressor(),
+      commit: 'each-layer',
+      onProgress: (message, _fraction, step) => {
+        if (step === 'layer' || step === 'merge') progress.update(message);
       },
-      metadata: 'fsmeta.erofs',
-      devices,
-      mount: mountCommand(devices.map((d) => d.path)),
-    };
-    const summaryPath = join(outDir, 'summary.json');
-    const tmpSummary = outputs.temp(summaryPath);
-    writeFileSync(tmpSummary, JSON.stringify(summary, null, 2) + '\n');
-    outputs.commit(tmpMeta, metaPath);
-    outputs.commit(tmpSummary, summaryPath);
+    });
     progress.done();
     const out = new Out();
     if (values.json) out.line(JSON.stringify(summary, null, 2));
     else {
-      for (const d of devices) out.line(`device ${d.device}: ${d.path} ${d.diffId}${d.reused ? ' (unchanged)' : ''}`);
-      out.line(`fsmeta.erofs: ${written.inodes} inodes, ${devices.length} layer devices`);
+      for (const d of summary.devices) out.line(`device ${d.device}: ${d.path} ${d.diffId}${d.reused ? ' (unchanged)' : ''}`);
+      out.line(`fsmeta.erofs: ${inodes} inodes, ${summary.devices.length} layer devices`);
       out.line(`mount (in ${outDir}): ${summary.mount}`);
     }
     out.flush();
     return 0;
   } finally {
     progress.done();
-    outputs.cleanup();
     await input.close();
   }
-}
-
-function writeWhole(path: string, bytes: Uint8Array): void {
-  const fd = openSync(path, 'w');
-  try {
-    writeAllSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The mount: every layer tar on a read-only loop device, in device order, then the metadata. */
-export function mountCommand(tars: string[]): string {
-  const q = (s: string): string => (/^[A-Za-z0-9_./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const devs = tars.map((t) => `device=$(losetup -f --show -r ${q(t)})`).join(',');
-  return `mount -t erofs -o ro${devs ? ',' + devs : ''} "$(losetup -f --show -r fsmeta.erofs)" "$MNT"`;
 }
 
 export const oci: Command = {
