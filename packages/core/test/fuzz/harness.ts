@@ -33,10 +33,11 @@ import { formatXxd } from '../../src/hexdump/format.js';
 import { coverageProblem } from '../coverage.js';
 import { END, concat, gnuLong, member, pax } from '../tar-corpus/craft.js';
 
-export const ROOT = join(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
+/** The repository (EROFS_KIT_ROOT when this file runs bundled elsewhere, as the long run does). */
+export const ROOT = process.env.EROFS_KIT_ROOT ?? join(fileURLToPath(new URL('.', import.meta.url)), '../../../..');
 export const FIXTURES = join(ROOT, 'fixtures');
 /** Committed inputs that once broke an invariant: crashes/<target>/<name>. */
-export const CRASHES = join(fileURLToPath(new URL('.', import.meta.url)), 'crashes');
+export const CRASHES = join(ROOT, 'packages/core/test/fuzz/crashes');
 
 // ---------------------------------------------------------------------------------------
 // Allocation counting
