@@ -77,6 +77,11 @@ export function countAllocations(): void {
   });
 }
 
+/** Typed-array bytes allocated since `countAllocations()` (0 before). */
+export function allocatedBytes(): number {
+  return allocated;
+}
+
 // ---------------------------------------------------------------------------------------
 // Targets
 
