@@ -7,6 +7,8 @@
 // - The worker copies every input into shared memory before running it, so when it hangs in a
 //   synchronous loop or dies (heap limit: --heap-mb, default 512) the main thread still has
 //   the input: it saves it, ends the worker and starts a new one with the next seed.
+// - A timeout counts only when a second run of the same input times out too (slowRetried
+//   counts the inputs whose first run was slow on a loaded machine and second was not).
 // - Violations found by the harness (a non-ErofsError escaping, an input over its time or
 //   allocation bound, overlapping inspect spans) are saved too. Crashes are deduplicated by
 //   kind and first message line; every distinct one is saved under DIR (default
@@ -58,6 +60,7 @@ async function main() {
   let seed = Number(values.seed);
   let executed = 0;
   let restarts = 0;
+  let slowRetried = 0;
   const t0 = Date.now();
 
   const record = (kind, message, input) => {
@@ -83,6 +86,7 @@ async function main() {
     const ended = new Promise((resolve) => {
       w.on('message', (m) => {
         if (m.type === 'violation') record(m.kind, m.message, new Uint8Array(m.input));
+        else if (m.type === 'retried') slowRetried++;
       });
       w.on('error', (e) => {
         const len = Atomics.load(meta, 1);
@@ -123,6 +127,7 @@ async function main() {
     seconds: Math.round((Date.now() - t0) / 1000),
     executed,
     restarts,
+    slowRetried,
     distinctCrashes: crashes.size,
     crashes: [...crashes.entries()].map(([key, c]) => ({ key, file: c.file, bytes: c.bytes, count: c.count })),
   };
@@ -144,8 +149,9 @@ async function worker() {
       const n = Math.min(input.length, current.length);
       current.set(input.subarray(0, n));
       Atomics.store(meta, 1, n);
-      const o = await h.check(target, input);
+      const o = await h.checkConfirmed(target, input);
       Atomics.add(meta, 0, 1);
+      if (o.retried) parentPort.postMessage({ type: 'retried' });
       if (o.violation) parentPort.postMessage({ type: 'violation', kind: o.violation.kind, message: o.violation.message, input: input.slice() });
     }
   }

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TARGETS, check, countAllocations, inputs } from './harness.js';
+import { TARGETS, check, checkConfirmed, countAllocations, inputs } from './harness.js';
 
 countAllocations();
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 14);
@@ -40,7 +40,7 @@ describe.each(Object.values(TARGETS))('fuzz $name', (target) => {
     await fc.assert(
       fc.asyncProperty(inputs(target), async (input) => {
         runs++;
-        const o = await check(target, input);
+        const o = await checkConfirmed(target, input);
         if (o.violation) throw new Error(`${o.violation.kind}: ${o.violation.message.slice(0, 2000)}\ninput: ${save(target.name, input)}`);
       }),
       { numRuns: 1_000_000, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false, endOnFailure: true, reporter: (r) => { if (r.failed) throw new Error(`after ${r.numRuns} runs (seed ${r.seed}): ${(r.errorInstance as Error | undefined)?.message ?? ''}`); } },

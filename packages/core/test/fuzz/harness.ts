@@ -518,6 +518,17 @@ export async function check(target: Target, input: Uint8Array, limits: Limits = 
   return violation ? { ms, allocated: used, violation } : { ms, allocated: used };
 }
 
+/**
+ * `check`, with a timeout confirmed by a second run: on a shared machine a scheduler stall can
+ * make one run of a fast input slow. `retried` says the first run timed out and the second did not.
+ */
+export async function checkConfirmed(target: Target, input: Uint8Array, limits: Limits = DEFAULT_LIMITS): Promise<Outcome & { retried: boolean }> {
+  const o = await check(target, input, limits);
+  if (o.violation?.kind !== 'timeout') return { ...o, retried: false };
+  const again = await check(target, input, limits);
+  return { ...again, retried: again.violation === undefined };
+}
+
 /** The arbitrary of mutated inputs of a target: a seed (fixtures and past crashes) and a mutation. */
 export function inputs(target: Target): fc.Arbitrary<Uint8Array> {
   const seeds = [...target.seeds(), ...crashInputs(target.name).map((c) => c.bytes)];
