@@ -1,5 +1,5 @@
 /**
- * The short fuzz run for CI: each target gets a time budget (FUZZ_SECONDS, default 14 s per
+ * The short fuzz run for CI: each target gets a time budget (FUZZ_SECONDS, default 12 s per
  * target, about a minute in all) of mutated fixtures, and every input must keep the
  * invariants of `harness.ts`. The unmutated seeds are checked first. A failure prints the
  * path of the failing input (saved under the system's temp directory) so it can be committed
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { TARGETS, check, checkConfirmed, countAllocations, inputs } from './harness.js';
 
 countAllocations();
-const SECONDS = Number(process.env.FUZZ_SECONDS ?? 14);
+const SECONDS = Number(process.env.FUZZ_SECONDS ?? 12);
 
 function save(target: string, input: Uint8Array): string {
   const dir = join(tmpdir(), 'erofs-kit-fuzz', target);
