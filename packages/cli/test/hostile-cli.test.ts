@@ -149,6 +149,31 @@ describe('images with directory cycles and hard-linked directories: extract refu
   });
 });
 
+describe('a name with a NUL byte', () => {
+  it('extract refuses it as unsafe-path and leaves nothing', async () => {
+    const m = loadManifest();
+    if (!m.ok) throw new Error(m.reason);
+    const b0 = readFileSync(m.fixtures.find((f) => f.name === 'extended-4k')!.image);
+    const img = await ErofsImage.open(new MemorySource(new Uint8Array(b0)));
+    const d = (await img.readdir(await img.root())).find((e) => Buffer.from(e.name).toString() === 'times')!;
+    const at = b0.indexOf(Buffer.from('times'), d.offset);
+    b0[at + 1] = 0; // "t\0mes"
+    const area = Buffer.from(b0.subarray(1024, 4096));
+    area.fill(0, 4, 8);
+    if (img.sb.feature_compat & 1) b0.writeUInt32LE(crc32c(0xffffffff, area), 1028);
+    const image = join(work, 'nul-name.erofs');
+    writeFileSync(image, b0);
+    for (const jobs of ['1', '2']) {
+      const b = box();
+      const r = runCli(['extract', image, join(b.dir, 'dest'), '--jobs', jobs]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/unsafe-path/);
+      expect(readdirSync(b.dir)).toEqual(['outside']);
+      outsideUntouched(b.outside);
+    }
+  });
+});
+
 describe('a gzip stream that never ends', () => {
   it('index --tar-out reads it in bounded memory, and Ctrl-C stops it leaving nothing', async () => {
     const b = box();
