@@ -172,3 +172,26 @@ describe('parser', () => {
     );
   });
 });
+
+describe('offsets that go back', () => {
+  it('every byte the map holds has its place in the text, from the record the map took it from', () => {
+    // a `*` line repeats 0x00-0x0f up to 0x50; then lines go back to 0x20 and 0x30, whose
+    // bytes lose to the repeat (earlier bytes win). Sorted by start, the records' ends are
+    // 0x10, 0x50, 0x30, 0x40, 0x60: not monotonic.
+    const text = [
+      '00000000: 0001 0203 0405 0607 0809 0a0b 0c0d 0e0f  ................',
+      '*',
+      '00000050: 5051 5253 5455 5657 5859 5a5b 5c5d 5e5f  PQRSTUVWXYZ[\\]^_',
+      '00000020: ffff ffff ffff ffff ffff ffff ffff ffff  ................',
+      '00000030: eeee eeee eeee eeee eeee eeee eeee eeee  ................',
+    ].join('\n');
+    const d = parseHexdump(text);
+    expect(d.problems.some((p) => /goes back/.test(p.message))).toBe(true);
+    expect(d.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual([[0, 0x60]]);
+    for (let o = 0; o < 0x60; o++) {
+      const r = d.rangeOfByte(o);
+      expect(r, `byte ${o}`).toBeDefined();
+      expect(r!.line, `byte ${o}`).toBe(o < 0x10 ? 0 : o < 0x50 ? 1 : 2);
+    }
+  });
+});
