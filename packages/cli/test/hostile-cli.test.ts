@@ -114,6 +114,46 @@ describe('tars whose names only look dangerous: build keeps them inside, extract
   });
 });
 
+describe('an image with a symlink to a directory outside and a directory of the same name', () => {
+  it('extract refuses it (a -> OUTSIDE beside a/passwd) and writes nothing, outside or in', async () => {
+    const b = box();
+    const t = pyTar(b.dir, 'in.tar', [
+      { name: 'a', type: 'symlink', linkname: b.outside },
+      { name: 'b', type: 'dir' },
+      { name: 'b/passwd', data: 'owned\n' },
+    ]);
+    const good = join(b.dir, 'good.erofs');
+    expect(runCli(['build', t.path, '-o', good, '--quiet']).status).toBe(0);
+    // rename the directory "b" to "a": the image now lists "a" twice, a symlink and a directory
+    const bytes = readFileSync(good);
+    const img = await ErofsImage.open(new MemorySource(new Uint8Array(bytes)));
+    const ents = await img.readdir(await img.root());
+    const d = ents.find((e) => Buffer.from(e.name).toString() === 'b')!;
+    // names lie at nameoff from the start of the dirent block, where the first dirent is
+    const at = ents[0]!.offset + bytes.readUInt16LE(d.offset + 8);
+    expect(bytes[at]).toBe(0x62);
+    bytes[at] = 0x61;
+    if (img.sb.feature_compat & 1) {
+      const area = Buffer.from(bytes.subarray(1024, 4096));
+      area.fill(0, 4, 8);
+      bytes.writeUInt32LE(crc32c(0xffffffff, area), 1028);
+    }
+    const evil = join(work, 'symlink-and-dir.erofs');
+    writeFileSync(evil, bytes);
+    const patched = await ErofsImage.open(new MemorySource(new Uint8Array(bytes)));
+    const names = (await patched.readdir(await patched.root())).map((e) => Buffer.from(e.name).toString());
+    expect(names.filter((n) => n === 'a')).toHaveLength(2);
+    for (const jobs of ['1', '2']) {
+      const dest = join(b.dir, `dest-${jobs}`);
+      const r = runCli(['extract', evil, dest, '--jobs', jobs]);
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/appears twice|unsafe-path/);
+      expect(existsSync(dest)).toBe(false);
+    }
+    outsideUntouched(b.outside);
+  });
+});
+
 describe('images with directory cycles and hard-linked directories: extract refuses, nothing is left', () => {
   const m = loadManifest();
   if (!m.ok) throw new Error(m.reason);
