@@ -195,3 +195,19 @@ describe('offsets that go back', () => {
     }
   });
 });
+
+describe('repeat lines', () => {
+  it('all `*` lines of a dump share one budget of expanded bytes', () => {
+    const line = (off: number): string => `${off.toString(16).padStart(8, '0')}: 0102 0304 0506 0708 090a 0b0c 0d0e 0f10  ................`;
+    const K = 1024;
+    // three `*` lines, each standing for 512 KiB less one line, under a budget of 1 MiB
+    const text = [line(0), '*', line(512 * K), '*', line(1024 * K), '*', line(1536 * K)].join('\n');
+    const d = parseHexdump(text, { maxRepeat: 1024 * K });
+    const total = d.map.segments.reduce((n, s) => n + s.bytes.length, 0);
+    expect(total).toBeLessThanOrEqual(1024 * K + 4 * 16);
+    const refused = d.problems.filter((p) => /in all are not expanded/.test(p.message));
+    expect(refused.map((p) => p.line)).toEqual([5]);
+    // the first two were expanded: their bytes repeat the line before them
+    expect(d.map.segments[0]!.bytes.length).toBe(1024 * K + 16);
+  });
+});

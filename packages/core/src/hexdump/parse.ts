@@ -44,7 +44,7 @@ interface Scratch {
 /** Bytes one line may hold (xxd -c allows 256). */
 const MAX_LINE_BYTES = 4096;
 
-/** Cap on bytes a `*` line may stand for. */
+/** Cap on the bytes all `*` lines of one dump may stand for together. */
 const MAX_REPEAT = 1 << 28;
 
 class Growable {
@@ -141,7 +141,9 @@ export class HexDump {
   private readonly lineRec: Int32Array;
   private readonly lineLen: Int32Array;
 
-  constructor(text: string) {
+  /** `maxRepeat`: bytes all `*` lines may stand for together (default 256 MiB). */
+  constructor(text: string, maxRepeat = MAX_REPEAT) {
+    let repeatBudget = maxRepeat;
     const recLine = new IntList();
     const recOffset = new IntList();
     const recCount = new IntList();
@@ -172,10 +174,12 @@ export class HexDump {
       if (expect < 0 || off <= expect || lastLen === 0 || cur.len < lastLen) return;
       const lastLine = cur.buf.slice(cur.len - lastLen, cur.len);
       const n = off - expect;
-      if (n > MAX_REPEAT) {
-        this.problems.push({ line: star, start: 0, end: 1, message: `"*" would stand for ${n} bytes; more than ${MAX_REPEAT} are not expanded`, severity: 'warning' });
+      // One budget for the whole dump: a few lines of text must not stand for gigabytes.
+      if (n > repeatBudget) {
+        this.problems.push({ line: star, start: 0, end: 1, message: `"*" would stand for ${n} bytes; more than ${maxRepeat} in all are not expanded`, severity: 'warning' });
         return;
       }
+      repeatBudget -= n;
       if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
       for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lastLine[i % lastLine.length]!;
       cur.len += n;
@@ -526,6 +530,6 @@ export class HexDump {
   }
 }
 
-export function parseHexdump(text: string): HexDump {
-  return new HexDump(text);
+export function parseHexdump(text: string, opts: { maxRepeat?: number } = {}): HexDump {
+  return new HexDump(text, opts.maxRepeat);
 }
