@@ -172,3 +172,42 @@ describe('parser', () => {
     );
   });
 });
+
+describe('offsets that go back', () => {
+  it('every byte the map holds has its place in the text, from the record the map took it from', () => {
+    // a `*` line repeats 0x00-0x0f up to 0x50; then lines go back to 0x20 and 0x30, whose
+    // bytes lose to the repeat (earlier bytes win). Sorted by start, the records' ends are
+    // 0x10, 0x50, 0x30, 0x40, 0x60: not monotonic.
+    const text = [
+      '00000000: 0001 0203 0405 0607 0809 0a0b 0c0d 0e0f  ................',
+      '*',
+      '00000050: 5051 5253 5455 5657 5859 5a5b 5c5d 5e5f  PQRSTUVWXYZ[\\]^_',
+      '00000020: ffff ffff ffff ffff ffff ffff ffff ffff  ................',
+      '00000030: eeee eeee eeee eeee eeee eeee eeee eeee  ................',
+    ].join('\n');
+    const d = parseHexdump(text);
+    expect(d.problems.some((p) => /goes back/.test(p.message))).toBe(true);
+    expect(d.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual([[0, 0x60]]);
+    for (let o = 0; o < 0x60; o++) {
+      const r = d.rangeOfByte(o);
+      expect(r, `byte ${o}`).toBeDefined();
+      expect(r!.line, `byte ${o}`).toBe(o < 0x10 ? 0 : o < 0x50 ? 1 : 2);
+    }
+  });
+});
+
+describe('repeat lines', () => {
+  it('all `*` lines of a dump share one budget of expanded bytes', () => {
+    const line = (off: number): string => `${off.toString(16).padStart(8, '0')}: 0102 0304 0506 0708 090a 0b0c 0d0e 0f10  ................`;
+    const K = 1024;
+    // three `*` lines, each standing for 512 KiB less one line, under a budget of 1 MiB
+    const text = [line(0), '*', line(512 * K), '*', line(1024 * K), '*', line(1536 * K)].join('\n');
+    const d = parseHexdump(text, { maxRepeat: 1024 * K });
+    const total = d.map.segments.reduce((n, s) => n + s.bytes.length, 0);
+    expect(total).toBeLessThanOrEqual(1024 * K + 4 * 16);
+    const refused = d.problems.filter((p) => /in all are not expanded/.test(p.message));
+    expect(refused.map((p) => p.line)).toEqual([5]);
+    // the first two were expanded: their bytes repeat the line before them
+    expect(d.map.segments[0]!.bytes.length).toBe(1024 * K + 16);
+  });
+});

@@ -290,11 +290,21 @@ interface Owners {
   gid: number;
 }
 
+/**
+ * Writes go straight to `fd`; every 50 ms the sink yields to the event loop once, so that
+ * Ctrl-C (SIGINT) and SIGTERM are handled while a large image is written (the handler removes
+ * the temp files) instead of after the image has been renamed into place.
+ */
 function fileSink(fd: number): ImageSink {
+  let yielded = Date.now();
   return {
     write(offset, bytes) {
       let o = 0;
       while (o < bytes.length) o += writeSync(fd, bytes, o, bytes.length - o, offset + o);
+      const now = Date.now();
+      if (now - yielded < 50) return;
+      yielded = now;
+      return new Promise<void>((resolve) => setImmediate(resolve));
     },
   };
 }

@@ -1,7 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { formatDigest, toHex, type HashAlgorithm } from '@erofs-kit/core';
 import { fsverityFile, type FsVerityFileOptions } from '@erofs-kit/core/node';
 import { Out, UsageError, type Command } from '../util.js';
+import { Outputs } from '../outputs.js';
 
 /** Parses `--salt HEX` as fsverity-utils does: an even number of hex digits. */
 function parseSalt(s: string): Uint8Array {
@@ -71,8 +71,14 @@ of 16 MiB or more are hashed by worker threads, one per core (--jobs N, 0 = none
     for (const file of positionals) {
       const h = await fsverityFile(file, opts);
       const d = h.digest();
-      if (outDesc !== undefined) writeFileSync(outDesc, h.descriptor());
-      if (outTree !== undefined) writeFileSync(outTree, h.merkleTree());
+      // through temp files renamed into place: an interrupted run leaves no partial file
+      const outputs = new Outputs();
+      try {
+        if (outDesc !== undefined) outputs.writeFile(outDesc, h.descriptor());
+        if (outTree !== undefined) outputs.writeFile(outTree, h.merkleTree());
+      } finally {
+        outputs.cleanup();
+      }
       if (values.json) {
         results.push({ file, digest: formatDigest(d, algorithm), algorithm, blockSize, salt: toHex(salt), size: h.size });
       } else out.line(values.compact ? toHex(d) : `${formatDigest(d, algorithm)} ${file}`);

@@ -19,6 +19,7 @@ import { ErofsError, checkName, checkUnique, format, isDotOrDotDot, isErofsError
 import { Out, UsageError, deviceOption, jsonOption, openImage, strs, warn, type Command } from '../util.js';
 import { NoPython, OpStream, type PlatformOp } from '../platform.js';
 import { Progress } from '../progress.js';
+import { registerTemp, releaseTemp } from '../outputs.js';
 import { fsTime, writeFile } from '../extract/file.js';
 import { BatchBuilder, type DoneReply, type SplitReply } from '../extract/protocol.js';
 import { WorkerPool } from '../extract/pool.js';
@@ -85,6 +86,7 @@ export async function extractImage(img: ErofsImage, dest: string, opts: ExtractO
   }
   const staging = join(dirname(target), `.${basename(target)}.erofs-kit-${process.pid}`);
   mkdirSync(staging, { mode: 0o700 });
+  registerTemp(staging, removeTree);
   const oldUmask = process.umask(0);
   try {
     const stats = await extractInto(img, Buffer.from(staging), opts);
@@ -95,6 +97,7 @@ export async function extractImage(img: ErofsImage, dest: string, opts: ExtractO
     removeTree(staging);
     throw e;
   } finally {
+    releaseTemp(staging);
     process.umask(oldUmask);
   }
 }

@@ -543,28 +543,39 @@ export class ErofsImage {
     const map = await this.zextents(ino);
     let scratch = reuse ? this.streamScratch : undefined;
     if (reuse) this.streamScratch = undefined;
-    const lenOf = (e: ZExtent): number => Math.min(end, e.logical + e.length) - Math.max(start, e.logical);
+    // (extent, offset in it, bytes) over [start, end) in file order. A pcluster's extent comes
+    // whole (at most 12 MiB, refused above); a fragment, read range by range through the
+    // packed inode, is cut to `piece`, as its length is only a claim of the map header.
+    function* segments(): Generator<[ZExtent, number, number]> {
+      for (const e of map) {
+        const s = Math.max(start, e.logical);
+        const t = Math.min(end, e.logical + e.length);
+        if (s >= t) continue;
+        const step = e.storage === 'fragment' ? piece : t - s;
+        for (let o = s; o < t; o += step) yield [e, o - e.logical, Math.min(step, t - o)];
+      }
+    }
     try {
-      let i = 0;
-      while (i < map.length && map[i]!.logical + map[i]!.length <= start) i++;
-      while (i < map.length && map[i]!.logical < end) {
-        let j = i;
+      const it = segments();
+      let next = it.next();
+      while (!next.done) {
+        const group: [ZExtent, number, number][] = [];
         let total = 0;
-        while (j < map.length && map[j]!.logical < end && (total === 0 || total + lenOf(map[j]!) <= piece)) total += lenOf(map[j++]!);
+        while (!next.done && (total === 0 || total + next.value[2] <= piece)) {
+          group.push(next.value);
+          total += next.value[2];
+          next = it.next();
+        }
         let out: Uint8Array;
         if (reuse) {
           if (!scratch || scratch.length < total) scratch = new Uint8Array(Math.max(total, piece));
           out = scratch.subarray(0, total);
         } else out = new Uint8Array(total);
         let at = 0;
-        for (let k = i; k < j; k++) {
-          const e = map[k]!;
-          const from = Math.max(start, e.logical) - e.logical;
-          const n = lenOf(e);
+        for (const [e, from, n] of group) {
           await readZExtent(this, ino, e, from, n, out, at, false);
           at += n;
         }
-        i = j;
         yield out;
       }
     } finally {

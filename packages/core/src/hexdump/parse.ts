@@ -44,7 +44,7 @@ interface Scratch {
 /** Bytes one line may hold (xxd -c allows 256). */
 const MAX_LINE_BYTES = 4096;
 
-/** Cap on bytes a `*` line may stand for. */
+/** Cap on the bytes all `*` lines of one dump may stand for together. */
 const MAX_REPEAT = 1 << 28;
 
 class Growable {
@@ -132,11 +132,18 @@ export class HexDump {
   private readonly layoutKeys = new Map<string, number>();
   /** Record indexes sorted by offset. */
   private readonly byOffset: Int32Array;
+  /**
+   * Per position in `byOffset`, the largest record end up to there. Records overlap when an
+   * offset goes back, so their ends alone are not sorted; this running maximum is.
+   */
+  private readonly reach: Float64Array;
   /** Record index by line, -1 when the line holds no bytes. */
   private readonly lineRec: Int32Array;
   private readonly lineLen: Int32Array;
 
-  constructor(text: string) {
+  /** `maxRepeat`: bytes all `*` lines may stand for together (default 256 MiB). */
+  constructor(text: string, maxRepeat = MAX_REPEAT) {
+    let repeatBudget = maxRepeat;
     const recLine = new IntList();
     const recOffset = new IntList();
     const recCount = new IntList();
@@ -167,10 +174,12 @@ export class HexDump {
       if (expect < 0 || off <= expect || lastLen === 0 || cur.len < lastLen) return;
       const lastLine = cur.buf.slice(cur.len - lastLen, cur.len);
       const n = off - expect;
-      if (n > MAX_REPEAT) {
-        this.problems.push({ line: star, start: 0, end: 1, message: `"*" would stand for ${n} bytes; more than ${MAX_REPEAT} are not expanded`, severity: 'warning' });
+      // One budget for the whole dump: a few lines of text must not stand for gigabytes.
+      if (n > repeatBudget) {
+        this.problems.push({ line: star, start: 0, end: 1, message: `"*" would stand for ${n} bytes; more than ${maxRepeat} in all are not expanded`, severity: 'warning' });
         return;
       }
+      repeatBudget -= n;
       if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
       for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lastLine[i % lastLine.length]!;
       cur.len += n;
@@ -245,6 +254,12 @@ export class HexDump {
     }
     if (!sorted) order.sort((a, b) => recOffset.get(a) - recOffset.get(b) || a - b);
     this.byOffset = order;
+    this.reach = new Float64Array(nrec);
+    for (let k = 0, m = 0; k < nrec; k++) {
+      const r = order[k]!;
+      m = Math.max(m, recOffset.get(r) + recCount.get(r));
+      this.reach[k] = m;
+    }
     this.lineRec = new Int32Array(lineNo).fill(-1);
     for (let i = 0; i < nrec; i++) this.lineRec[recLine.get(i)] = i;
     this.lineLen = Int32Array.from(lineLens);
@@ -413,24 +428,28 @@ export class HexDump {
     return this.lineLen[line] ?? 0;
   }
 
-  /** Position in `byOffset` of the first record ending after `off`. */
+  /** Position in `byOffset` before which every record ends at or before `off`. */
   private firstRecordFrom(off: number): number {
     let lo = 0;
     let hi = this.byOffset.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const r = this.byOffset[mid]!;
-      if (this.recOffset.get(r) + this.recCount.get(r) <= off) lo = mid + 1;
+      if (this.reach[mid]! <= off) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
+  /** The record whose bytes the map holds at `off`: the earliest in the document (earlier bytes win). */
   private recordOf(off: number): number {
-    const k = this.firstRecordFrom(off);
-    const r = this.byOffset[k];
-    if (r === undefined) return -1;
-    return this.recOffset.get(r) <= off ? r : -1;
+    let best = -1;
+    for (let k = this.firstRecordFrom(off); k < this.byOffset.length; k++) {
+      const r = this.byOffset[k]!;
+      const o = this.recOffset.get(r);
+      if (o > off) break;
+      if (off < o + this.recCount.get(r) && (best < 0 || r < best)) best = r;
+    }
+    return best;
   }
 
   /** Text range of the hex digits of the byte at image offset `off` (a `*` line: the whole line). */
@@ -511,6 +530,6 @@ export class HexDump {
   }
 }
 
-export function parseHexdump(text: string): HexDump {
-  return new HexDump(text);
+export function parseHexdump(text: string, opts: { maxRepeat?: number } = {}): HexDump {
+  return new HexDump(text, opts.maxRepeat);
 }

@@ -296,16 +296,18 @@ function* packsOf(layout: CompactLayout): Generator<{ r: CompactRegion; p: numbe
 }
 
 function decodeCompact(map: ByteMap, layout: CompactLayout, n: number, lobits: number, big: boolean): Lclusters {
+  // Only packs with bytes in the dump: packs lie in increasing offsets, and a corrupt i_size
+  // may claim billions of them.
   let count = 0;
   for (const pk of packsOf(layout)) {
-    if (pk.first >= n) break;
+    if (pk.first >= n || pk.at >= map.end) break;
     if (map.any(pk.at, pk.r.packBytes)) count = Math.min(n, pk.first + pk.inPack);
   }
   const lc = newLclusters(count);
   const vtype = new Uint8Array(16);
   const vlo = new Uint32Array(16);
   for (const pk of packsOf(layout)) {
-    if (pk.first >= count) break;
+    if (pk.first >= count || pk.at >= map.end) break;
     const bytes = map.get(pk.at, pk.r.packBytes);
     if (!bytes) continue;
     unpackCompactPack(bytes, 0, pk.r, lobits, vtype, vlo);
@@ -492,7 +494,7 @@ function claimCompact(ann: Annotator, map: ByteMap, st: ZMapState, layout: Compa
   const bs = st.bs;
   const lobits = compactLoBits(Math.log2(st.L));
   for (const pk of packsOf(layout)) {
-    if (pk.first >= st.n && pk.first >= lc.count) break;
+    if ((pk.first >= st.n && pk.first >= lc.count) || pk.at >= map.end) break;
     const { r, at } = pk;
     if (!map.any(at, r.packBytes)) continue;
     const path = `inode[${ino.nid}].lcluster_pack[${pk.first}]`;

@@ -168,11 +168,18 @@ export class StreamInput implements TarInput {
   }
 
   async readOwned(n: number): Promise<Uint8Array> {
-    const out = new Uint8Array(n);
+    // A header may claim far more data than the stream holds: the buffer grows with the bytes
+    // that arrive (doubling from 1 MiB), so memory follows the input, not the claim.
+    let out = new Uint8Array(Math.min(n, 1 << 20));
     let filled = 0;
     while (filled < n) {
       if (this.buffered === 0 && !(await this.pull())) break;
-      const k = Math.min(n - filled, this.buffered);
+      if (filled === out.length) {
+        const grown = new Uint8Array(Math.min(n, out.length * 2));
+        grown.set(out);
+        out = grown;
+      }
+      const k = Math.min(out.length - filled, this.buffered);
       this.copyTo(out, filled, k);
       filled += k;
     }

@@ -215,6 +215,11 @@ export class TarTreeBuilder {
 
   /** Applies one entry. `data` is the entry's stored bytes when it had to be read (sparse copies). */
   add(e: TarEntry, data?: Uint8Array): void {
+    // base-256 and pax ids go far beyond what an inode holds (32 bits, extended inodes)
+    if (e.uid > 0xffffffff || e.gid > 0xffffffff || e.uid < 0 || e.gid < 0) {
+      const which = e.uid > 0xffffffff || e.uid < 0 ? `uid ${e.uid}` : `gid ${e.gid}`;
+      throw new ErofsError('invalid-value', `${td.decode(e.path)}: ${which} out of range [0, 4294967295] for an EROFS inode`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
+    }
     this.locate(e);
     // The path as text, for messages only.
     let pathText: string | undefined;
