@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { ErofsImage, MemorySource, walk } from '../src/index.js';
 import { ByteMap, inspect, parseHint, spanAt, type Annotation, type InspectResult } from '../src/inspect/index.js';
@@ -303,5 +304,23 @@ describe('robustness', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('claim budget', () => {
+  it('an image whose structures claim the same bytes again and again stops at one claim per byte, says so, and still covers every byte', () => {
+    const bytes = new Uint8Array(readFileSync(new URL('./fuzz/crashes/inspect/claims-repeated-282k.erofs', import.meta.url)));
+    const r = inspect(bytes);
+    expect(r.diagnostics.some((d) => d.code === 'too-large' && /claim the same bytes over and over \(more than 282624 claims for 282624 bytes\)/.test(d.message))).toBe(true);
+    expect(coverageProblem(r, new ByteMap([{ offset: 0, bytes }]))).toBeUndefined();
+    // Outline entries share the budget with claims.
+    const count = (list: InspectResult['structures']): number => list.reduce((n, s) => n + 1 + count(s.children), 0);
+    expect(count(r.structures)).toBeLessThanOrEqual(bytes.length);
+  });
+  it('the fixtures stay far below it (no budget diagnostic)', () => {
+    for (const f of manifest().filter((x) => !x.image.endsWith('.tar'))) {
+      const r = inspect(bytesOf(f.image));
+      expect([f.name, r.diagnostics.filter((d) => /claim the same bytes over and over/.test(d.message))]).toEqual([f.name, []]);
+    }
   });
 });

@@ -203,7 +203,7 @@ export class ErofsInspector implements ErofsInspectContext {
 
   /** Decodes every queued inode and what it reaches. */
   run(): void {
-    for (let qi = 0; qi < this.queue.length && this.seen.size < MAX_INODES; qi++) {
+    for (let qi = 0; qi < this.queue.length && this.seen.size < MAX_INODES && !this.ann.exhausted; qi++) {
       const p = this.queue[qi]!;
       if (this.seen.has(p.nid)) continue;
       this.seen.add(p.nid);

@@ -103,6 +103,16 @@ export interface Explained {
 }
 
 const MAX_DIAGNOSTICS = 2000;
+/**
+ * Claims and outline entries an inspection may make: at least this many, and otherwise one
+ * per present byte. A well-formed image makes far fewer (the fixtures at most 0.29 per byte,
+ * every field being at least a byte); a crafted one can make every inode share one body and
+ * every map the same clusters, claiming the same bytes again and again — time and memory
+ * then grow with the claims, not the input. Past the budget the inspector stops walking and
+ * says so.
+ */
+const MIN_CLAIM_BUDGET = 100_000;
+const CLAIMS_PER_BYTE = 1;
 
 export class Annotator {
   private readonly claims: [Annotation[], Annotation[]] = [[], []];
@@ -110,12 +120,43 @@ export class Annotator {
   readonly diagnostics: InspectDiagnostic[] = [];
   readonly paths = new Map<number, string>();
   private dropped = 0;
+  /** Claims and outline entries left (see MIN_CLAIM_BUDGET); at zero nothing more is recorded. */
+  private budget: number;
 
-  constructor(readonly map: ByteMap) {}
+  constructor(readonly map: ByteMap) {
+    this.budget = Math.max(MIN_CLAIM_BUDGET, CLAIMS_PER_BYTE * map.length);
+  }
+
+  /** The claim budget is spent: decoders stop walking (their work would not be recorded). */
+  get exhausted(): boolean {
+    return this.budget <= 0;
+  }
+
+  /** Whether the budget allows one more claim or outline entry (says once when it runs out). */
+  private spend(): boolean {
+    if (this.budget > 0) {
+      this.budget--;
+      return true;
+    }
+    if (this.budget === 0) {
+      this.budget = -1;
+      // Always listed, past the diagnostics' cap too: it explains why the rest is missing.
+      this.diagnostics.push({
+        code: 'too-large',
+        format: 'erofs',
+        severity: 'warning',
+        message: `the structures claim the same bytes over and over (more than ${Math.max(MIN_CLAIM_BUDGET, CLAIMS_PER_BYTE * this.map.length)} claims for ${this.map.length} bytes): inspection stopped there; what it did not reach shows as unknown`,
+        offset: 0,
+        length: 0,
+      });
+    }
+    return false;
+  }
 
   /** Claims a range. Level 0: structures; level 1: file data (yields to structures). */
   claim(a: Annotation, level: 0 | 1 = 0): void {
     if (!(a.end > a.start) || !this.map.any(a.start, a.end - a.start)) return;
+    if (!this.spend()) return;
     this.claims[level].push(a);
   }
 
@@ -130,7 +171,8 @@ export class Annotator {
   /** Adds an outline entry (under `parent` when given). */
   structure(kind: StructureKind, name: string, detail: string, start: number, end: number, parent?: Structure): Structure {
     const s: Structure = { kind, name, detail, start, end, children: [] };
-    (parent ? parent.children : this.structures).push(s);
+    // Past the budget the entry is handed back (decoders attach children to it) but not kept.
+    if (this.spend()) (parent ? parent.children : this.structures).push(s);
     return s;
   }
 

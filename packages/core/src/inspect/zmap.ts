@@ -449,7 +449,7 @@ function checkEntry(ann: Annotator, st: ZMapState, lcn: number, at: number, len:
 function claimFull(ann: Annotator, st: ZMapState, base: number): void {
   const { lc, ino } = st;
   const bs = st.bs;
-  for (let lcn = 0; lcn < lc.count; lcn++) {
+  for (let lcn = 0; lcn < lc.count && !ann.exhausted; lcn++) {
     const at = base + lcn * 8;
     const path = `inode[${ino.nid}].lcluster[${lcn}]`;
     if (!lc.present[lcn]) {
@@ -494,7 +494,7 @@ function claimCompact(ann: Annotator, map: ByteMap, st: ZMapState, layout: Compa
   const bs = st.bs;
   const lobits = compactLoBits(Math.log2(st.L));
   for (const pk of packsOf(layout)) {
-    if ((pk.first >= st.n && pk.first >= lc.count) || pk.at >= map.end) break;
+    if ((pk.first >= st.n && pk.first >= lc.count) || pk.at >= map.end || ann.exhausted) break;
     const { r, at } = pk;
     if (!map.any(at, r.packBytes)) continue;
     const path = `inode[${ino.nid}].lcluster_pack[${pk.first}]`;
