@@ -295,7 +295,14 @@ function shareXattrs(order: TreeNode[], namer: XattrNamer): { ids: Map<string, n
 function storedXattrs(order: TreeNode[], sharing: boolean): StoredXattrs {
   const out: StoredXattrs = new Map();
   const seen = new Map<string, number>();
-  if (sharing) for (const node of order) for (const [name, value] of node.xattrs) seen.set(sharedKey(name, value), (seen.get(sharedKey(name, value)) ?? 0) + 1);
+  if (sharing) {
+    for (const node of order) {
+      for (const [name, value] of node.xattrs) {
+        const k = sharedKey(name, value);
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      }
+    }
+  }
   const counted = new Set<string>();
   for (const node of order) {
     for (const [name, value] of node.xattrs) {
