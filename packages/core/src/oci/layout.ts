@@ -25,7 +25,7 @@ import {
   type LayerMediaType,
   type Platform,
 } from './spec.js';
-import { layerStream, type LayerDecompressor } from './layer.js';
+import { layerStream, type LayerDecompressor, type LayerStream } from './layer.js';
 
 /** Every check the OCI validator runs, with what it checks. Report `check` ids come from here. */
 export const OCI_CHECKS = {
@@ -532,13 +532,10 @@ async function checkLayers(w: Walk, image: OciImage, manifestFile: string, probl
       ...(w.opts.hash ? { hash: w.opts.hash } : {}),
       ...(w.opts.decompress ? { decompress: w.opts.decompress } : {}),
     });
-    const h = w.hashFactory('sha256')();
-    let tarBytes = 0;
+    let diffId: string;
+    let tarBytes: number;
     try {
-      for await (const c of s.chunks) {
-        h.update(c);
-        tarBytes += c.length;
-      }
+      ({ diffId, tarBytes } = await uncompressedDigest(w, s));
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       w.err('layer-data', 'invalid-value', manifestFile, prop(jp, 'mediaType'), `blob ${l.file} is not ${l.descriptor.mediaType}: ${msg}`, problems, l.file);
@@ -546,7 +543,6 @@ async function checkLayers(w: Walk, image: OciImage, manifestFile: string, probl
       if (verifiable) await w.hashBlob(l.descriptor.digest, l.file, manifestFile, prop(jp, 'digest'), problems);
       continue;
     }
-    const diffId = `sha256:${toHex(h.digest())}`;
     const blob = s.blob();
     l.checked = { diffId, blobDigest: blob.digest, tarBytes };
     if (verifiable) {
@@ -557,6 +553,17 @@ async function checkLayers(w: Walk, image: OciImage, manifestFile: string, probl
       w.err('diff-ids', 'digest-mismatch', image.configFile, `$.rootfs.diff_ids[${l.index}]`, `layer ${l.index} (${l.descriptor.digest}) uncompresses to ${diffId}, the config says ${l.diffId}`, problems, l.file);
     }
   }
+}
+
+/** Reads a layer's uncompressed stream through: its diffID (sha256) and its size; throws what the decompressor throws. */
+async function uncompressedDigest(w: Walk, s: LayerStream): Promise<{ diffId: string; tarBytes: number }> {
+  const h = w.hashFactory('sha256')();
+  let tarBytes = 0;
+  for await (const c of s.chunks) {
+    h.update(c);
+    tarBytes += c.length;
+  }
+  return { diffId: `sha256:${toHex(h.digest())}`, tarBytes };
 }
 
 /* ------------------------------------------------------------------ docker-archive */
@@ -645,18 +652,14 @@ async function checkDockerLayers(w: Walk, image: OciImage, file: string, jp: str
   for (const l of image.layers) {
     w.opts.onProgress?.(`layer ${l.index + 1}/${image.layers.length} ${l.file}`);
     const s = layerStream(w.files.chunks(l.file), l.compression, { ...(w.opts.hash ? { hash: w.opts.hash } : {}), ...(w.opts.decompress ? { decompress: w.opts.decompress } : {}) });
-    const h = w.hashFactory('sha256')();
-    let tarBytes = 0;
+    let diffId: string;
+    let tarBytes: number;
     try {
-      for await (const c of s.chunks) {
-        h.update(c);
-        tarBytes += c.length;
-      }
+      ({ diffId, tarBytes } = await uncompressedDigest(w, s));
     } catch (e) {
       w.err('layer-data', 'invalid-value', file, `${jp}.Layers[${l.index}]`, `layer ${l.file} does not decompress: ${(e as Error).message}`, problems, l.file);
       continue;
     }
-    const diffId = `sha256:${toHex(h.digest())}`;
     l.checked = { diffId, blobDigest: s.blob().digest, tarBytes };
     if (l.diffId !== undefined && l.diffId !== diffId) {
       w.err('diff-ids', 'digest-mismatch', image.configFile, `$.rootfs.diff_ids[${l.index}]`, `layer ${l.index} (${l.file}) uncompresses to ${diffId}, the config says ${l.diffId}`, problems, l.file);
