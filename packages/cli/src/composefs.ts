@@ -33,6 +33,8 @@ export interface ComposefsBuildOptions {
   exclude: ((path: string) => boolean) | undefined;
   /** mkcomposefs's input filters (directory and tar inputs). */
   filters: { useEpoch: boolean; skipXattrs: boolean; userXattrs: boolean; skipDevices: boolean };
+  /** --hard-links: keep a directory's or tar's hard links (a dump's are always kept). */
+  hardLinks: boolean;
   /** Owner mapping and the like, applied to a directory's or tar's tree. */
   prepare: (root: TreeNode) => void;
   json: boolean;
@@ -96,7 +98,7 @@ export async function buildComposefs(source: string, o: ComposefsBuildOptions): 
       }
       o.prepare(tree);
       const store = o.objects === undefined ? undefined : new ObjectWriter(o.objects, outputs);
-      ({ root, objects } = await composefsTree(tree, { hash: nodeSha256, ...o.filters, ...(store ? { digestOf: (n: TreeNode) => store.add(n) } : {}) }));
+      ({ root, objects } = await composefsTree(tree, { hash: nodeSha256, ...o.filters, hardLinks: o.hardLinks, ...(store ? { digestOf: (n: TreeNode) => store.add(n) } : {}) }));
       written = store?.written ?? 0;
     }
     const r = writeComposefs(root, o.version === undefined ? {} : { minVersion: o.version, maxVersion: o.version });

@@ -79,6 +79,7 @@ describe('erofs-kit build --composefs / dump', () => {
       ['build', '--composefs', d, '-o', o, '--objects', join(work, 'store')],
       ['build', '--composefs', d, '-o', o, '--format-version', '2'],
       ['build', d, '-o', o, '--objects', join(work, 'store')],
+      ['build', d, '-o', o, '--hard-links'],
       ['dump', join(VECTORS, 'tiny.v0.cfs'), '--format', 'json'],
     ]) {
       const r = runCli(args);

@@ -5,7 +5,8 @@
  * reference images byte for byte; the object store equals the reference store; mounted as
  * EROFS and then under overlayfs with the store as a data-only lower layer
  * (`lowerdir=IMAGE::STORE`), the tree is the source tree on every attribute and byte, except
- * for what composefs changes by design (hard links are separate inodes with link count 1;
+ * for what composefs changes by design (hard links are separate inodes with link count 1
+ * unless --hard-links keeps them;
  * a whiteout is shown as an empty file marked with overlay xattrs, for a further overlay).
  * A tar of a tree gives the image its extraction gives; the dump input gives the reference
  * image and serves the objects' bytes.
@@ -79,12 +80,13 @@ const key = (s: string): string => bytesKey(new TextEncoder().encode(s));
  * The source tree as the composefs mount shows it: every non-directory its own inode with
  * link count 1, and each whiteout (char 0/0) an empty file marked for a further overlay.
  */
-function asComposefsShows(src: TreeModel, version: number): TreeModel {
+function asComposefsShows(src: TreeModel, version: number, hardLinks = false): TreeModel {
   const entries = new Map(src.entries);
   let ino = 1;
   for (const [path, e] of entries) {
-    const c = { ...e, ino: ino++ };
-    if (c.type !== 'dir') c.nlink = 1;
+    // With --hard-links the names of an inode stay one inode with its link count.
+    const c = hardLinks ? { ...e } : { ...e, ino: ino++ };
+    if (c.type !== 'dir' && !hardLinks) c.nlink = 1;
     if (c.type === 'chr' && c.rdev === '0:0') {
       Object.assign(c, { type: 'reg', mode: 0o100000 | (c.mode & 0o7777), size: 0, rdev: undefined, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
       const marked: [string, string][] = [...(c.xattrs as [string, string][]), [key('trusted.overlay.whiteout'), ''], [key('user.overlay.whiteout'), '']];
@@ -98,6 +100,12 @@ function asComposefsShows(src: TreeModel, version: number): TreeModel {
     entries.set(path, c);
   }
   return { label: `${src.label} as composefs shows it`, entries, errors: src.errors };
+}
+
+function hardlinkGroupCount(m: TreeModel): number {
+  const seen = new Map<number, number>();
+  for (const e of m.entries.values()) if (e.type !== 'dir') seen.set(e.ino, (seen.get(e.ino) ?? 0) + 1);
+  return [...seen.values()].filter((n) => n > 1).length;
 }
 
 /** Hard-link groups and inode numbers do not carry over: compare without them. */
@@ -163,6 +171,38 @@ describe.skipIf(skip)('composefs images from directories, tars and dumps, mounte
     writeFileSync(dump, runCli(['dump', join(work, 'full.def.cfs')]).stdout, 'latin1');
     build([dump, '-o', join(work, 'full.from-dump.cfs')]);
     expect(readFileSync(join(work, 'full.from-dump.cfs')).equals(readFileSync(join(work, 'full.def.cfs')))).toBe(true);
+  }, 300_000);
+
+  it('--hard-links keeps the hard links of a directory and of a tar: one inode, its link count, through overlayfs', async () => {
+    const src = join(trees, 'full');
+    const img = join(work, 'full.links.cfs');
+    const store = join(work, 'store-links');
+    build([src, '-o', img, '--objects', store, '--hard-links']);
+    // the default image differs exactly by the links: more inodes, and other bytes
+    const plain = JSON.parse(runCli(['build', '--composefs', src, '-o', join(work, 'full.nolinks.cfs'), '--json']).stdout) as { inodes: number };
+    const linked = JSON.parse(runCli(['build', '--composefs', src, '-o', join(work, 'full.links2.cfs'), '--hard-links', '--json']).stdout) as { inodes: number };
+    expect(plain.inodes - linked.inodes).toBe(2); // the two pairs in make-trees.sh
+    expect(readFileSync(join(work, 'full.links2.cfs')).equals(readFileSync(img))).toBe(true);
+    const source = diskModel(src, 'source');
+    expect(hardlinkGroupCount(source)).toBe(2);
+    const merged = await overlayModel(img, store, 'overlay');
+    assertSameTree('full --hard-links', asComposefsShows(source, 1, true), merged, { ino: false, dirNlink: true, owner: true, symlinkPerms: true });
+    // the dump lists the second names as links, and the dump gives the image back
+    const dumpText = runCli(['dump', img]).stdout;
+    expect(dumpText.match(/^\/hl\/\S+ \d+ @100\d{3} 2 /gm)).toHaveLength(2);
+    const dump = join(work, 'full.links.dump');
+    writeFileSync(dump, dumpText, 'latin1');
+    build([dump, '-o', join(work, 'full.links.from-dump.cfs')]);
+    expect(readFileSync(join(work, 'full.links.from-dump.cfs')).equals(readFileSync(img))).toBe(true);
+    // a tar keeps them as well: its image is the image of its extraction
+    const tar = join(work, 'full-links.tar');
+    spawnSync('tar', ['--format=posix', '--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', '-C', src, '-cf', tar, '.'], { stdio: 'ignore' });
+    const x = join(work, 'full-links-x');
+    mkdirSync(x);
+    sh('tar', ['--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', '--same-owner', '-p', '-C', x, '-xf', tar]);
+    build([tar, '-o', join(work, 'links-tar.cfs'), '--hard-links']);
+    build([x, '-o', join(work, 'links-x.cfs'), '--hard-links']);
+    expect(readFileSync(join(work, 'links-tar.cfs')).equals(readFileSync(join(work, 'links-x.cfs')))).toBe(true);
   }, 300_000);
 
   it('a tar of a tree gives the image of the tree extracted from that tar', async () => {

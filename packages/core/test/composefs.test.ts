@@ -344,6 +344,39 @@ describe('composefs tree from a directory-like tree', () => {
     const epoch = (await composefsTree(tree, { useEpoch: true })).root;
     expect([epoch.mtime, epoch.children!.get('sub')!.mtime]).toEqual([0, 0]);
   });
+
+  it('hardLinks: further names link to the first in byte order, whatever the entry order; nlink counts the names kept', async () => {
+    const build = async (order: 'as-is' | 'reversed', extra: Partial<Parameters<typeof composefsTree>[1]> = {}) => {
+      const tree = tiny();
+      const hello = tree.children!.get('hello.txt')!;
+      const sub = tree.children!.get('sub')!;
+      sub.children!.set('again', hello);
+      tree.children!.set('a-first', hello);
+      const dev: TreeNode = { mode: 0o020644, uid: 0, gid: 0, mtime: 0, mtimeNsec: 0, size: 0, rdevMajor: 1, rdevMinor: 3, xattrs: NO_XATTRS };
+      tree.children!.set('dev1', dev);
+      tree.children!.set('dev2', dev);
+      if (order === 'reversed') tree.children = new Map([...tree.children!].reverse());
+      return (await composefsTree(tree, { hardLinks: true, ...extra })).root;
+    };
+    for (const order of ['as-is', 'reversed'] as const) {
+      const root = await build(order);
+      const first = root.children!.get('a-first')!;
+      expect(first.linkTo).toBeUndefined();
+      expect(first.nlink).toBe(3);
+      expect(root.children!.get('hello.txt')!.linkTo).toBe(first);
+      expect(root.children!.get('sub')!.children!.get('again')!.linkTo).toBe(first);
+      expect(root.children!.get('dev2')!.linkTo).toBe(root.children!.get('dev1'));
+      expect(root.children!.get('dev1')!.nlink).toBe(2);
+      // the same image whatever the order
+      expect(writeComposefs(root).image).toEqual(writeComposefs(await build('as-is')).image);
+    }
+    const noDev = await build('as-is', { skipDevices: true });
+    expect(noDev.children!.has('dev1')).toBe(false);
+    // one object for the three names, and fewer inodes than without links
+    const plain = tiny();
+    plain.children!.set('a-first', plain.children!.get('hello.txt')!);
+    expect(writeComposefs((await composefsTree(plain, { hardLinks: true })).root).inodes).toBe(writeComposefs((await composefsTree(plain)).root).inodes - 1);
+  });
 });
 
 describe('fsck of metacopy files', () => {

@@ -12,7 +12,7 @@ const BLOCK_SIZES: Record<string, number> = { '512': 9, '1024': 10, '2048': 11, 
 export const build: Command = {
   name: 'build',
   summary: 'a full EROFS image (file data copied in), or a composefs image, from a directory or a layer tar',
-  usage: 'erofs-kit build SOURCE -o IMAGE [--composefs [--objects DIR] [--format-version 0|1]] [--block-size N] [--target-kernel X.Y] [--no-inline-data] [--force-extended|--force-compact] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--exclude GLOB] [--json]',
+  usage: 'erofs-kit build SOURCE -o IMAGE [--composefs [--objects DIR] [--format-version 0|1] [--hard-links]] [--block-size N] [--target-kernel X.Y] [--no-inline-data] [--force-extended|--force-compact] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--exclude GLOB] [--json]',
   help: `Builds a self-contained, uncompressed EROFS image. SOURCE is a directory (every file type,
 hard links, owners, nanosecond mtimes, xattrs through getfattr) or a tar: plain, gzip or zstd,
 or - for standard input (the tree 'erofs-kit index' gives it: later entries win, hard links,
@@ -32,6 +32,9 @@ give the same bytes, whatever order the filesystem lists directories in.
   --use-epoch, --skip-xattrs, --user-xattrs, --skip-devices
                         with --composefs, as mkcomposefs's options of the same names: every
                         mtime 0; no xattrs; only user.* xattrs; no character or block devices
+  --hard-links          with --composefs: keep a directory's or tar's hard links (one inode,
+                        its link count the number of names). mkcomposefs gives every name an
+                        inode of its own, so the default does too; a dump's links are always kept
   --block-size N        512, 1024, 2048 or 4096 (default 4096)
   --no-inline-data      no inline tails for regular files (mkfs.erofs -E noinline_data)
   --aufs                .wh.NAME becomes an overlayfs whiteout, .wh..wh..opq an opaque directory
@@ -95,6 +98,7 @@ give the same bytes, whatever order the filesystem lists directories in.
     'skip-xattrs': { type: 'boolean' },
     'user-xattrs': { type: 'boolean' },
     'skip-devices': { type: 'boolean' },
+    'hard-links': { type: 'boolean' },
   },
   async run({ values, positionals }) {
     const [layer] = positionals;
@@ -146,6 +150,7 @@ give the same bytes, whatever order the filesystem lists directories in.
           userXattrs: values['user-xattrs'] === true,
           skipDevices: values['skip-devices'] === true,
         },
+        hardLinks: values['hard-links'] === true,
         objects: values.objects as string | undefined,
         version: fv === undefined ? undefined : Number(fv),
         aufs: values.aufs === true,
@@ -154,7 +159,7 @@ give the same bytes, whatever order the filesystem lists directories in.
         json: values.json === true,
       });
     }
-    for (const opt of ['objects', 'format-version', 'use-epoch', 'skip-xattrs', 'user-xattrs', 'skip-devices']) if (values[opt] !== undefined) throw new UsageError(`--${opt} needs --composefs`);
+    for (const opt of ['objects', 'format-version', 'use-epoch', 'skip-xattrs', 'user-xattrs', 'skip-devices', 'hard-links']) if (values[opt] !== undefined) throw new UsageError(`--${opt} needs --composefs`);
     if (values['force-extended'] === true && values['force-compact'] === true) throw new UsageError('--force-extended and --force-compact exclude each other');
     let chunkBits: number | undefined;
     const cs = values['chunk-size'] as string | undefined;

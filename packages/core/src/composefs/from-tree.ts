@@ -2,9 +2,9 @@
  * A directory or tar tree (../tree/node.ts) as a composefs tree, as mkcomposefs reads a
  * directory: files of 1–64 bytes are inlined, larger ones become references to the object
  * named by their fs-verity digest; every name is an inode of its own (mkcomposefs keeps no
- * hard links when it reads files, so each gets link count 1); devices become 32-bit dev_t
- * values. The filter options are mkcomposefs's --use-epoch, --skip-xattrs, --user-xattrs and
- * --skip-devices.
+ * hard links when it reads files, so each gets link count 1, unless `hardLinks` asks to keep
+ * them); devices become 32-bit dev_t values. The filter options are mkcomposefs's
+ * --use-epoch, --skip-xattrs, --user-xattrs and --skip-devices.
  */
 import { ErofsError, hex } from '../errors.js';
 import { FsVerityHasher } from '../digest/fsverity.js';
@@ -29,6 +29,13 @@ export interface ComposefsTreeOptions {
   userXattrs?: boolean;
   /** Leave out character and block devices, whiteouts included (--skip-devices). */
   skipDevices?: boolean;
+  /**
+   * Keep hard links (not an mkcomposefs option: it gives every name an inode of its own, and
+   * the default stays byte-identical to it). The first name of an inode met depth first with
+   * entries in byte order holds the inode; every further name is a link to it, and the link
+   * count is the number of names in the image.
+   */
+  hardLinks?: boolean;
 }
 
 /** A backing object: the file whose bytes it holds, and where it goes in a store. */
@@ -82,13 +89,32 @@ export async function composefsTree(root: TreeNode, opts: ComposefsTreeOptions =
   const objects: ComposefsObject[] = [];
   const byDigest = new Set<string>();
   const digests = new Map<TreeNode, Uint8Array>();
+  const kept = (child: TreeNode): boolean => {
+    const ct = child.mode & S_IFMT;
+    return !(opts.skipDevices && (ct === S_IFCHR || ct === S_IFBLK));
+  };
+  // Names per inode, counted over what the image keeps (only when hard links are kept).
+  const names = new Map<TreeNode, number>();
+  const primaries = new Map<TreeNode, CfsNode>();
+  if (opts.hardLinks) {
+    const stack = [root];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      for (const child of n.children?.values() ?? []) {
+        if (!kept(child)) continue;
+        if ((child.mode & S_IFMT) === S_IFDIR) stack.push(child);
+        else names.set(child, (names.get(child) ?? 0) + 1);
+      }
+    }
+  }
   const convert = async (n: TreeNode): Promise<CfsNode> => {
     const type = n.mode & S_IFMT;
+    const first = primaries.get(n);
+    if (first) return { mode: first.mode, uid: first.uid, gid: first.gid, nlink: first.nlink, mtime: first.mtime, mtimeNsec: first.mtimeNsec, size: first.size, rdev: first.rdev, xattrs: new Map(), linkTo: first };
     const c: CfsNode = {
       mode: n.mode,
       uid: n.uid,
       gid: n.gid,
-      nlink: type === S_IFDIR ? 2 : 1,
+      nlink: type === S_IFDIR ? 2 : names.get(n) ?? 1,
       mtime: opts.useEpoch ? 0 : n.mtime,
       mtimeNsec: opts.useEpoch ? 0 : n.mtimeNsec,
       size: 0,
@@ -124,12 +150,15 @@ export async function composefsTree(root: TreeNode, opts: ComposefsTreeOptions =
       }
     } else if (type === S_IFDIR) {
       c.children = new Map();
-      for (const [key, child] of n.children ?? []) {
-        const ct = child.mode & S_IFMT;
-        if (opts.skipDevices && (ct === S_IFCHR || ct === S_IFBLK)) continue;
+      const entries = [...(n.children ?? [])];
+      // In byte order when links are kept, so the inode's holder does not depend on readdir order.
+      if (opts.hardLinks) entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      for (const [key, child] of entries) {
+        if (!kept(child)) continue;
         c.children.set(key, await convert(child));
       }
     }
+    if ((names.get(n) ?? 0) > 1) primaries.set(n, c);
     return c;
   };
   return { root: await convert(root), objects };
