@@ -3,6 +3,9 @@
 #
 #   sudo bash bench/make-data.sh [WORK_DIR]        (default /var/tmp/erofs-kit-bench,
 #                                                  or $EROFS_BENCH_WORK)
+#   sudo bash bench/make-data.sh --rootfs-only [WORK_DIR]
+#                                                  only rootfs/ and rootfs.erofs (what CI makes
+#                                                  for the VS Code performance test)
 #   FORCE=1 sudo bash bench/make-data.sh          rebuild the small-file tree, the images
 #                                                  and the tar
 #                                                  (the debootstrap tree is always kept)
@@ -26,6 +29,8 @@
 set -euo pipefail
 umask 022
 
+ROOTFS_ONLY=0
+if [[ ${1:-} == --rootfs-only ]]; then ROOTFS_ONLY=1; shift; fi
 WORK=${1:-${EROFS_BENCH_WORK:-/var/tmp/erofs-kit-bench}}
 SMALL_FILES=${SMALL_FILES:-200000}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -77,6 +82,10 @@ build_image() {
 }
 
 build_image rootfs.erofs -b4096 rootfs/
+if [[ $ROOTFS_ONLY == 1 ]]; then
+  printf '%s: %s bytes\n' "$WORK/rootfs.erofs" "$(stat -c %s rootfs.erofs)"
+  exit 0
+fi
 build_image rootfs-lz4hc.erofs -b4096 -zlz4hc rootfs/
 build_image rootfs-zstd.erofs -b4096 -zzstd rootfs/
 

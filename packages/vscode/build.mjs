@@ -1,6 +1,7 @@
 // Bundles the extension: dist/extension.js (Node host), dist/web/extension.js (web worker host),
 // the language server from packages/lsp (dist/server.cjs, dist/web/server.js), and the
-// extension-host test suite (dist/test/suite.js, left out of the .vsix).
+// extension-host test suites (dist/test/suite.js for the Node host, dist/test/web-suite.js for
+// the web worker host; both left out of the .vsix).
 import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,6 +22,9 @@ await build({
   define: { 'process.env.NODE_ENV': '"production"' },
 });
 await build({ ...common, external: ['vscode', 'mocha'], entryPoints: { suite: 'test/suite/index.ts', corrupt: 'test/support/corrupt.ts', 'oci-layout': 'test/support/oci-layout.ts' }, outdir: 'dist/test', platform: 'node', format: 'cjs', target: 'node20' });
+
+// The web worker host's suite (e2e phase C): a browser bundle like the web extension's.
+await build({ ...common, entryPoints: { 'web-suite': 'test/web-suite/index.ts' }, outdir: 'dist/test', platform: 'browser', format: 'cjs', target: 'es2022', define: { 'process.env.NODE_ENV': '"production"' } });
 
 // The language server, as packages/lsp builds it.
 const require = createRequire(import.meta.url);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end tests of the extension in a real VS Code (code-server), headless:
 #   build the .vsix -> fresh profile -> install it -> [A] UI test driven by playwright-core and
-#   Debian's chromium -> [B] the extension's mocha suite inside the extension host.
-# Prints one closing line "e2e: N passed, N failed" (both phases added up).
+#   Debian's chromium -> [B] the extension's mocha suite inside the extension host -> [C] the web
+#   build and its suite inside the browser's web worker extension host.
+# Prints one closing line "e2e: N passed, N failed" (the phases added up).
 # Without chromium or code-server it says why and skips; under CI=true that is a failure.
 # env: PORT (default 18731), E2E_NO_INSTALL=1 (do not install, only use what is there),
 #      EROFS_KIT_E2E_ARTIFACTS (where screenshots and logs go; default a fresh /tmp folder)
@@ -117,7 +118,19 @@ else
   failed=$((failed + 1))
 fi
 stop_server
+lap "[B] extension-host suite done"
+
+# [C] the web build (dist/web/extension.js, the language server as a worker) in the browser's
+# web worker extension host, with its own suite; nothing of Node is loaded there.
+if start_server --vscode-option enable-smoke-test-driver; then
+  lap "[C] code-server up (test driver, web worker host)"
+  EXTHOST_KIND=web node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$ext/dist/test/web-suite.js" 2>&1 | tee "$run/web.log"
+  count "$run/web.log" "[C] web worker host suite"
+else
+  failed=$((failed + 1))
+fi
+stop_server
 rm -rf "$run/tmp" # the suite's scratch files (a 100 MiB tar among them); screenshots and logs stay
-lap "[B] extension-host suite done; screenshots in $run/shots"
+lap "[C] web worker host suite done; screenshots in $run/shots"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]

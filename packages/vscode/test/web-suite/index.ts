@@ -1,0 +1,172 @@
+/**
+ * The extension's web build (dist/web/extension.js) inside a browser's web worker extension
+ * host: code-server loads the extension under development with `extensionDevelopmentKind=web`
+ * (e2e/run-e2e.sh, phase C), so the Node build is never involved. Everything here runs in the
+ * worker too: no Node API, only `vscode` and core's browser entry. The workspace is the e2e
+ * folder (basic-4k.erofs, nlink-corrupt.erofs, oci-image/), reached through workspace.fs.
+ *
+ * A small runner of its own instead of mocha: the worker's module loader gives a bundle only
+ * `vscode`, and these tests need nothing more than ordered async steps and a closing count.
+ */
+import * as vscode from 'vscode';
+import { ErofsImage, MemorySource, format, formatDigest, fsverityDigest, walk } from '@erofs-kit/core';
+import type { ExtensionApi } from '../../src/vscode/activate.js';
+import type { OciListing } from '../../src/model/oci.js';
+import { CORRUPT_PATH } from '../support/corrupt.js';
+
+const EXT_ID = 'erofs-kit.erofs-kit-vscode';
+const tests: [string, () => Promise<void>][] = [];
+const it = (name: string, fn: () => Promise<void>): void => void tests.push([name, fn]);
+
+function ok(v: unknown, what: string): asserts v {
+  if (!v) throw new Error(`expected ${what}`);
+}
+function equal<T>(a: T, b: T, what: string): void {
+  const show = (v: unknown): string => (v === undefined ? 'undefined' : JSON.stringify(v));
+  const sa = show(a);
+  const sb = show(b);
+  if (sa !== sb) throw new Error(`${what}: ${sa.slice(0, 300)} !== ${sb.slice(0, 300)}`);
+}
+function sameBytes(a: Uint8Array, b: Uint8Array, what: string): void {
+  if (a.length !== b.length || a.some((x, i) => x !== b[i])) throw new Error(`${what}: ${a.length} bytes differ from ${b.length} bytes`);
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const ws = (): vscode.Uri => {
+  const f = vscode.workspace.workspaceFolders?.[0];
+  ok(f, 'a workspace folder');
+  return f.uri;
+};
+const inWs = (...p: string[]): vscode.Uri => vscode.Uri.joinPath(ws(), ...p);
+const erofs = (id: string, path: string): vscode.Uri => vscode.Uri.from({ scheme: 'erofs', path: `/${id}${path}` });
+
+async function api(): Promise<ExtensionApi> {
+  const ext = vscode.extensions.getExtension<ExtensionApi>(EXT_ID);
+  ok(ext, `extension ${EXT_ID} installed`);
+  return ext.activate();
+}
+
+async function open(uri: vscode.Uri, command = 'erofs.openImage'): Promise<string> {
+  const id = await vscode.commands.executeCommand<string | undefined>(command, uri, undefined, { addFolder: false });
+  ok(id, `an id from ${command} for ${uri.toString()}`);
+  return id;
+}
+
+/** The fixture as core reads it here, from the same bytes. */
+async function coreImage(name: string): Promise<ErofsImage> {
+  return ErofsImage.open(new MemorySource(await vscode.workspace.fs.readFile(inWs(name)), name));
+}
+
+it('runs in a web worker: no Node, the web bundle is the one loaded', async () => {
+  const g = globalThis as { process?: { versions?: { node?: string } }; importScripts?: unknown };
+  equal(g.process?.versions?.node, undefined, 'process.versions.node');
+  equal(typeof g.importScripts, 'function', 'typeof importScripts (a worker global)');
+  const ext = vscode.extensions.getExtension(EXT_ID);
+  ok(ext, 'the extension');
+  equal(ext.packageJSON.browser, './dist/web/extension.js', 'the manifest\'s browser entry');
+  await api();
+  ok(ext.isActive, 'the extension is active');
+});
+
+it('lists and reads basic-4k through workspace.fs exactly as core does', async () => {
+  const id = await open(inWs('basic-4k.erofs'));
+  const img = await coreImage('basic-4k.erofs');
+  let files = 0;
+  let dirs = 0;
+  for await (const e of walk(img)) {
+    const path = e.name === undefined ? '/' : e.path;
+    const type = e.inode.mode & format.S_IFMT;
+    if (type === format.S_IFDIR) {
+      const listed = (await vscode.workspace.fs.readDirectory(erofs(id, path))).map(([n]) => n).sort();
+      const want = (await img.readdir(e.inode)).map((d) => new TextDecoder().decode(d.name)).filter((n) => n !== '.' && n !== '..').sort();
+      equal(listed, want, `listing of ${path}`);
+      dirs++;
+    } else if (type === format.S_IFREG) {
+      sameBytes(await vscode.workspace.fs.readFile(erofs(id, path)), await img.read(e.inode), `content of ${path}`);
+      files++;
+    }
+  }
+  ok(files > 10 && dirs > 2, `files (${files}) and directories (${dirs}) compared`);
+});
+
+it('Verify Image lists the problem of the corrupt image and puts it in the Problems panel', async () => {
+  const bad = inWs('nlink-corrupt.erofs');
+  const report = await vscode.commands.executeCommand<{ problems: { check: string; path?: string }[] }>('erofs.verifyImage', bad);
+  ok(report?.problems.some((p) => p.check === 'nlink' && p.path === CORRUPT_PATH), `an nlink problem on ${CORRUPT_PATH}: ${JSON.stringify(report?.problems)}`);
+  const all = vscode.languages.getDiagnostics().flatMap(([uri, ds]) => ds.map((d) => ({ uri: uri.toString(), d })));
+  ok(all.some(({ uri, d }) => d.source === 'erofs fsck' && d.message.startsWith('nlink: ') && uri.endsWith(CORRUPT_PATH)), 'an nlink diagnostic');
+  const clean = await vscode.commands.executeCommand<{ problems: unknown[] }>('erofs.verifyImage', inWs('basic-4k.erofs'));
+  equal(clean?.problems, [], 'problems of basic-4k');
+});
+
+it('Show Bytes: the language server in its own worker explains the inode on hover', async () => {
+  const id = await open(inWs('basic-4k.erofs'));
+  const uri = await vscode.commands.executeCommand<string>('erofs.showBytes', erofs(id, '/sizes/size-1'), 'inode');
+  ok(uri, 'a document');
+  const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
+  ok(doc, 'the document is open');
+  equal(doc.languageId, 'erofs-hexdump', 'language');
+  const line = doc.getText().split('\n').findIndex((l) => /^[0-9a-f]{8}: /.test(l));
+  ok(line >= 0, 'a dump line');
+  const hovers = await until('a hover from the language server', async () => {
+    const h = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, new vscode.Position(line, 11));
+    return h && h.length > 0 ? h : undefined;
+  });
+  const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+  ok(/erofs_inode_(compact|extended)\.i_format/.test(text), `i_format in the hover: ${text.slice(0, 200)}`);
+});
+
+it('Copy fs-verity Digest of the image file: core\'s digest, on the clipboard', async () => {
+  const whole = await vscode.commands.executeCommand<string>('erofs.copyVerityDigest', inWs('basic-4k.erofs'));
+  equal(whole, formatDigest(await fsverityDigest(await vscode.workspace.fs.readFile(inWs('basic-4k.erofs'))), 'sha256'), 'digest');
+  equal(await vscode.env.clipboard.readText(), whole, 'clipboard');
+});
+
+it('an OCI layout lists its image; a gzip layer opens as a folder (tar index built in memory)', async () => {
+  const listing = await vscode.commands.executeCommand<OciListing | undefined>('erofs.openOciLayout', inWs('oci-image'));
+  ok(listing?.ok, `a valid listing: ${JSON.stringify(listing?.problems)}`);
+  equal(listing.images.map((i) => i.tags), [['v1']], 'tags');
+  const id = await vscode.commands.executeCommand<string | undefined>('erofs.openOciLayer', { root: listing.root, key: listing.images[0]!.key, index: 1 }, undefined, { addFolder: false });
+  ok(id, 'an id for the layer');
+  equal((await api()).mounts.record(id)?.kind, 'tar', 'mount kind');
+  equal(new TextDecoder().decode(await vscode.workspace.fs.readFile(erofs(id, '/b.txt'))), 'two\n', '/b.txt');
+});
+
+it('Extract To writes a directory through workspace.fs with the same bytes', async () => {
+  const id = await open(inWs('basic-4k.erofs'));
+  const dest = inWs('web-extract');
+  const stats = await vscode.commands.executeCommand<{ files: number }>('erofs.extractTo', erofs(id, '/sizes'), dest);
+  ok(stats && stats.files > 0, 'files extracted');
+  const img = await coreImage('basic-4k.erofs');
+  for (const name of ['size-1', 'size-70000']) {
+    sameBytes(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dest, 'sizes', name)), await img.read(await img.lookup(`/sizes/${name}`)), name);
+  }
+  await vscode.workspace.fs.delete(dest, { recursive: true });
+});
+
+export async function run(): Promise<void> {
+  let passed = 0;
+  let failed = 0;
+  for (const [name, fn] of tests) {
+    const t = Date.now();
+    try {
+      await fn();
+      passed++;
+      console.log(`  ✓ ${name} (${Date.now() - t} ms)`);
+    } catch (e) {
+      failed++;
+      console.log(`  ✗ ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  console.log(`web worker host: ${passed} passed, ${failed} failed`);
+  if (failed > 0) throw new Error(`${failed} web worker host test(s) failed`);
+}
