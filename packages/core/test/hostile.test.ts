@@ -15,6 +15,8 @@ import { fieldOf } from '../src/layout/struct.js';
 import * as F from '../src/erofs/format.js';
 import { allocatedBytes, countAllocations } from './fuzz/harness.js';
 import { bytesOf } from './fixtures.js';
+import { indexTar } from '../src/tarindex/index.js';
+import { archive, member } from './tar-corpus/craft.js';
 
 countAllocations();
 
@@ -202,5 +204,52 @@ describe('hostile images', () => {
     expect(code).toBeDefined();
     expect(n).toBeLessThanOrEqual(8 << 20);
     expect(allocatedBytes() - before).toBeLessThan(ALLOC_LIMIT);
+  });
+});
+
+describe('hostile tars: sparse claims', () => {
+  const GiB = 2 ** 30;
+  /** An old GNU sparse ('S') entry: `pairs` (logical offset, length) stored one after the other. */
+  const sparseTar = (realsize: number, pairs: [number, number][]): Uint8Array => {
+    const stored = pairs.reduce((a, [, n]) => a + n, 0);
+    const data = new Uint8Array(stored).fill(0x61);
+    return archive(member({ name: 'claim', type: 'S', dialect: 'gnu', size: stored, sparse: pairs, realsize }, data));
+  };
+
+  it('a 4 GiB claim at 512-byte granularity over 1 KiB of data is refused as too-large, in bounded memory', async () => {
+    const tar = sparseTar(4 * GiB, [[0, 512], [4 * GiB - 512, 512]]);
+    const before = allocatedBytes();
+    const t = performance.now();
+    let err: unknown;
+    try {
+      await indexTar(new MemorySource(tar));
+    } catch (e) {
+      err = e;
+    }
+    expect(isErofsError(err) && err.code).toBe('too-large');
+    expect((err as Error).message).toMatch(/^\/claim: a sparse file of 4294967296 bytes storing 1024 bytes needs 8388608 chunks of 512 bytes/);
+    expect(allocatedBytes() - before).toBeLessThan(ALLOC_LIMIT);
+    expect(performance.now() - t).toBeLessThan(TIME_LIMIT_MS);
+  });
+
+  it('a real-looking sparse file (1 GiB, holes on 1 MiB boundaries) is indexed and reads back', async () => {
+    const MiB = 1 << 20;
+    const tar = sparseTar(GiB, [[0, 4096], [512 * MiB, MiB], [GiB - MiB, MiB]]);
+    const { image } = await indexTar(new MemorySource(tar));
+    const img = await ErofsImage.open(new MemorySource(image), { devices: [new MemorySource(tar)] });
+    const ino = await img.lookup('/claim');
+    expect(ino.size).toBe(GiB);
+    expect([...(await img.read(ino, 4090, 12))]).toEqual([...new Uint8Array(6).fill(0x61), ...new Uint8Array(6)]);
+    expect((await img.read(ino, 512 * MiB, 4)).every((b) => b === 0x61)).toBe(true);
+    expect((await img.read(ino, GiB - 4, 4)).every((b) => b === 0x61)).toBe(true);
+  });
+
+  it('the limit grows with the data: a table of 64 bytes per stored byte is allowed', async () => {
+    // 2 GiB at 512-byte granularity: 4 Mi chunks, a 32 MiB table (over the 16 MiB allowance), with 512 KiB stored (64 × 512 KiB = 32 MiB)
+    const pairs: [number, number][] = [[0, 256 * 1024], [2 * GiB - 256 * 1024 - 512, 256 * 1024 + 512]];
+    const tar = sparseTar(2 * GiB, pairs);
+    await expect(indexTar(new MemorySource(tar))).resolves.toBeDefined();
+    const less = sparseTar(2 * GiB, [[0, 256 * 1024], [2 * GiB - 512, 512]]);
+    await expect(indexTar(new MemorySource(less))).rejects.toMatchObject({ code: 'too-large' });
   });
 });

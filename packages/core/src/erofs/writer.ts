@@ -898,6 +898,30 @@ function holes(count: number): number[] {
   return t;
 }
 
+/**
+ * The sparse-file policy. A file with holes needs a chunk table entry (8 bytes) per chunk of
+ * its logical size, and its chunks can be no larger than its data and holes are aligned, so a
+ * few stored bytes may claim gigabytes of table (a tar of 7 KiB whose sparse entry claims
+ * 4 GiB at 512-byte granularity: 64 MiB of table, far more in memory while laying it out). A
+ * file's table may take SPARSE_TABLE_FREE bytes, or SPARSE_TABLE_PER_BYTE bytes per byte of
+ * data the file stores, whichever is more; beyond that the file is refused as `too-large`.
+ * Real sparse files (disk images with holes aligned to 4 KiB or more) stay far below it.
+ */
+export const SPARSE_TABLE_FREE = 16 << 20;
+export const SPARSE_TABLE_PER_BYTE = 64;
+
+function checkSparseTable(count: number, chunkSize: number, dataBytes: number, size: number, path: string): void {
+  const table = count * 8;
+  const limit = Math.max(SPARSE_TABLE_FREE, SPARSE_TABLE_PER_BYTE * dataBytes);
+  if (table > limit) {
+    throw new ErofsError(
+      'too-large',
+      `${path}: a sparse file of ${size} bytes storing ${dataBytes} bytes needs ${count} chunks of ${chunkSize} bytes, a ${table}-byte chunk table (at most ${limit} for this file: ${SPARSE_TABLE_FREE} bytes, or ${SPARSE_TABLE_PER_BYTE} per stored byte)`,
+      { path },
+    );
+  }
+}
+
 /** Decides the chunk size and chunk table of a regular file. */
 function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => string, i: number, ndev: number): void {
   const node = slot.node;
@@ -934,7 +958,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => 
     }
     const cs = 2 ** cbits;
     const count = Math.ceil(size / cs);
-    if (count > 1 << 26) throw new ErofsError('too-large', `${pathAt(i)}: ${count} chunks needed for a ${size}-byte file`, { path: pathAt(i) });
+    checkSparseTable(count, cs, data.ranges.reduce((a, r) => a + r.length, 0), size, pathAt(i));
     const chunks = holes(count);
     for (const r of data.ranges) {
       for (let o = 0; o < r.length; o += cs) {
@@ -975,7 +999,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => 
       return;
     }
     const count = Math.ceil(size / bs);
-    if (count > 1 << 26) throw new ErofsError('too-large', `${pathAt(i)}: ${count} chunks needed for a ${size}-byte file`, { path: pathAt(i) });
+    checkSparseTable(count, bs, blocks.size * bs, size, pathAt(i));
     const chunks = holes(count);
     const copies: Uint8Array[] = [];
     for (const b of [...blocks.keys()].sort((x, y) => x - y)) {
