@@ -49,3 +49,19 @@ describe.each(Object.values(TARGETS))('fuzz $name', (target) => {
     expect(runs).toBeGreaterThan(0);
   }, (SECONDS + 60) * 1000);
 });
+
+describe('fuzz oci-layout seeds', () => {
+  it('are valid images (an OCI layout with gzip layers, one with a nested index and plain layers, a docker-archive) that convert', async () => {
+    const { readOci } = await import('../../src/oci/layout.js');
+    const { tarFiles } = await import('../../src/oci/files.js');
+    const { MemorySource } = await import('../../src/io/source.js');
+    const kinds: string[] = [];
+    for (const seed of TARGETS['oci-layout']!.seeds()) {
+      const r = await readOci(await tarFiles(new MemorySource(seed)), { checkLayers: true });
+      expect(r.problems).toEqual([]);
+      expect(r.images[0]?.layers.map((l) => l.checked?.diffId === l.diffId)).toEqual([true, true]);
+      kinds.push(r.kind);
+    }
+    expect(kinds).toEqual(['oci-layout', 'oci-layout', 'docker-archive']);
+  });
+});

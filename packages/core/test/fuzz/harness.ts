@@ -11,8 +11,9 @@
  *   plus a multiple of the input's size (counted by `countAllocations()`);
  * - `inspect()` never throws and its spans are sorted, never overlap and cover every byte.
  *
- * Also the composefs dump parser and the OCI document validator; whole OCI layouts are still to
- * come: see `PENDING_TARGETS` at the end.
+ * Also the composefs dump parser, the OCI document validator, and whole OCI layouts and
+ * docker-archives (as tars, the way oci-archive and docker-archive files ship them) through
+ * `readOci` with every layer decompressed and checked, then stacked.
  */
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -29,7 +30,11 @@ import { inspect, ByteMap, parseHint } from '../../src/inspect/index.js';
 import { readTar } from '../../src/tar/reader.js';
 import { indexTar } from '../../src/tarindex/index.js';
 import { parseDump as parseComposefsDump } from '../../src/composefs/dump.js';
-import { checkOciDocument } from '../../src/oci/layout.js';
+import { checkOciDocument, readOci } from '../../src/oci/layout.js';
+import { tarFiles } from '../../src/oci/files.js';
+import { convertOciImage, type ConvertOutput, type PendingFile } from '../../src/oci/convert.js';
+import { sha256, toHex } from '../../src/digest/hash.js';
+import { gzipSync } from 'fflate';
 import { parseHexdump } from '../../src/hexdump/parse.js';
 import { formatXxd } from '../../src/hexdump/format.js';
 import { coverageProblem } from '../coverage.js';
@@ -525,6 +530,147 @@ const jsonMutation = fc
     return textToo ? text(b) : b;
   });
 
+// ---------------------------------------------------------------------------------------
+// Whole OCI layouts and docker-archives, as tars
+
+const ociEnc = new TextEncoder();
+const blobDigest = (b: Uint8Array): string => `sha256:${toHex(sha256().update(b).digest())}`;
+
+/** Tar members (name, bytes) in order, directories for the blob folders first. */
+function tarOf(files: [string, Uint8Array][], dirs: string[] = []): Uint8Array {
+  return concat([...dirs.map((d) => member({ name: d, type: '5', mode: 0o755 })), ...files.map(([name, b]) => member({ name, mode: 0o644 }, b)), END]);
+}
+
+const OCI_LAYER_TARS = (): Uint8Array[] => [
+  concat([member({ name: './', type: '5', mode: 0o755 }), member({ name: 'a', mode: 0o644 }, 'one'), member({ name: 'd/', type: '5', mode: 0o750 }), member({ name: 'd/x', mode: 0o600 }, 'x'), member({ name: 'd/l', type: '2', linkname: 'x' }), END]),
+  concat([member({ name: '.wh.a', mode: 0o644 }), member({ name: 'd/.wh..wh..opq', mode: 0o644 }), member({ name: 'b', mode: 0o644 }, 'two'), member({ name: 'h', type: '1', linkname: 'b' }), END]),
+];
+
+/** An OCI image layout as a tar: `gzip` or plain layers, the manifest under an index, or under a nested index. */
+function ociLayoutTar(layerKind: 'gzip' | 'plain', nested: boolean): Uint8Array {
+  const files: [string, Uint8Array][] = [];
+  const put = (b: Uint8Array): string => {
+    const d = blobDigest(b);
+    files.push([`blobs/sha256/${d.slice(7)}`, b]);
+    return d;
+  };
+  const tars = OCI_LAYER_TARS();
+  const blobs = tars.map((t) => (layerKind === 'gzip' ? gzipSync(t, { mtime: 0 }) : t));
+  const layers = blobs.map(put);
+  const cb = ociEnc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: tars.map(blobDigest) }, config: { Env: ['PATH=/bin'] } }));
+  const cd = put(cb);
+  const mediaType = layerKind === 'gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.oci.image.layer.v1.tar';
+  const mb = ociEnc.encode(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cd, size: cb.length }, layers: blobs.map((b, i) => ({ mediaType, digest: layers[i], size: b.length })) }));
+  const md = put(mb);
+  let top = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: md, size: mb.length, platform: { os: 'linux', architecture: 'amd64' } };
+  if (nested) {
+    const ib = ociEnc.encode(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [top] }));
+    top = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: put(ib), size: ib.length } as typeof top;
+  }
+  const index = ociEnc.encode(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': 'v1' } }] }));
+  return tarOf([['oci-layout', ociEnc.encode('{"imageLayoutVersion":"1.0.0"}')], ['index.json', index], ...files], ['blobs/', 'blobs/sha256/']);
+}
+
+/** A docker-archive (docker save): manifest.json, the config and plain layer tars. */
+function dockerArchiveTar(): Uint8Array {
+  const tars = OCI_LAYER_TARS();
+  const cb = ociEnc.encode(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: tars.map(blobDigest) } }));
+  const cfg = `${blobDigest(cb).slice(7)}.json`;
+  const layerNames = tars.map((t) => `${blobDigest(t).slice(7)}/layer.tar`);
+  const manifest = ociEnc.encode(JSON.stringify([{ Config: cfg, RepoTags: ['example/app:v1'], Layers: layerNames }]));
+  return tarOf([['manifest.json', manifest], [cfg, cb], ...tars.map((t, i): [string, Uint8Array] => [layerNames[i]!, t])]);
+}
+
+function ociLayoutSeeds(): Uint8Array[] {
+  return [ociLayoutTar('gzip', false), ociLayoutTar('plain', true), dockerArchiveTar()];
+}
+
+/** Splits a tar into members (ustar, no extensions: the seeds' form); undefined when it is not one. */
+function tarMembers(b: Uint8Array): { name: string; type: number; data: Uint8Array }[] | undefined {
+  const out: { name: string; type: number; data: Uint8Array }[] = [];
+  const dec = new TextDecoder('latin1');
+  for (let at = 0; at + 512 <= b.length; ) {
+    if (b.subarray(at, at + 512).every((x) => x === 0)) return out;
+    const name = dec.decode(b.subarray(at, at + 100)).replace(/\0.*$/s, '');
+    const size = parseInt(dec.decode(b.subarray(at + 124, at + 136)).replace(/\0.*$/s, '').trim() || '0', 8);
+    if (!Number.isFinite(size) || size < 0 || at + 512 + size > b.length) return undefined;
+    out.push({ name, type: b[at + 156]!, data: b.subarray(at + 512, at + 512 + size) });
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+  return out;
+}
+
+/**
+ * Byte edits of the tar (headers and data alike), or a JSON-aware edit of one JSON member
+ * (index, manifest, config, docker manifest) with the tar rebuilt around it, so the JSON
+ * checks see well-formed tars with wrong documents.
+ */
+const ociLayoutMutation = fc
+  .record({ json: fc.boolean(), which: fc.nat(), edit: jsonMutation, bytes: tarMutation })
+  .map(({ json, which, edit, bytes }) => (seed: Uint8Array) => {
+    if (!json) return bytes(seed);
+    const members = tarMembers(seed);
+    const docs = members?.map((m, i) => [m, i] as const).filter(([m]) => m.data[0] === 0x7b || m.data[0] === 0x5b) ?? [];
+    if (!members || docs.length === 0) return bytes(seed);
+    const [, i] = docs[which % docs.length]!;
+    const parts = members.map((m, k) => member({ name: m.name, type: m.type === 0x35 ? '5' : m.type === 0x32 ? '2' : m.type === 0x31 ? '1' : '0', mode: 0o644 }, k === i ? edit(m.data) : m.data));
+    return concat([...parts, END]);
+  });
+
+/** A conversion's output folder in memory (files only; folders always exist). */
+function memoryOutput(): ConvertOutput & { files: Map<string, Uint8Array> } {
+  const files = new Map<string, Uint8Array>();
+  let serial = 0;
+  return {
+    name: 'memory',
+    files,
+    size: async (rel) => files.get(rel)?.length,
+    readText: async (rel) => {
+      const b = files.get(rel);
+      return b && new TextDecoder().decode(b);
+    },
+    openSource: async (rel) => new MemorySource(files.get(rel) ?? new Uint8Array(0), rel),
+    mkdir: async () => true,
+    rmdirIfEmpty: async () => undefined,
+    create: async (rel): Promise<PendingFile> => {
+      const tmp = `${rel}.tmp-${++serial}`;
+      const parts: Uint8Array[] = [];
+      return {
+        write: (c) => void parts.push(c.slice()),
+        close: async () => void files.set(tmp, concat(parts)),
+        commit: async () => {
+          files.set(rel, files.get(tmp)!);
+          files.delete(tmp);
+        },
+        abort: async () => void files.delete(tmp),
+      };
+    },
+  };
+}
+
+/**
+ * The tar as a layout or docker-archive: read with every layer decompressed and checked; a
+ * valid image is then converted as `oci convert` does (a tar index per layer, the merged
+ * fsmeta.erofs), and the merged image is walked over its layer tars.
+ */
+async function readOciTar(input: Uint8Array): Promise<void> {
+  const files = await tarFiles(new MemorySource(input));
+  const report = await readOci(files, { checkLayers: true });
+  for (const p of report.problems) {
+    if (typeof p.message !== 'string' || p.message === '' || (p.jsonPath !== undefined && !p.jsonPath.startsWith('$'))) throw new Violation('crash', `a problem without a message or with a bad JSON path: ${JSON.stringify(p)}`);
+  }
+  if (!report.ok || report.images.length === 0) return;
+  const out = memoryOutput();
+  const { summary } = await convertOciImage(files, out, { input: 'fuzz.tar' });
+  const meta = out.files.get(summary.metadata);
+  if (!meta) throw new Violation('crash', `the conversion reported ${summary.metadata} but did not write it`);
+  const devices = summary.devices.map((d) => new MemorySource(out.files.get(d.path) ?? new Uint8Array(0), d.path));
+  const img = await ErofsImage.open(new MemorySource(meta), { devices });
+  for await (const ent of walk(img)) {
+    if ((ent.inode.mode & 0o170000) === 0o100000) await img.read(ent.inode, 0, Math.min(ent.inode.size, READ_CAP));
+  }
+}
+
 export const TARGETS: Record<string, Target> = {
   image: { name: 'image', seeds: imageSeeds, run: readImage, mutation: imageMutation },
   inspect: { name: 'inspect', seeds: imageSeeds, run: inspectImage, mutation: imageMutation },
@@ -534,13 +680,8 @@ export const TARGETS: Record<string, Target> = {
   hexdump: { name: 'hexdump', seeds: dumpSeeds, run: parseDump, mutation: textMutation, limits: { timeMs: 10_000, allocBase: (96 << 20) + 4 * (1 << 28), allocPerByte: 64 } },
   'composefs-dump': { name: 'composefs-dump', seeds: composefsDumpSeeds, run: parseComposefs, mutation: textMutation },
   'oci-document': { name: 'oci-document', seeds: ociSeeds, run: checkOci, mutation: jsonMutation },
+  'oci-layout': { name: 'oci-layout', seeds: ociLayoutSeeds, run: readOciTar, mutation: ociLayoutMutation },
 };
-
-/**
- * Targets still to write: whole OCI layouts through `readOci` (blobs, nested indexes) — the
- * per-document validator is the `oci-document` target above.
- */
-export const PENDING_TARGETS = ['oci-layout'] as const;
 
 // ---------------------------------------------------------------------------------------
 // Running one input under the invariants
