@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { formatXxd } from '../src/hexdump/format.js';
-import { isHexdump, parseHexdump, type HexDump } from '../src/hexdump/parse.js';
+import { HexDump as HexDumpClass, isHexdump, parseHexdump, type HexDump } from '../src/hexdump/parse.js';
 import { bytesOf } from './fixtures.js';
 
 function has(cmd: string): boolean {
@@ -170,6 +170,30 @@ describe('parser', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the fast path (lines shaped like the one before, read by position) agrees with the tokenizer on edited dumps', () => {
+    const view = (d: HexDump, text: string) => {
+      const out: unknown[] = [d.format, d.problems, d.lineCount, d.recordCount];
+      for (const s of d.map.segments) out.push(s.offset, [...s.bytes]);
+      for (const s of d.map.segments) for (let i = 0; i < s.bytes.length; i++) out.push(d.rangeOfByte(s.offset + i));
+      for (let l = 0; l < d.lineCount; l++) for (let c = 0; c < 80; c += 3) out.push(d.offsetAt(l, c));
+      return JSON.stringify(out) + text.length;
+    };
+    const EDITS = ['g', '\t', ' ', 'A', 'f', '  ', '', ':', '*'];
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constantFrom(0, 2, 4), fc.array(fc.record({ at: fc.nat(), edit: fc.constantFrom(...EDITS) }), { maxLength: 4 }), (b, group, edits) => {
+        let text = group === 0 ? formatXxd(b) : formatXxd(b).replace(/^([0-9a-f]+: )((?:[0-9a-f]{4} ?)+)/gm, (_m, o: string, hexs: string) => o + hexs.replace(/ /g, '').replace(new RegExp(`(.{${group * 2}})`, 'g'), '$1 ').padEnd(hexs.length, ' '));
+        for (const e of edits) if (text.length) text = text.slice(0, e.at % text.length) + e.edit + text.slice((e.at % text.length) + 1);
+        expect(view(new HexDumpClass(text), text)).toBe(view(new HexDumpClass(text, undefined, false), text));
+      }),
+      { numRuns: 500 },
+    );
+    // upper-case xxd (-u) and -c 8 widths take the fast path too
+    const b = bytesOf('basic-4k.erofs').subarray(0, 4096);
+    for (const text of [formatXxd(b).toUpperCase().replace(/^([0-9A-F]+): /gm, (_m, o: string) => `${o.toLowerCase()}: `), formatXxd(b)]) {
+      expect(view(new HexDumpClass(text), text)).toBe(view(new HexDumpClass(text, undefined, false), text));
+    }
   });
 });
 

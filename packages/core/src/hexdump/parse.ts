@@ -39,6 +39,26 @@ interface Scratch {
   /** [hexStart, hexEnd, asciiCol] per byte. */
   cols: Int32Array;
   n: number;
+  /** The layout index when the line was read by the fast path (same shape as the line before), else -1. */
+  layout: number;
+}
+
+/**
+ * The shape of the last xxd line read without problems, for the fast path: a line of the same
+ * length whose offset has as many digits and whose hex area has hex digits and separators in
+ * the same columns is read by position, with that line's layout. The slow path would read it
+ * the same way: the tokens, the double space ending the hex area and the ascii columns all
+ * follow from those columns and the line's length.
+ */
+interface Shape {
+  /** Line length and the column of the hex area's first character (after the colon). */
+  length: number;
+  hexStart: number;
+  /** Per column from hexStart to the end of the double space: 0 for a hex digit, else the separator's code. */
+  codes: Uint8Array;
+  /** Columns of the bytes' high digits. */
+  digits: Int32Array;
+  layout: number;
 }
 
 /** Bytes one line may hold (xxd -c allows 256). */
@@ -140,9 +160,16 @@ export class HexDump {
   /** Record index by line, -1 when the line holds no bytes. */
   private readonly lineRec: Int32Array;
   private readonly lineLen: Int32Array;
+  /** The fast path's shape (see {@link Shape}) and the layout of the last data line. */
+  private shape: Shape | undefined = undefined;
+  private lastLayout = -1;
 
-  /** `maxRepeat`: bytes all `*` lines may stand for together (default 256 MiB). */
-  constructor(text: string, maxRepeat = MAX_REPEAT) {
+  /**
+   * `maxRepeat`: bytes all `*` lines may stand for together (default 256 MiB). `fast`: read
+   * lines shaped like the one before by position (default; false only to test that both
+   * paths agree).
+   */
+  constructor(text: string, maxRepeat = MAX_REPEAT, private readonly fast = true) {
     let repeatBudget = maxRepeat;
     const recLine = new IntList();
     const recOffset = new IntList();
@@ -154,7 +181,7 @@ export class HexDump {
     let expect = -1; // offset right after the last byte
     let pendingStar = -1; // line of a `*` waiting for the next offset
     let lastLen = 0; // bytes of the previous data line, at the end of `cur`
-    const sc: Scratch = { bytes: new Uint8Array(MAX_LINE_BYTES), cols: new Int32Array(MAX_LINE_BYTES * 3), n: 0 };
+    const sc: Scratch = { bytes: new Uint8Array(MAX_LINE_BYTES), cols: new Int32Array(MAX_LINE_BYTES * 3), n: 0, layout: -1 };
     const flush = (): void => {
       if (segStart >= 0 && cur.len > 0) segments.push({ offset: segStart, bytes: cur.take() });
       cur.len = 0;
@@ -219,7 +246,8 @@ export class HexDump {
         recLine.push(lineNo);
         recOffset.push(off);
         recCount.push(n);
-        recLayout.push(this.layoutFor(sc.cols, n));
+        this.lastLayout = sc.layout >= 0 ? sc.layout : this.layoutFor(sc.cols, n);
+        recLayout.push(this.lastLayout);
         expect = off + n;
       },
       sc,
@@ -337,6 +365,13 @@ export class HexDump {
     const cols = sc.cols;
     const bytes = sc.bytes;
     sc.n = 0;
+    sc.layout = -1;
+    const shape = this.shape;
+    if (xxd && shape && this.fast && e - s === shape.length && j - s === shape.hexStart && this.fastLine(text, j, shape, sc)) {
+      h.onData(off);
+      return;
+    }
+    const problemsBefore = this.problems.length;
     // Hex area end and ascii start.
     let hexEnd = e;
     let asciiCol = -1;
@@ -406,6 +441,47 @@ export class HexDump {
       }
     }
     h.onData(off);
+    // A clean xxd line with a double space after its hex area: the shape the next lines may share.
+    if (xxd && this.problems.length === problemsBefore && hexEnd < e) this.shape = this.shapeOf(text, s, j, hexEnd, e - s, sc.n);
+    else this.shape = undefined;
+  }
+
+  /** The fast path's record of a line just read (see {@link Shape}). */
+  private shapeOf(text: string, s: number, j: number, hexEnd: number, length: number, n: number): Shape | undefined {
+    const layout = this.lastLayout;
+    const lay = this.layouts[layout]!;
+    const codes = new Uint8Array(hexEnd + 2 - j);
+    for (let c = j; c < hexEnd + 2; c++) codes[c - j] = text.charCodeAt(c) & 0xff;
+    const digits = new Int32Array(n);
+    for (let b = 0; b < n; b++) {
+      const hi = lay[b * 3]!;
+      digits[b] = hi;
+      codes[hi - (j - s)] = 0;
+      codes[hi + 1 - (j - s)] = 0;
+    }
+    // Separators must be plain characters (spaces, tabs) for a byte comparison to be exact.
+    for (const c of codes) if (c !== 0 && c !== 0x20 && c !== 0x09) return undefined;
+    return { length, hexStart: j - s, codes, digits, layout };
+  }
+
+  /** Reads a line of the last shape by position; false (nothing consumed) when it differs. */
+  private fastLine(text: string, j: number, shape: Shape, sc: Scratch): boolean {
+    const codes = shape.codes;
+    for (let k = 0; k < codes.length; k++) {
+      const want = codes[k]!;
+      const c = text.charCodeAt(j + k);
+      if (want === 0 ? c >= 128 || HEX[c]! < 0 : c !== want) return false;
+    }
+    const s = j - shape.hexStart;
+    const digits = shape.digits;
+    const bytes = sc.bytes;
+    for (let b = 0; b < digits.length; b++) {
+      const p = s + digits[b]!;
+      bytes[b] = HEX[text.charCodeAt(p)]! * 16 + HEX[text.charCodeAt(p + 1)]!;
+    }
+    sc.n = digits.length;
+    sc.layout = shape.layout;
+    return true;
   }
 
   /** Number of byte-holding records (data lines and `*` lines). */
