@@ -47,9 +47,17 @@ const fd = fs.openSync(path, 'r');
 const pre = saltPrefix.length;
 const buf = Buffer.allocUnsafe(pre + readBytes);
 Buffer.from(saltPrefix).copy(buf, 0);
-const one = typeof crypto.hash === 'function'
-  ? (b) => crypto.hash(algorithm, b, 'buffer')
-  : (b) => crypto.createHash(algorithm).update(b).digest();
+const ab = buf.buffer;
+const base = buf.byteOffset;
+// One native call per block is the cost that matters: crypto.hash on a plain Uint8Array view
+// with a latin1 string result (copied out a char code at a time) spends about a third less
+// per 4 KiB block than a Buffer subarray and a Buffer result.
+const hashInto = typeof crypto.hash === 'function'
+  ? (at, len, out, k) => {
+      const s = crypto.hash(algorithm, new Uint8Array(ab, base + at, len), 'latin1');
+      for (let i = 0; i < digestSize; i++) out[k + i] = s.charCodeAt(i);
+    }
+  : (at, len, out, k) => out.set(crypto.createHash(algorithm).update(buf.subarray(at, at + len)).digest(), k);
 parentPort.on('message', ({ id, start, end }) => {
   try {
     const blocks = Math.ceil((end - start) / blockSize);
@@ -67,14 +75,12 @@ parentPort.on('message', ({ id, start, end }) => {
       const padded = Math.ceil(want / blockSize) * blockSize;
       buf.fill(0, pre + want, pre + padded);
       for (let o = 0; o < padded; o += blockSize, k++) {
-        let msg;
-        if (pre === 0) msg = buf.subarray(o, o + blockSize);
+        if (pre === 0) hashInto(o, blockSize, out, k * digestSize);
         else {
           // salt prefix || block: move the block right behind the prefix kept at buf[0, pre).
           if (o > 0) buf.copy(buf, pre, pre + o, pre + o + blockSize);
-          msg = buf.subarray(0, pre + blockSize);
+          hashInto(0, pre + blockSize, out, k * digestSize);
         }
-        out.set(one(msg), k * digestSize);
       }
       pos += want;
     }
