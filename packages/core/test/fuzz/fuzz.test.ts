@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TARGETS, check, checkConfirmed, countAllocations, inputs } from './harness.js';
+import { TARGETS, check, checkConfirmed, countAllocations, inputs, ociConversions } from './harness.js';
 
 countAllocations();
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 12);
@@ -45,7 +45,7 @@ describe.each(Object.values(TARGETS))('fuzz $name', (target) => {
       }),
       { numRuns: 1_000_000, interruptAfterTimeLimit: SECONDS * 1000, markInterruptAsFailure: false, endOnFailure: true, reporter: (r) => { if (r.failed) throw new Error(`after ${r.numRuns} runs (seed ${r.seed}): ${(r.errorInstance as Error | undefined)?.message ?? ''}`); } },
     );
-    if (process.env.FUZZ_VERBOSE) console.log(target.name, 'runs', runs);
+    if (process.env.FUZZ_VERBOSE) console.log(target.name, 'runs', runs, target.name === 'oci-layout' ? `conversions ${ociConversions.count}` : '');
     expect(runs).toBeGreaterThan(0);
   }, (SECONDS + 60) * 1000);
 });

@@ -1,0 +1,12 @@
+import { parseHexdump, inspect } from '@erofs-kit/core';
+import { readFileSync } from 'node:fs';
+const text = readFileSync('/tmp/dump1m.txt', 'utf8');
+const c0 = process.cpuUsage();
+let t = performance.now();
+const d = parseHexdump(text);
+const tp = performance.now() - t;
+t = performance.now();
+const r = inspect(d.map, { hint: d.hint });
+const ti = performance.now() - t;
+const c = process.cpuUsage(c0);
+console.log(`${tp.toFixed(0)} ${ti.toFixed(0)} ${((c.user + c.system) / 1000).toFixed(0)}`);
