@@ -21,7 +21,7 @@ await build({
   // vscode-languageclient's browser entry is browser-safe; nothing of Node's may slip in.
   define: { 'process.env.NODE_ENV': '"production"' },
 });
-await build({ ...common, external: ['vscode', 'mocha'], entryPoints: { suite: 'test/suite/index.ts', corrupt: 'test/support/corrupt.ts', 'oci-layout': 'test/support/oci-layout.ts' }, outdir: 'dist/test', platform: 'node', format: 'cjs', target: 'node20' });
+await build({ ...common, external: ['vscode', 'mocha'], entryPoints: { suite: 'test/suite/index.ts', corrupt: 'test/support/corrupt.ts', 'oci-layout': 'test/support/oci-layout.ts', bigtar: 'test/support/bigtar.ts' }, outdir: 'dist/test', platform: 'node', format: 'cjs', target: 'node20' });
 
 // The web worker host's suite (e2e phase C): a browser bundle like the web extension's.
 await build({ ...common, entryPoints: { 'web-suite': 'test/web-suite/index.ts' }, outdir: 'dist/test', platform: 'browser', format: 'cjs', target: 'es2022', define: { 'process.env.NODE_ENV': '"production"' } });

@@ -59,6 +59,9 @@ corruptNlink(new Uint8Array(fs.readFileSync(process.argv[2]))).then((b) => fs.wr
 # An OCI image layout (two gzip layers, tag v1) in a folder of the workspace: the OCI Images view lists it.
 node -e 'const { writeOciLayout, TWO_LAYERS } = require(process.argv[1]); writeOciLayout(process.argv[2], TWO_LAYERS, { tag: "v1" });' \
   "$ext/dist/test/oci-layout.js" "$run/ws/oci-image" || { echo "e2e: 0 passed, 1 failed"; exit 1; }
+# A 100,000-file tar (about 100 MiB): its tar index takes seconds to build, long enough to cancel.
+node -e 'const { bigTar } = require(process.argv[1]); bigTar(100000, 5000).then((b) => require("node:fs").writeFileSync(process.argv[2], b));' \
+  "$ext/dist/test/bigtar.js" "$run/ws/big.tar" || { echo "e2e: 0 passed, 1 failed"; exit 1; }
 printf '{ "folders": [ { "path": "ws" } ], "settings": {} }\n' >"$run/e2e.code-workspace"
 cat >"$run/ud/User/settings.json" <<'JSON'
 { "workbench.startupEditor": "none", "telemetry.telemetryLevel": "off", "security.workspace.trust.enabled": false,
@@ -121,7 +124,10 @@ stop_server
 lap "[B] extension-host suite done"
 
 # [C] the web build (dist/web/extension.js, the language server as a worker) in the browser's
-# web worker extension host, with its own suite; nothing of Node is loaded there.
+# web worker extension host, with its own suite; nothing of Node is loaded there. The workbench
+# picks an extension's host from its kind: the `remote.extensionKind` setting makes it "web"
+# (the payload's extensionDevelopmentKind is passed too, but this workbench does not read it).
+node -e 'const f = process.argv[1]; const s = JSON.parse(require("node:fs").readFileSync(f, "utf8")); s["remote.extensionKind"] = { "erofs-kit.erofs-kit-vscode": ["web"] }; require("node:fs").writeFileSync(f, JSON.stringify(s, null, 2));' "$run/ud/User/settings.json"
 if start_server --vscode-option enable-smoke-test-driver; then
   lap "[C] code-server up (test driver, web worker host)"
   EXTHOST_KIND=web node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$ext/dist/test/web-suite.js" 2>&1 | tee "$run/web.log"

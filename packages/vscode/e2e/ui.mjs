@@ -2,7 +2,8 @@
 // screenshot after every step (SHOTS/NN-step.png; failures as SHOTS/fail-NN.png).
 // usage: node ui.mjs BASE_URL WORKSPACE_FILE WORKSPACE_DIR SHOTS
 import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
@@ -189,6 +190,28 @@ await step('the OCI Images view lists the layout in the workspace, its image and
   if ((await image.getAttribute('aria-expanded')) !== 'true') await image.click();
   const layer = pane.locator('.monaco-list-row', { hasText: '2: ' }).filter({ hasText: 'tar+gzip' }).first();
   await layer.waitFor({ timeout: 15_000 });
+});
+
+await step('Build Tar Index… on a 100,000-file tar shows its progress, and Cancel stops it with nothing written', async () => {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+Shift+E');
+  const tar = explorerRow('big.tar');
+  await tar.waitFor({ timeout: 15_000 });
+  await tar.click({ button: 'right' });
+  await page.locator('.context-view .action-label', { hasText: 'Build Tar Index…' }).first().click();
+  // The save dialog is a quick input in the browser: the index goes beside the tar.
+  await quickInput.waitFor({ state: 'visible', timeout: 10_000 });
+  await quickInput.fill(join(wsDir, 'big.erofs'));
+  await page.keyboard.press('Enter');
+  const toast = page.locator('.notification-toast', { hasText: 'Building the tar index of big.tar' });
+  await toast.waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: `${shots}/${String(n).padStart(2, '0')}a-build-progress.png` }).catch(() => {});
+  await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
+  await toast.waitFor({ state: 'detached', timeout: 30_000 });
+  await page.waitForTimeout(1500);
+  const left = readdirSync(wsDir).filter((f) => f.startsWith('big.erofs'));
+  if (left.length > 0 || existsSync(join(wsDir, 'big.erofs'))) throw new Error(`left behind after Cancel: ${left.join(', ')}`);
+  if (await page.locator('.notification-toast', { hasText: 'Wrote big.erofs' }).count()) throw new Error('the index was written before Cancel took effect');
 });
 
 const shown = errors.filter((e) => !/open-vsx|ENOTFOUND|Failed to load resource|404/.test(e));

@@ -19,7 +19,7 @@ export const DOCUMENT_SELECTOR = [
   { scheme: 'file', pattern: '**/blobs/sha256/*' },
 ];
 
-export function startNodeClient(context: vscode.ExtensionContext): Stoppable {
+export function startNodeClient(context: vscode.ExtensionContext, onState: (state: string) => void = () => undefined): Stoppable {
   const module = context.asAbsolutePath('dist/server.cjs');
   const server: ServerOptions = {
     run: { module, transport: TransportKind.ipc },
@@ -27,6 +27,12 @@ export function startNodeClient(context: vscode.ExtensionContext): Stoppable {
   };
   const options: LanguageClientOptions = { documentSelector: DOCUMENT_SELECTOR, outputChannelName: 'EROFS Language Server' };
   const client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', server, options);
-  void client.start().catch((e: unknown) => void vscode.window.showErrorMessage(`EROFS language server did not start: ${(e as Error).message}`));
+  client.start().then(
+    () => onState('running'),
+    (e: unknown) => {
+      onState(`failed: ${(e as Error).message}`);
+      void vscode.window.showErrorMessage(`EROFS language server did not start: ${(e as Error).message}`);
+    },
+  );
   return client;
 }

@@ -8,7 +8,7 @@ let client: Stoppable | undefined;
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const api = activateCommon(context, nodePlatform);
-  client = startNodeClient(context);
+  client = startNodeClient(context, (state) => void (api.status.languageServer = state));
   return api;
 }
 

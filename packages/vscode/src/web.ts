@@ -63,9 +63,20 @@ let client: LanguageClient | undefined;
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
   const api = activateCommon(context, webPlatform);
-  const worker = new Worker(vscode.Uri.joinPath(context.extensionUri, 'dist/web/server.js').toString(true));
-  client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', worker, { documentSelector: [{ language: 'erofs-hexdump' }, { language: 'composefs-dump' }, { language: 'json' }, { language: 'jsonc' }] });
-  void client.start();
+  // A host may refuse the worker (a web worker extension host refuses workers to extensions
+  // installed on a remote server, as code-server's are): everything but the dump annotations
+  // still works, and `EROFS: About` says why they are missing.
+  try {
+    const worker = new Worker(vscode.Uri.joinPath(context.extensionUri, 'dist/web/server.js').toString(true));
+    client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', worker, { documentSelector: [{ language: 'erofs-hexdump' }, { language: 'composefs-dump' }, { language: 'json' }, { language: 'jsonc' }] });
+    client.start().then(
+      () => void (api.status.languageServer = 'running'),
+      (e: unknown) => void (api.status.languageServer = `failed: ${e instanceof Error ? e.message : String(e)}`),
+    );
+  } catch (e) {
+    client = undefined;
+    api.status.languageServer = `unavailable: ${e instanceof Error ? e.message : String(e)}`;
+  }
   return api;
 }
 

@@ -11,6 +11,8 @@ import { registerOciCommands } from './oci-commands.js';
 import { OciTreeProvider } from './oci-view.js';
 
 export interface ExtensionApi {
+  /** What `EROFS: About` reports: the build running and its language server. */
+  status: ExtensionStatus;
   mounts: MountRegistry;
   view: ImageTreeProvider;
   /** The "OCI Images" view. */
@@ -18,7 +20,22 @@ export interface ExtensionApi {
   diagnostics: vscode.DiagnosticCollection;
 }
 
+export interface ExtensionStatus {
+  version: string;
+  /** Which build runs: the Node one (desktop, remote hosts) or the web one (a browser's web worker). */
+  host: 'node' | 'web';
+  /** `starting`, `running`, or why it is not (`unavailable: …`, `failed: …`). */
+  languageServer: string;
+}
+
 export function activateCommon(context: vscode.ExtensionContext, platform: Platform): ExtensionApi {
+  const status: ExtensionStatus = { version: String((context.extension.packageJSON as { version?: unknown }).version ?? '?'), host: platform.name, languageServer: 'starting' };
+  context.subscriptions.push(
+    vscode.commands.registerCommand('erofs.about', (quiet?: unknown) => {
+      if (quiet !== true) void vscode.window.showInformationMessage(`EROFS Explorer ${status.version}: the ${status.host === 'web' ? 'web (browser worker)' : 'Node'} build; language server ${status.languageServer}`);
+      return { ...status };
+    }),
+  );
   const config = () => vscode.workspace.getConfiguration('erofs');
   const mounts = new MountRegistry(platform, context.globalState, context.workspaceState);
   const provider = new ErofsFileSystemProvider(mounts, () => config().get<number>('maxOpenFileBytes', 256 << 20));
@@ -54,5 +71,5 @@ export function activateCommon(context: vscode.ExtensionContext, platform: Platf
   for (const f of vscode.workspace.workspaceFolders ?? []) {
     if (f.uri.scheme === SCHEME) void mounts.get(parseErofsUri(f.uri).id).catch(() => undefined);
   }
-  return { mounts, view, oci, diagnostics };
+  return { status, mounts, view, oci, diagnostics };
 }

@@ -231,7 +231,7 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
     return digest;
   });
 
-  reg('erofs.showBytes', async (arg?: unknown, kindArg?: Exclude<BytesKind, 'offset'>) => {
+  reg('erofs.showBytes', async (arg?: unknown, kindArg?: unknown) => {
     const f = fileOf(arg, view);
     if (!f) {
       void vscode.window.showInformationMessage('Show Bytes: select a file of an open EROFS image (in the explorer, an editor or the EROFS Image view).');
@@ -241,7 +241,8 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
       const img = await mounts.get(f.id);
       const { ino } = await img.resolve(f.path, false);
       const type = ino.mode & format.S_IFMT;
-      let kind = kindArg;
+      // From a menu the second argument is the selection (an array), not a kind.
+      let kind: Exclude<BytesKind, 'offset'> | undefined = kindArg === 'inode' || kindArg === 'dir' || kindArg === 'data' ? kindArg : undefined;
       if (!kind) {
         const items: (vscode.QuickPickItem & { bytes: Exclude<BytesKind, 'offset'> })[] = [{ label: 'Inode', description: `nid ${ino.nid} at byte ${hex(ino.offset)}: core, xattrs, inline data or chunk table`, bytes: 'inode' }];
         if (type === format.S_IFDIR) items.push({ label: 'Directory blocks', description: 'dirents and names', bytes: 'dir' });
@@ -260,13 +261,13 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
     }
   });
 
-  reg('erofs.extractTo', async (arg?: unknown, dest?: vscode.Uri) => {
+  reg('erofs.extractTo', async (arg?: unknown, dest?: unknown) => {
     const f = fileOf(arg, view) ?? (imageIdOf(arg) ? { id: imageIdOf(arg)!, path: '/' } : undefined);
     if (!f) {
       void vscode.window.showInformationMessage('Extract To…: choose an open image or a file in one.');
       return undefined;
     }
-    const folder = dest ?? (await vscode.window.showOpenDialog({ title: `Extract ${f.path} to…`, canSelectFiles: false, canSelectFolders: true, openLabel: 'Extract here' }))?.[0];
+    const folder = (dest instanceof vscode.Uri ? dest : undefined) ?? (await vscode.window.showOpenDialog({ title: `Extract ${f.path} to…`, canSelectFiles: false, canSelectFolders: true, openLabel: 'Extract here' }))?.[0];
     if (!folder) return undefined;
     return withProgress(`Extracting ${f.path}`, async (p, report) => {
       const img = await mounts.get(f.id);
@@ -291,7 +292,9 @@ export function registerCommands(context: vscode.ExtensionContext, s: Services):
     });
   });
 
-  reg('erofs.buildTarIndex', async (uri?: vscode.Uri, out?: vscode.Uri) => {
+  reg('erofs.buildTarIndex', async (uri?: vscode.Uri, outArg?: unknown) => {
+    // From the explorer's menu the second argument is the selection (an array of URIs).
+    const out = outArg instanceof vscode.Uri ? outArg : undefined;
     const tar = uri instanceof vscode.Uri ? uri : await pick('Build Tar Index from…', TAR_FILTERS);
     if (!tar) return undefined;
     const [dir, name] = splitUri(tar.toString());

@@ -106,7 +106,7 @@ export function registerOciCommands(context: vscode.ExtensionContext, s: OciServ
   });
 
   /** Converts an image; returns summary.json's content (undefined when cancelled or failed). */
-  reg('erofs.convertOciImage', async (n?: ImageRef, outArg?: vscode.Uri): Promise<OciSummary | undefined> => {
+  reg('erofs.convertOciImage', async (n?: ImageRef, outArg?: unknown): Promise<OciSummary | undefined> => {
     const ref = n && 'key' in n && 'root' in n ? n : await pickImage(oci);
     if (!ref) return undefined;
     const img = await oci.image(ref.root, ref.key);
@@ -119,7 +119,8 @@ export function registerOciCommands(context: vscode.ExtensionContext, s: OciServ
       return undefined;
     }
     const out =
-      outArg ??
+      // From a view's menu the second argument is the selection, not a folder.
+      (outArg instanceof vscode.Uri ? outArg : undefined) ??
       (await vscode.window.showSaveDialog({ title: `Convert ${img.label}: output folder (layers/, fsmeta.erofs, summary.json)`, defaultUri: vscode.Uri.parse(defaultConvertDir(ref.root)), saveLabel: 'Convert here' }));
     if (!out) return undefined;
     const output = platform.convertOutput?.(out) ?? workspaceConvertOutput(out, platform);

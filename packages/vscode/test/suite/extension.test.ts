@@ -162,6 +162,16 @@ describe('erofs-kit extension (in the extension host)', () => {
     assert.match(text, /erofs_inode_(compact|extended)\.i_format/);
   });
 
+  it('Show Bytes from a menu (the selection as the second argument) still asks nothing for a device and shows its inode', async () => {
+    const id = await open(fixture('basic-4k.erofs'));
+    const dev = erofs(id, '/types/chr-1-3');
+    const uri = await vscode.commands.executeCommand<string>('erofs.showBytes', dev, [dev]);
+    assert.ok(uri, 'a document');
+    assert.match(uri, /inode/);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri)!;
+    assert.equal(doc.languageId, 'erofs-hexdump');
+  });
+
   it('a composefs dump file gets the composefs-dump language and the language server\'s hovers and diagnostics', async () => {
     const good = await vscode.workspace.openTextDocument(fixture('composefs/dump-input.dump'));
     assert.equal(good.languageId, 'composefs-dump');
