@@ -1,5 +1,5 @@
 /** Node extension host: file handles for `file:` URIs, temporary files for decompressed tars, streamed writes. */
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
@@ -85,8 +85,13 @@ export const nodePlatform: Platform = {
       async close() {
         closeSync(fd);
         done = true;
-        const { renameSync } = await import('node:fs');
-        renameSync(tmp, path);
+        try {
+          renameSync(tmp, path);
+        } catch (e) {
+          // Nothing partial stays behind when the final name cannot be taken either.
+          await rm(tmp, { force: true });
+          throw e;
+        }
       },
       async abort() {
         if (done) return;

@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -135,5 +135,24 @@ describe('YieldingSource', () => {
     const start2 = Date.now();
     while (Date.now() - start2 < 50) await bare.read(0, 4);
     expect(fired2).toBe(false);
+  });
+});
+
+describe('output files (Build Tar Index, Convert Image)', () => {
+  it('are written under a temporary name and renamed at close; nothing stays when the final name cannot be taken', async () => {
+    const good = join(tmp, 'out.erofs');
+    const o = await nodePlatform.createOutput(Uri.file(good) as unknown as vscode.Uri);
+    o.write(new Uint8Array([1, 2, 3]));
+    expect(readdirSync(tmp).filter((f) => f.startsWith('out.erofs'))).toEqual([`out.erofs.partial-${process.pid}`]);
+    await o.close();
+    expect([...readFileSync(good)]).toEqual([1, 2, 3]);
+    // a directory where the file should go: the rename fails, and the partial file is removed
+    const dir = join(tmp, 'taken.erofs');
+    mkdirSync(join(dir, 'inside'), { recursive: true });
+    const bad = await nodePlatform.createOutput(Uri.file(dir) as unknown as vscode.Uri);
+    bad.write(new Uint8Array([4]));
+    await expect(bad.close()).rejects.toThrow();
+    await bad.abort();
+    expect(readdirSync(tmp).filter((f) => f.startsWith('taken.erofs'))).toEqual(['taken.erofs']);
   });
 });
