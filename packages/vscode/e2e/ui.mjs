@@ -199,14 +199,24 @@ await step('Build Tar Index… on a 100,000-file tar shows its progress, and Can
   await tar.waitFor({ timeout: 15_000 });
   await tar.click({ button: 'right' });
   await page.locator('.context-view .action-label', { hasText: 'Build Tar Index…' }).first().click();
-  // The save dialog is a quick input in the browser: the index goes beside the tar.
+  // The save dialog is a quick input in the browser. It fills in its proposal (big.erofs beside
+  // the tar) in steps: wait until it is there, then take it.
   await quickInput.waitFor({ state: 'visible', timeout: 10_000 });
-  await quickInput.fill(join(wsDir, 'big.erofs'));
+  const want = join(wsDir, 'big.erofs');
+  let value = '';
+  for (const end = Date.now() + 15_000; Date.now() < end; await page.waitForTimeout(250)) {
+    value = await quickInput.inputValue();
+    if (value === want) break;
+  }
+  if (value !== want) throw new Error(`the save dialog proposed ${value}, not ${want}`);
+  await page.waitForTimeout(300);
+  if ((await quickInput.inputValue()) !== want) throw new Error('the save dialog changed its proposal');
   await page.keyboard.press('Enter');
   const toast = page.locator('.notification-toast', { hasText: 'Building the tar index of big.tar' });
   await toast.waitFor({ timeout: 30_000 });
-  await page.screenshot({ path: `${shots}/${String(n).padStart(2, '0')}a-build-progress.png` }).catch(() => {});
-  await toast.locator('.monaco-button', { hasText: 'Cancel' }).click();
+  // The toast re-renders with every percent: click at once, without waiting for it to hold still.
+  await toast.locator('.monaco-button', { hasText: 'Cancel' }).click({ force: true });
+  await page.screenshot({ path: `${shots}/${String(n).padStart(2, '0')}a-build-cancelled.png` }).catch(() => {});
   await toast.waitFor({ state: 'detached', timeout: 30_000 });
   await page.waitForTimeout(1500);
   const left = readdirSync(wsDir).filter((f) => f.startsWith('big.erofs'));
