@@ -2,7 +2,7 @@
 // code-server. The server must have been started with `--vscode-option enable-smoke-test-driver`:
 // only then does the workbench honour the `payload` URL parameter that names the extension under
 // development and its tests (the mechanism VS Code's own browser integration tests use).
-// usage: [EXTHOST_KIND=web] node exthost.mjs BASE_URL WORKSPACE_FOLDER EXTENSION_DIR TESTS_JS
+// usage: node exthost.mjs BASE_URL WORKSPACE_FOLDER EXTENSION_DIR TESTS_JS
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -19,9 +19,6 @@ const payload = [
   ['skipWelcome', 'true'],
 ];
 if (process.env.EXTHOST_ENV) payload.push(['extensionEnvironment', process.env.EXTHOST_ENV]);
-// EXTHOST_KIND=web: the extension and its tests run in the browser's web worker extension host
-// (the extension's `browser` entry), not in the server's Node extension host.
-if (process.env.EXTHOST_KIND) payload.push(['extensionDevelopmentKind', process.env.EXTHOST_KIND]);
 
 const started = Date.now();
 const browser = await chromium.launch({

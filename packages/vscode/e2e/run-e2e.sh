@@ -126,11 +126,11 @@ lap "[B] extension-host suite done"
 # [C] the web build (dist/web/extension.js, the language server as a worker) in the browser's
 # web worker extension host, with its own suite; nothing of Node is loaded there. The workbench
 # picks an extension's host from its kind: the `remote.extensionKind` setting makes it "web"
-# (the payload's extensionDevelopmentKind is passed too, but this workbench does not read it).
+# (this workbench does not read the payload key extensionDevelopmentKind).
 node -e 'const f = process.argv[1]; const s = JSON.parse(require("node:fs").readFileSync(f, "utf8")); s["remote.extensionKind"] = { "erofs-kit.erofs-kit-vscode": ["web"] }; require("node:fs").writeFileSync(f, JSON.stringify(s, null, 2));' "$run/ud/User/settings.json"
 if start_server --vscode-option enable-smoke-test-driver; then
   lap "[C] code-server up (test driver, web worker host)"
-  EXTHOST_KIND=web node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$ext/dist/test/web-suite.js" 2>&1 | tee "$run/web.log"
+  node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$ext/dist/test/web-suite.js" 2>&1 | tee "$run/web.log"
   count "$run/web.log" "[C] web worker host suite"
 else
   failed=$((failed + 1))
