@@ -53,9 +53,10 @@ async function main() {
   mkdirSync(out, { recursive: true });
   const deadline = Date.now() + Number(values.minutes) * 60_000;
   const hangMs = Number(values['hang-seconds']) * 1000;
-  const shared = new SharedArrayBuffer(8 + MAX_INPUT);
-  const meta = new Int32Array(shared, 0, 2); // [executions, current input length]
-  const current = new Uint8Array(shared, 8);
+  const shared = new SharedArrayBuffer(16 + MAX_INPUT);
+  // [executions, current input length, 1 once the worker runs inputs (0 while it starts), unused]
+  const meta = new Int32Array(shared, 0, 4);
+  const current = new Uint8Array(shared, 16);
   const crashes = new Map();
   let seed = Number(values.seed);
   let executed = 0;
@@ -83,6 +84,7 @@ async function main() {
       env: { ...process.env, EROFS_KIT_ROOT: ROOT },
     });
     Atomics.store(meta, 0, 0);
+    Atomics.store(meta, 2, 0);
     const ended = new Promise((resolve) => {
       w.on('message', (m) => {
         if (m.type === 'violation') record(m.kind, m.message, new Uint8Array(m.input));
@@ -105,7 +107,9 @@ async function main() {
       if (n !== last) {
         last = n;
         lastChange = Date.now();
-      } else if (Date.now() - lastChange > hangMs) {
+      } else if (Date.now() - lastChange > (Atomics.load(meta, 2) === 1 ? hangMs : 10 * hangMs)) {
+        // A worker still starting (loading the harness, making its first inputs) is given ten
+        // times as long: on a loaded machine that takes tens of seconds and is no hang.
         const len = Atomics.load(meta, 1);
         record('hang', `no progress for ${hangMs / 1000} s`, current.slice(0, len));
         why = 'hang';
@@ -142,10 +146,11 @@ async function worker() {
   const fc = h.fc;
   const target = h.TARGETS[name];
   const arb = h.inputs(target);
-  const meta = new Int32Array(shared, 0, 2);
-  const current = new Uint8Array(shared, 8);
+  const meta = new Int32Array(shared, 0, 4);
+  const current = new Uint8Array(shared, 16);
   for (let batch = 0; ; batch++) {
     for (const input of fc.sample(arb, { numRuns: 200, seed: seed * 100_003 + batch })) {
+      Atomics.store(meta, 2, 1);
       const n = Math.min(input.length, current.length);
       current.set(input.subarray(0, n));
       Atomics.store(meta, 1, n);
