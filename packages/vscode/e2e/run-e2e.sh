@@ -112,31 +112,30 @@ fi
 stop_server
 lap "[A] UI test done"
 
-# [B] the mocha suite in the extension host, with the extension loaded from its folder.
-if start_server --vscode-option enable-smoke-test-driver; then
-  lap "[B] code-server up (test driver)"
-  node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$ext/dist/test/suite.js" 2>&1 | tee "$run/exthost.log"
-  count "$run/exthost.log" "[B] extension-host suite"
-else
-  failed=$((failed + 1))
-fi
-stop_server
-lap "[B] extension-host suite done"
+# A suite inside an extension host: NAME, SUITE_JS, LOG. The test driver flag makes the
+# workbench honour the payload that names the extension under development and its tests.
+suite() {
+  if start_server --vscode-option enable-smoke-test-driver; then
+    lap "$1 code-server up (test driver)"
+    node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$2" 2>&1 | tee "$3"
+    count "$3" "$1"
+  else
+    failed=$((failed + 1))
+  fi
+  stop_server
+  lap "$1 done"
+}
 
-# [C] the web build (dist/web/extension.js, the language server as a worker) in the browser's
-# web worker extension host, with its own suite; nothing of Node is loaded there. The workbench
-# picks an extension's host from its kind: the `remote.extensionKind` setting makes it "web"
-# (this workbench does not read the payload key extensionDevelopmentKind).
+# [B] the mocha suite in the extension host, with the extension loaded from its folder.
+suite "[B] extension-host suite" "$ext/dist/test/suite.js" "$run/exthost.log"
+
+# [C] the web build (dist/web/extension.js) in the browser's web worker extension host: the
+# workbench picks an extension's host from its kind, and the `remote.extensionKind` setting
+# makes it "web" (this workbench does not read the payload key extensionDevelopmentKind). The
+# test runner stays in the Node host; test/web-suite drives the extension through commands.
 node -e 'const f = process.argv[1]; const s = JSON.parse(require("node:fs").readFileSync(f, "utf8")); s["remote.extensionKind"] = { "erofs-kit.erofs-kit-vscode": ["web"] }; require("node:fs").writeFileSync(f, JSON.stringify(s, null, 2));' "$run/ud/User/settings.json"
-if start_server --vscode-option enable-smoke-test-driver; then
-  lap "[C] code-server up (test driver, web worker host)"
-  node "$here/exthost.mjs" "http://127.0.0.1:$port" "$run/ws" "$ext" "$ext/dist/test/web-suite.js" 2>&1 | tee "$run/web.log"
-  count "$run/web.log" "[C] web worker host suite"
-else
-  failed=$((failed + 1))
-fi
-stop_server
+suite "[C] web worker host suite" "$ext/dist/test/web-suite.js" "$run/web.log"
 rm -rf "$run/tmp" # the suite's scratch files (a 100 MiB tar among them); screenshots and logs stay
-lap "[C] web worker host suite done; screenshots in $run/shots"
+lap "screenshots in $run/shots"
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
