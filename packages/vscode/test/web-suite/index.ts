@@ -12,10 +12,11 @@
  * closing count.
  */
 import * as vscode from 'vscode';
-import { ErofsImage, MemorySource, format, formatDigest, fsverityDigest, walk } from '@erofs-kit/core';
+import { ErofsImage, MemorySource, formatDigest, fsverityDigest } from '@erofs-kit/core';
 import type { ExtensionStatus } from '../../src/vscode/activate.js';
 import type { OciListing } from '../../src/model/oci.js';
 import { CORRUPT_PATH } from '../support/corrupt.js';
+import { compareWithCore } from '../support/compare-tree.js';
 
 const tests: [string, () => Promise<void>][] = [];
 const it = (name: string, fn: () => Promise<void>): void => void tests.push([name, fn]);
@@ -81,21 +82,8 @@ it('the web build answers: EROFS: About reports the web host', async () => {
 it('lists and reads basic-4k through workspace.fs exactly as core does', async () => {
   const id = await open(inWs('basic-4k.erofs'));
   const img = await coreImage('basic-4k.erofs');
-  let files = 0;
-  let dirs = 0;
-  for await (const e of walk(img)) {
-    const path = e.name === undefined ? '/' : e.path;
-    const type = e.inode.mode & format.S_IFMT;
-    if (type === format.S_IFDIR) {
-      const listed = (await vscode.workspace.fs.readDirectory(erofs(id, path))).map(([n]) => n).sort();
-      const want = (await img.readdir(e.inode)).map((d) => new TextDecoder().decode(d.name)).filter((n) => n !== '.' && n !== '..').sort();
-      equal(listed, want, `listing of ${path}`);
-      dirs++;
-    } else if (type === format.S_IFREG) {
-      sameBytes(await vscode.workspace.fs.readFile(erofs(id, path)), await img.read(e.inode), `content of ${path}`);
-      files++;
-    }
-  }
+  const { files, dirs, differences } = await compareWithCore(img, id);
+  equal(differences, [], 'differences from core');
   ok(files > 10 && dirs > 2, `files (${files}) and directories (${dirs}) compared`);
 });
 
