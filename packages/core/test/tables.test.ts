@@ -88,6 +88,27 @@ describe.each(TABLES)('%s', (def, size) => {
     );
   });
 
+  it('a u64 given as a safe-integer number encodes as the BigInt of it does (negative: two\'s complement)', () => {
+    const u64s = def.fields.filter((f) => f.kind === 'u64' && !f.reserved);
+    if (u64s.length === 0) return;
+    fc.assert(
+      fc.property(arbitraryFor(def), fc.integer({ min: 0, max: u64s.length - 1 }), fc.maxSafeInteger().chain((m) => fc.constantFrom(m, -m, 0, 1, -1, 2 ** 32, 2 ** 32 - 1)), (x, k, n) => {
+        const lean = Object.fromEntries(Object.entries(x).filter(([key]) => !def.fields.find((f) => f.name === key)!.reserved));
+        const name = u64s[k]!.name;
+        const asBig = encode(def, { ...lean, [name]: BigInt(n) } as never);
+        expect(encode(def, { ...lean, [name]: n } as never)).toEqual(asBig);
+        setGeneratedDecoders(false);
+        try {
+          expect(encode(def, { ...lean, [name]: n } as never)).toEqual(asBig);
+        } finally {
+          setGeneratedDecoders(true);
+        }
+        expect((decode(def, asBig) as Record<string, unknown>)[name]).toBe(BigInt.asUintN(64, BigInt(n)));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('decode without reserved fields drops exactly the reserved ones', () => {
     const full = decode(def, new Uint8Array(size)) as Record<string, unknown>;
     const lean = decode(def, new Uint8Array(size), 0, 0, false) as Record<string, unknown>;

@@ -26,6 +26,12 @@ export type Decoded<F extends readonly FieldDef[]> = {
   -readonly [E in F[number] as E['name']]: ValueOf<E['kind']>;
 };
 
+/**
+ * What {@link encode} takes: the decoded shape, where a u64 field may also be a safe-integer
+ * number (encoded as the BigInt of the same value would be).
+ */
+export type Encodable<T> = { [K in keyof T]?: T[K] extends bigint ? bigint | number : T[K] };
+
 export interface Field extends FieldDef {
   readonly offset: number;
   readonly size: number;
@@ -175,8 +181,11 @@ function compiledEncoder<T>(def: StructDef<T>): Writer | null {
         continue;
       }
       if (f.kind === 'u64') {
-        body.push(`{ let x = v[${key}]; if (x === undefined) x = 0n; if (typeof x !== 'bigint') return false; x = BigInt.asUintN(64, x);`);
-        body.push(`  const lo = Number(x & 0xffffffffn), hi = Number(x >> 32n);`);
+        // A safe-integer number is taken as the BigInt of the same value would be (two's
+        // complement below zero): hot paths (dirent nids, inode sizes) then make no BigInt.
+        body.push(`{ let x = v[${key}]; let lo, hi; if (x === undefined) x = 0;`);
+        body.push(`  if (typeof x === 'number') { if (!Number.isSafeInteger(x)) return false; hi = Math.floor(x / 4294967296); lo = x - hi * 4294967296; }`);
+        body.push(`  else if (typeof x === 'bigint') { x = BigInt.asUintN(64, x); lo = Number(x & 0xffffffffn); hi = Number(x >> 32n); } else return false;`);
         body.push(`  buf[at+${o}] = lo; buf[at+${o + 1}] = lo >>> 8; buf[at+${o + 2}] = lo >>> 16; buf[at+${o + 3}] = lo >>> 24;`);
         body.push(`  buf[at+${o + 4}] = hi; buf[at+${o + 5}] = hi >>> 8; buf[at+${o + 6}] = hi >>> 16; buf[at+${o + 7}] = hi >>> 24; }`);
         continue;
@@ -197,8 +206,8 @@ function compiledEncoder<T>(def: StructDef<T>): Writer | null {
   return w;
 }
 
-/** Encodes `value` into `out` at `at` (a fresh buffer when `out` is omitted). Missing fields are zero. */
-export function encode<T>(def: StructDef<T>, value: Partial<T>, out?: Uint8Array, at = 0): Uint8Array {
+/** Encodes `value` into `out` at `at` (a fresh buffer when `out` is omitted). Missing fields are zero; u64 fields take a bigint or a safe-integer number. */
+export function encode<T>(def: StructDef<T>, value: Encodable<T>, out?: Uint8Array, at = 0): Uint8Array {
   const buf = out ?? new Uint8Array(def.size);
   if (at < 0 || at + def.size > buf.length) throw new RangeError(`${def.name}: no room to encode at ${at}`);
   const fast = useGenerated ? compiledEncoder(def) : null;
@@ -222,7 +231,7 @@ export function encode<T>(def: StructDef<T>, value: Partial<T>, out?: Uint8Array
         dv.setUint32(f.offset, checkInt(def, f, x, 0xffffffff), true);
         break;
       case 'u64':
-        dv.setBigUint64(f.offset, BigInt.asUintN(64, x as bigint), true);
+        dv.setBigUint64(f.offset, BigInt.asUintN(64, typeof x === 'number' && Number.isSafeInteger(x) ? BigInt(x) : (x as bigint)), true);
         break;
       case 'bytes': {
         const b = x as Uint8Array;
