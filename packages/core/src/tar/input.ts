@@ -15,6 +15,10 @@ export interface TarInput {
   readonly size: number | undefined;
   /** `n` bytes at `pos` when they are at hand without waiting; advances `pos`. Valid until the next call. */
   tryRead(n: number): Uint8Array | undefined;
+  /** `n` bytes at `pos` when they are at hand in one piece, without advancing. Valid until the next call. */
+  peek(n: number): Uint8Array | undefined;
+  /** Whether {@link trySkip} of `n` bytes would succeed now. */
+  canSkip(n: number): boolean;
   /** `n` bytes at `pos` (fewer only at the end of the input); advances `pos`. Valid until the next call. */
   read(n: number): Promise<Uint8Array>;
   /** Like {@link read}, but the result is the caller's to keep (never a view of a reused buffer). */
@@ -160,6 +164,15 @@ export class StreamInput implements TarInput {
 
   tryRead(n: number): Uint8Array | undefined {
     return this.buffered >= n ? this.take(n) : undefined;
+  }
+
+  peek(n: number): Uint8Array | undefined {
+    const c = this.chunks[0];
+    return c !== undefined && c.length - this.head >= n ? c.subarray(this.head, this.head + n) : undefined;
+  }
+
+  canSkip(n: number): boolean {
+    return n >= 0 && this.buffered >= n;
   }
 
   async read(n: number): Promise<Uint8Array> {
@@ -347,6 +360,16 @@ export class SeekInput implements TarInput {
     return this.inWindow(n) ? this.view(n) : undefined;
   }
 
+  peek(n: number): Uint8Array | undefined {
+    if (!this.inWindow(n)) return undefined;
+    const s = this.pos - this.winStart;
+    return this.win.subarray(s, s + n);
+  }
+
+  canSkip(n: number): boolean {
+    return n >= 0 && this.pos + n <= this.size;
+  }
+
   async read(n: number): Promise<Uint8Array> {
     const k = Math.max(0, Math.min(n, this.size - this.pos));
     if (k === 0) return EMPTY;
@@ -374,7 +397,7 @@ export class SeekInput implements TarInput {
   }
 
   trySkip(n: number): boolean {
-    if (n < 0 || this.pos + n > this.size) return false;
+    if (!this.canSkip(n)) return false;
     this.pos += n;
     return true;
   }

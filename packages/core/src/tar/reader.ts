@@ -90,7 +90,12 @@ export async function* readTarBatches(
     for (;;) {
       const items: { entry: TarEntry; data?: Uint8Array }[] = [];
       let item: { entry: TarEntry; data?: Uint8Array } | undefined;
-      while (items.length < batch && (item = await reader.next())) items.push(item);
+      while (items.length < batch) {
+        const quick = reader.nextSync();
+        item = quick === WAIT ? await reader.next() : quick;
+        if (!item) break;
+        items.push(item);
+      }
       if (items.length > 0) yield items;
       if (!item) break;
     }
@@ -170,6 +175,17 @@ function compressionHint(b: Uint8Array): string {
   return '';
 }
 
+/** What {@link Reader.nextSync} returns when the next entry needs waiting or unusual handling. */
+const WAIT: unique symbol = Symbol('wait');
+
+/**
+ * Type flags whose entry is one header followed by its data: the ones {@link Reader.nextSync}
+ * handles (extension headers, sparse, volume and multivolume entries and unknown flags go
+ * through {@link Reader.next}).
+ */
+const PLAIN_FLAGS = new Uint8Array(256);
+for (const f of [TYPE.AREG, TYPE.REG, TYPE.CONT, TYPE.LNK, TYPE.SYM, TYPE.CHR, TYPE.BLK, TYPE.DIR, TYPE.GNU_DUMPDIR, TYPE.FIFO]) PLAIN_FLAGS[f] = 1;
+
 class Reader {
   private readonly globals: PaxAttrs = emptyAttrs();
   private readonly unames = new OwnerNames();
@@ -233,6 +249,32 @@ class Reader {
       this.fail('truncated', `${what} at ${hex(at)}: ${size} bytes of data expected, the input ends after ${data.length}`, at);
     }
     return data.subarray(0, size);
+  }
+
+  /**
+   * The next entry when it is at hand and plain (the common case: a header of a known type
+   * without extension headers, its data skipped within the input at hand): parsed without a
+   * promise, which costs more than the header itself on a layer of small files. Anything else
+   * returns {@link WAIT} with nothing consumed, and {@link next} reads it.
+   */
+  nextSync(): { entry: TarEntry; data?: Uint8Array } | undefined | typeof WAIT {
+    if (this.result) return undefined;
+    const inp = this.inp;
+    const blk = inp.peek(BLOCK);
+    if (blk === undefined || PLAIN_FLAGS[blk[F.typeflag.offset]!] === 0 || isZeroBlock(blk)) return WAIT;
+    if (this.globalsSeen && hasSparse(this.globals)) return WAIT;
+    const chk = headerNumberAt(blk, F.chksum.offset, F.chksum.size);
+    if (chk !== headerSum(blk) && chk !== headerSums(blk).signed) return WAIT;
+    const at = inp.pos;
+    const entry = this.headEntry(blk, dialectOf(blk), at, at, this.globalsSeen ? this.globals : undefined, undefined, undefined, at + BLOCK);
+    if (this.opts.wantData?.(entry)) return WAIT; // read again by next(), which reads the data
+    const total = BLOCK + entry.storedSize + ((BLOCK - (entry.storedSize % BLOCK)) % BLOCK);
+    if (!inp.canSkip(total)) {
+      this.checkDataInInput(entry);
+      return WAIT;
+    }
+    inp.trySkip(total);
+    return { entry };
   }
 
   async next(): Promise<{ entry: TarEntry; data?: Uint8Array } | undefined> {
@@ -303,18 +345,21 @@ class Reader {
     }
   }
 
-  /** The entry whose main header is `blk` (valid until the next read from the input). */
-  private async entry(
+  /**
+   * The entry the main header `blk` describes with the attributes `attrs` (pax, global or
+   * local), its data at `dataOffset` and as stored (no sparse map yet: `sparse` undefined,
+   * `size` the stored size). Everything it keeps is copied out of `blk`.
+   */
+  private headEntry(
     blk: Uint8Array,
     dialect: Dialect,
     at: number,
     headerOffset: number,
-    local: PaxAttrs | undefined,
+    attrs: PaxAttrs | undefined,
     longName: Uint8Array | undefined,
     longLink: Uint8Array | undefined,
-  ): Promise<{ entry: TarEntry; data?: Uint8Array }> {
-    const inp = this.inp;
-    const attrs = local ?? (this.globalsSeen ? this.globals : undefined);
+    dataOffset: number,
+  ): TarEntry {
     const flag = blk[F.typeflag.offset]!;
 
     let path: Uint8Array;
@@ -396,6 +441,57 @@ class Reader {
         devminor ??= typeof mi === 'number' && mi >= 0 ? mi : 0;
       }
     }
+    return {
+      headerOffset,
+      mainHeaderOffset: at,
+      dataOffset,
+      storedSize,
+      type,
+      path,
+      linkpath,
+      mode: modeField & 0o7777,
+      uid,
+      gid,
+      uname: uname ?? '',
+      gname: gname ?? '',
+      mtime,
+      size: storedSize,
+      devmajor: devmajor ?? 0,
+      devminor: devminor ?? 0,
+      sparse: undefined,
+      xattrs: attrs && attrs.xattrs.size > 0 ? new Map(attrs.xattrs) : NO_XATTRS,
+      format: attrs && dialect === 'ustar' ? 'pax' : dialect, // pax = a ustar header with x/g records (entry.ts)
+    };
+  }
+
+  /** Fails when the entry's stored data runs past the end of a seekable input. */
+  private checkDataInInput(e: TarEntry): void {
+    const size = this.inp.size;
+    if (size !== undefined && e.dataOffset + e.storedSize > size) {
+      this.fail(
+        'truncated',
+        `header at ${hex(e.mainHeaderOffset)}: ${e.storedSize} bytes of data at ${hex(e.dataOffset)} run past the end of the input (${size} bytes)`,
+        e.mainHeaderOffset,
+        e.path,
+      );
+    }
+  }
+
+  /** The entry whose main header is `blk` (valid until the next read from the input). */
+  private async entry(
+    blk: Uint8Array,
+    dialect: Dialect,
+    at: number,
+    headerOffset: number,
+    local: PaxAttrs | undefined,
+    longName: Uint8Array | undefined,
+    longLink: Uint8Array | undefined,
+  ): Promise<{ entry: TarEntry; data?: Uint8Array }> {
+    const inp = this.inp;
+    const attrs = local ?? (this.globalsSeen ? this.globals : undefined);
+    const flag = blk[F.typeflag.offset]!;
+    const entry = this.headEntry(blk, dialect, at, headerOffset, attrs, longName, longLink, inp.pos);
+    const { path, storedSize, type } = entry;
 
     // Old GNU sparse: the map is in the header and in extension blocks after it.
     let pairs: number[] | undefined;
@@ -420,14 +516,8 @@ class Reader {
       }
     }
     const dataOffset = inp.pos;
-    if (inp.size !== undefined && dataOffset + storedSize > inp.size) {
-      this.fail(
-        'truncated',
-        `header at ${hex(at)}: ${storedSize} bytes of data at ${hex(dataOffset)} run past the end of the input (${inp.size} bytes)`,
-        at,
-        path,
-      );
-    }
+    entry.dataOffset = dataOffset;
+    this.checkDataInInput(entry);
 
     // pax sparse (GNU formats 0.0, 0.1, 1.0): the 1.0 map is at the start of the data.
     let consumed = 0;
@@ -469,35 +559,11 @@ class Reader {
       realSize = attrs.sparseRealSize;
     }
 
-    let sparse: SparseSegment[] | undefined;
-    let size = storedSize;
     if (pairs) {
       const laid = this.layoutSparse(pairs, base, storedSize - consumed, realSize, at, path);
-      sparse = laid.segments;
-      size = laid.size;
+      entry.sparse = laid.segments;
+      entry.size = laid.size;
     }
-
-    const entry: TarEntry = {
-      headerOffset,
-      mainHeaderOffset: at,
-      dataOffset,
-      storedSize,
-      type,
-      path,
-      linkpath,
-      mode: modeField & 0o7777,
-      uid,
-      gid,
-      uname: uname ?? '',
-      gname: gname ?? '',
-      mtime,
-      size,
-      devmajor: devmajor ?? 0,
-      devminor: devminor ?? 0,
-      sparse,
-      xattrs: attrs && attrs.xattrs.size > 0 ? new Map(attrs.xattrs) : NO_XATTRS,
-      format: attrs && dialect === 'ustar' ? 'pax' : dialect, // pax = a ustar header with x/g records (entry.ts)
-    };
 
     const rest = storedSize - consumed;
     let data: Uint8Array | undefined;
