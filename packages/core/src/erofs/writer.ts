@@ -590,7 +590,8 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
     const n = order[i]!;
     if ((n.mode & S_IFMT) !== S_IFDIR) continue;
     const ents: Entries = { names: [], index: [] };
-    for (const [key, child] of n.children ?? []) {
+    // forEach, not for-of: destructuring Map entries makes an array per child.
+    n.children?.forEach((child, key) => {
       let ci = indexOf.get(child);
       if (ci === undefined) {
         ci = order.length;
@@ -606,7 +607,7 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
       }
       ents.names.push(key);
       ents.index.push(ci);
-    }
+    });
     entriesOf[i] = ents;
   }
 
@@ -1045,12 +1046,12 @@ function writeInode(img: Uint8Array, base: number, s: Slot, bs: number, bits: nu
         i_xattr_icount: icount,
         i_mode: n.mode,
         i_nb: 0,
-        i_size: BigInt(s.size),
+        i_size: s.size,
         i_u: iu,
         i_ino: s.ino,
         i_uid: n.uid,
         i_gid: n.gid,
-        i_mtime: BigInt.asUintN(64, BigInt(n.mtime)),
+        i_mtime: n.mtime,
         i_mtime_nsec: n.mtimeNsec,
         i_nlink: nlink,
       },
@@ -1103,7 +1104,7 @@ function fillDirents(s: Slot, bs: number, slots: Slot[]): void {
     for (let k = 0; k < count; k++) {
       const name = names[i + k]!;
       const child = slots[index[i + k]!]!;
-      encode(dirent, { nid: BigInt(child.nid), nameoff, file_type: fileTypeOfMode(child.node.mode), reserved: 0 }, out, blockStart + k * dirent.size);
+      encode(dirent, { nid: child.nid, nameoff, file_type: fileTypeOfMode(child.node.mode), reserved: 0 }, out, blockStart + k * dirent.size);
       for (let c = 0; c < name.length; c++) out[blockStart + nameoff + c] = name.charCodeAt(c);
       nameoff += name.length;
     }

@@ -19,6 +19,7 @@ import {
   NO_XATTRS,
   keyBytes,
   nameKey,
+  nameKeyOf,
   newDir,
   type FileData,
   type TreeNode,
@@ -56,6 +57,18 @@ export function sparseInPlace(e: TarEntry, bs = 512): boolean {
     if (s.offset % bs !== 0 || s.tarOffset % bs !== 0) return false;
     if (s.offset + s.length !== e.size && s.length % bs !== 0) return false;
   }
+  return true;
+}
+
+/** An entry's path as text, for messages. */
+function textOf(e: TarEntry): string {
+  return td.decode(e.path);
+}
+
+/** Whether a[0, alen) and b[0, blen) hold the same bytes. */
+function sameBytes(a: Uint8Array, alen: number, b: Uint8Array, blen: number): boolean {
+  if (alen !== blen) return false;
+  for (let i = alen - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -128,12 +141,14 @@ export class TarTreeBuilder {
   }
 
   /**
-   * The last parent directory resolved, by the raw text of the path before its last name:
-   * tars list a directory's members together, so most entries skip splitting and walking the
-   * path. The same text always names the same components, so only a replaced directory
-   * (see {@link replace}) makes the cache stale.
+   * The last parent directory resolved, by the raw bytes of the path before its last name
+   * (`lastDirRaw[0, lastDirLen)`; entry paths are the entries' own copies, never reused): tars
+   * list a directory's members together, so most entries skip splitting and walking the path,
+   * and make one string, their name. The same bytes always name the same components, so only
+   * a replaced directory (see {@link replace}) makes the cache stale.
    */
-  private lastDirText: string | undefined;
+  private lastDirRaw: Uint8Array | undefined;
+  private lastDirLen = 0;
   private lastDirNode: TreeNode | undefined;
   /** What {@link locate} found: the parent directory and the name in it (undefined: the root itself). */
   private foundParent: TreeNode | undefined;
@@ -145,23 +160,26 @@ export class TarTreeBuilder {
    */
   private locate(e: TarEntry): void {
     const raw = e.path;
-    const str = this.keyOf(raw, e, 'path');
-    let end = str.length;
-    while (end > 0 && str.charCodeAt(end - 1) === 0x2f) end--;
-    const slash = end > 0 ? str.lastIndexOf('/', end - 1) : -1;
-    const leaf = str.slice(slash + 1, end);
-    if (end > 0 && leaf !== '.' && leaf !== '..' && leaf.length <= 255) {
-      // An ordinary last name: only the directory part needs resolving.
-      const dirText = slash < 0 ? '' : str.slice(0, slash);
-      if (dirText !== this.lastDirText || !this.lastDirNode) {
-        this.lastDirNode = this.resolveDir(this.componentsOf(dirText, raw, e, 'path'), e);
-        this.lastDirText = dirText;
+    let end = raw.length;
+    while (end > 0 && raw[end - 1] === 0x2f) end--;
+    let slash = end - 1;
+    while (slash >= 0 && raw[slash] !== 0x2f) slash--;
+    const leafLen = end - slash - 1;
+    const dot = raw[slash + 1] === 0x2e;
+    if (leafLen > 0 && leafLen <= 255 && !(dot && (leafLen === 1 || (leafLen === 2 && raw[slash + 2] === 0x2e))) && raw[0] !== 0x2f && raw.indexOf(0) < 0) {
+      // An ordinary last name of an ordinary path: only the directory part needs resolving.
+      const dirLen = slash < 0 ? 0 : slash;
+      if (!this.lastDirNode || !sameBytes(raw, dirLen, this.lastDirRaw!, this.lastDirLen)) {
+        this.lastDirNode = this.resolveDir(this.componentsOf(nameKeyOf(raw, 0, dirLen), raw, e, 'path'), e);
+        this.lastDirRaw = raw;
+        this.lastDirLen = dirLen;
       }
       this.foundParent = this.lastDirNode;
-      this.foundKey = leaf;
+      this.foundKey = nameKeyOf(raw, slash + 1, end);
       return;
     }
-    const parts = this.componentsOf(str, raw, e, 'path');
+    // Anything else (a leading '/', a NUL, '.', '..', an over-long or empty name) the long way.
+    const parts = this.components(raw, e, 'path');
     if (parts.length === 0) {
       this.foundParent = undefined;
       return;
@@ -221,12 +239,9 @@ export class TarTreeBuilder {
       throw new ErofsError('invalid-value', `${td.decode(e.path)}: ${which} out of range [0, 4294967295] for an EROFS inode`, { offset: e.headerOffset, path: td.decode(e.path), format: 'tar' });
     }
     this.locate(e);
-    // The path as text, for messages only.
-    let pathText: string | undefined;
-    const pathOf = (): string => (pathText ??= td.decode(e.path));
     if (!this.foundParent) {
       if (e.type !== 'directory') {
-        throw new ErofsError('invalid-value', `${JSON.stringify(pathOf())}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path: pathOf(), format: 'tar' });
+        throw new ErofsError('invalid-value', `${JSON.stringify(textOf(e))}: the root can only be a directory, not a ${e.type}`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
       }
       this.setAttrs(this.root, e);
       return;
@@ -240,24 +255,23 @@ export class TarTreeBuilder {
         return;
       }
       key = key.slice(WH_PREFIX.length);
-      if (key.length === 0) throw new ErofsError('invalid-value', `${pathOf()}: whiteout without a name`, { offset: e.headerOffset, path: pathOf(), format: 'tar' });
+      if (key.length === 0) throw new ErofsError('invalid-value', `${textOf(e)}: whiteout without a name`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
       const wh: TreeNode = { mode: S_IFCHR, uid: e.uid, gid: e.gid, mtime: e.mtime.sec, mtimeNsec: e.mtime.nsec, size: 0, rdevMajor: 0, rdevMinor: 0, xattrs: NO_XATTRS };
       this.replace(parent, key, wh);
       if (!parent.xattrs.has('trusted.overlay.origin')) parent.xattrs.set('trusted.overlay.origin', new Uint8Array(0));
       return;
     }
-    const path = pathOf;
     const existing = parent.children!.get(key);
     if (e.type === 'hardlink') {
       const tparts = this.components(e.linkpath, e, 'hard link target');
       const target = this.lookup(tparts);
       if (!target) {
-        throw new ErofsError('not-found', `${path()}: hard link to ${JSON.stringify(td.decode(e.linkpath))}, which is not an earlier member`, { offset: e.headerOffset, path: path(), format: 'tar' });
+        throw new ErofsError('not-found', `${textOf(e)}: hard link to ${JSON.stringify(td.decode(e.linkpath))}, which is not an earlier member`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
       }
       if ((target.mode & S_IFMT) === S_IFDIR) {
-        throw new ErofsError('invalid-value', `${path()}: hard link to a directory (${td.decode(e.linkpath)})`, { offset: e.headerOffset, path: path(), format: 'tar' });
+        throw new ErofsError('invalid-value', `${textOf(e)}: hard link to a directory (${td.decode(e.linkpath)})`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
       }
-      if (target !== existing) this.replace(parent, key, target);
+      if (target !== existing) this.replace(parent, key, target, existing);
       return;
     }
     if (e.type === 'directory') {
@@ -267,11 +281,11 @@ export class TarTreeBuilder {
       }
       const dir = newDir();
       this.setAttrs(dir, e);
-      this.replace(parent, key, dir);
+      this.replace(parent, key, dir, existing);
       return;
     }
     const type = TYPE_BITS[e.type];
-    if (type === undefined) throw new ErofsError('unsupported-feature', `${path()}: tar entry type ${e.type}`, { offset: e.headerOffset, path: path(), format: 'tar' });
+    if (type === undefined) throw new ErofsError('unsupported-feature', `${textOf(e)}: tar entry type ${e.type}`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
     const node: TreeNode = {
       mode: type | (e.mode & 0o7777),
       uid: e.uid,
@@ -284,7 +298,7 @@ export class TarTreeBuilder {
       xattrs: this.xattrsOf(e),
     };
     if (e.type === 'symlink') {
-      if (e.linkpath.length === 0) throw new ErofsError('invalid-value', `${path()}: symlink with an empty target`, { offset: e.headerOffset, path: path(), format: 'tar' });
+      if (e.linkpath.length === 0) throw new ErofsError('invalid-value', `${textOf(e)}: symlink with an empty target`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
       node.target = e.linkpath.slice();
       node.size = e.linkpath.length;
     } else if (e.type === 'chardev' || e.type === 'blockdev') {
@@ -294,7 +308,7 @@ export class TarTreeBuilder {
       node.size = e.size;
       node.data = this.fileData(e, data);
     }
-    this.replace(parent, key, node);
+    this.replace(parent, key, node, existing);
   }
 
   private fileData(e: TarEntry, data: Uint8Array | undefined): FileData {
@@ -328,11 +342,13 @@ export class TarTreeBuilder {
   }
 
   /** Puts `node` at parent/key; whatever was there (a whole subtree for a directory) goes. */
-  private replace(parent: TreeNode, key: string, node: TreeNode): void {
-    const old = parent.children!.get(key);
-    // Replacing a directory can orphan the cached one (or one of its ancestors' paths).
-    if (old && (old.mode & S_IFMT) === S_IFDIR) this.lastDirNode = undefined;
-    parent.children!.delete(key);
+  private replace(parent: TreeNode, key: string, node: TreeNode, old = parent.children!.get(key)): void {
+    if (old !== undefined) {
+      // Replacing a directory can orphan the cached one (or one of its ancestors' paths).
+      if ((old.mode & S_IFMT) === S_IFDIR) this.lastDirNode = undefined;
+      // The name moves to the end, as a fresh one would be (the order children are listed in).
+      parent.children!.delete(key);
+    }
     parent.children!.set(key, node);
   }
 }
