@@ -61,6 +61,14 @@ interface Shape {
   layout: number;
 }
 
+/** Where {@link HexDump.fastRun} starts and what it leaves for the next line. */
+interface FastRun {
+  pos: number;
+  lineNo: number;
+  expect: number;
+  lastLen: number;
+}
+
 /** Bytes one line may hold (xxd -c allows 256). */
 const MAX_LINE_BYTES = 4096;
 
@@ -114,6 +122,15 @@ for (let c = 0; c < 6; c++) HEX[0x61 + c] = HEX[0x41 + c] = 10 + c;
 
 function hexVal(c: number): number {
   return c < 128 ? HEX[c]! : -1;
+}
+
+const ENCODER = new TextEncoder();
+
+/** The text as bytes when every character is ASCII (one byte each, same indexes), else undefined. */
+function asciiBytes(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(text.length);
+  const r = ENCODER.encodeInto(text, out);
+  return r.read === text.length && r.written === text.length ? out : undefined;
 }
 
 function isSpace(c: number): boolean {
@@ -256,11 +273,28 @@ export class HexDump {
     let pos = 0;
     const L = text.length;
     const lineLens: number[] = [];
+    // Plain ASCII text (every dump the formats write) is also read as bytes, for the run of
+    // lines shaped like the one before (xxd's body): one loop, no call per line.
+    const raw = fast ? asciiBytes(text) : undefined;
+    const run: FastRun = { pos: 0, lineNo: 0, expect: -1, lastLen: 0 };
     while (pos <= L) {
-      let eol = text.indexOf('\n', pos);
+      if (raw && this.shape && pendingStar < 0 && segStart >= 0) {
+        run.pos = pos;
+        run.lineNo = lineNo;
+        run.expect = expect;
+        run.lastLen = lastLen;
+        if (this.fastRun(raw, this.shape, run, cur, lineLens, recLine, recOffset, recCount, recLayout)) {
+          pos = run.pos;
+          lineNo = run.lineNo;
+          expect = run.expect;
+          lastLen = run.lastLen;
+          continue;
+        }
+      }
+      let eol = raw ? raw.indexOf(0x0a, pos) : text.indexOf('\n', pos);
       if (eol < 0) eol = L;
       let end = eol;
-      if (end > pos && text.charCodeAt(end - 1) === 0x0d) end--;
+      if (end > pos && (raw ? raw[end - 1] : text.charCodeAt(end - 1)) === 0x0d) end--;
       lineLens.push(end - pos);
       this.parseLine(text, pos, end, lineNo, handler);
       lineNo++;
@@ -291,6 +325,74 @@ export class HexDump {
     this.lineRec = new Int32Array(lineNo).fill(-1);
     for (let i = 0; i < nrec; i++) this.lineRec[recLine.get(i)] = i;
     this.lineLen = Int32Array.from(lineLens);
+  }
+
+  /**
+   * Reads, from `run.pos`, the lines of `shape` that continue the current segment: parseLine's
+   * fast path and onData in one small loop (no call per line, optimised early). Stops before
+   * the first line that differs in any way (that one goes through parseLine, which reads it the
+   * same way if it can); returns whether it read any.
+   */
+  private fastRun(raw: Uint8Array, shape: Shape, run: FastRun, cur: Growable, lineLens: number[], recLine: IntList, recOffset: IntList, recCount: IntList, recLayout: IntList): boolean {
+    const L = raw.length;
+    const hs = shape.hexStart;
+    const codes = shape.codes;
+    const digits = shape.digits;
+    const n = digits.length;
+    if (hs < 2 || hs > 17) return false;
+    let pos = run.pos;
+    let expect = run.expect;
+    let lines = 0;
+    while (pos <= L) {
+      let eol = raw.indexOf(0x0a, pos);
+      if (eol < 0) eol = L;
+      let end = eol;
+      if (end > pos && raw[end - 1] === 0x0d) end--;
+      if (end - pos !== shape.length || raw[pos + hs - 1] !== 0x3a) break;
+      let off = 0;
+      let ok = true;
+      for (let k = pos; k < pos + hs - 1; k++) {
+        const v = HEX[raw[k]!]!;
+        if (v < 0) {
+          ok = false;
+          break;
+        }
+        off = off * 16 + v;
+      }
+      if (!ok || off !== expect) break;
+      const j = pos + hs;
+      for (let k = 0; k < codes.length; k++) {
+        const want = codes[k]!;
+        const c = raw[j + k]!;
+        if (want === 0 ? HEX[c]! < 0 : c !== want) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) break;
+      if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
+      const buf = cur.buf;
+      for (let b = 0, o = cur.len; b < n; b++, o++) {
+        const p = pos + digits[b]!;
+        buf[o] = HEX[raw[p]!]! * 16 + HEX[raw[p + 1]!]!;
+      }
+      cur.len += n;
+      lineLens.push(end - pos);
+      recLine.push(run.lineNo + lines);
+      recOffset.push(off);
+      recCount.push(n);
+      recLayout.push(shape.layout);
+      expect = off + n;
+      lines++;
+      pos = eol + 1;
+    }
+    if (lines === 0) return false;
+    this.lastLayout = shape.layout;
+    run.pos = pos;
+    run.lineNo += lines;
+    run.expect = expect;
+    run.lastLen = n;
+    return true;
   }
 
   private layoutFor(cols: Int32Array, n: number): number {
