@@ -58,6 +58,11 @@ interface Shape {
   codes: Uint8Array;
   /** Columns of the bytes' high digits. */
   digits: Int32Array;
+  /** The columns of `codes` that are not hex digits (relative to hexStart) and what each holds. */
+  sepCols: Int32Array;
+  sepCodes: Uint8Array;
+  /** Whether {@link HexDump.fastRun} may read lines of this shape (sepCols and digits cover `codes`). */
+  byBytes: boolean;
   layout: number;
 }
 
@@ -119,6 +124,13 @@ class IntList {
 const HEX = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
 for (let c = 0; c < 6; c++) HEX[0x61 + c] = HEX[0x41 + c] = 10 + c;
+
+/** Byte values of two hex digits by (first code << 7 | second code), -1 when either is not one; codes below 128. */
+const HEX2 = new Int16Array(128 * 128).fill(-1);
+for (let a = 0; a < 128; a++) {
+  if (HEX[a]! < 0) continue;
+  for (let b = 0; b < 128; b++) if (HEX[b]! >= 0) HEX2[(a << 7) | b] = HEX[a]! * 16 + HEX[b]!;
+}
 
 function hexVal(c: number): number {
   return c < 128 ? HEX[c]! : -1;
@@ -278,7 +290,7 @@ export class HexDump {
     const raw = fast ? asciiBytes(text) : undefined;
     const run: FastRun = { pos: 0, lineNo: 0, expect: -1, lastLen: 0 };
     while (pos <= L) {
-      if (raw && this.shape && pendingStar < 0 && segStart >= 0) {
+      if (raw && this.shape?.byBytes && pendingStar < 0 && segStart >= 0) {
         run.pos = pos;
         run.lineNo = lineNo;
         run.expect = expect;
@@ -336,19 +348,17 @@ export class HexDump {
   private fastRun(raw: Uint8Array, shape: Shape, run: FastRun, cur: Growable, lineLens: number[], recLine: IntList, recOffset: IntList, recCount: IntList, recLayout: IntList): boolean {
     const L = raw.length;
     const hs = shape.hexStart;
-    const codes = shape.codes;
+    const sepCols = shape.sepCols;
+    const sepCodes = shape.sepCodes;
     const digits = shape.digits;
     const n = digits.length;
     if (hs < 2 || hs > 17) return false;
     let pos = run.pos;
     let expect = run.expect;
     let lines = 0;
-    while (pos <= L) {
-      let eol = raw.indexOf(0x0a, pos);
-      if (eol < 0) eol = L;
-      let end = eol;
-      if (end > pos && raw[end - 1] === 0x0d) end--;
-      if (end - pos !== shape.length || raw[pos + hs - 1] !== 0x3a) break;
+    const hexEnd = hs + shape.codes.length; // the columns checked below, none of them a line end
+    while (pos + shape.length <= L) {
+      if (raw[pos + hs - 1] !== 0x3a) break;
       let off = 0;
       let ok = true;
       for (let k = pos; k < pos + hs - 1; k++) {
@@ -360,11 +370,10 @@ export class HexDump {
         off = off * 16 + v;
       }
       if (!ok || off !== expect) break;
+      // The separators, then the digits: together every column of `codes`.
       const j = pos + hs;
-      for (let k = 0; k < codes.length; k++) {
-        const want = codes[k]!;
-        const c = raw[j + k]!;
-        if (want === 0 ? HEX[c]! < 0 : c !== want) {
+      for (let k = 0; k < sepCols.length; k++) {
+        if (raw[j + sepCols[k]!] !== sepCodes[k]) {
           ok = false;
           break;
         }
@@ -374,8 +383,20 @@ export class HexDump {
       const buf = cur.buf;
       for (let b = 0, o = cur.len; b < n; b++, o++) {
         const p = pos + digits[b]!;
-        buf[o] = HEX[raw[p]!]! * 16 + HEX[raw[p + 1]!]!;
+        const v = HEX2[(raw[p]! << 7) | raw[p + 1]!]!;
+        if (v < 0) {
+          ok = false;
+          break;
+        }
+        buf[o] = v;
       }
+      if (!ok) break; // bytes written past cur.len are not kept
+      // The line end: after the checked columns (a scan of the ascii column, no indexOf call).
+      let eol = pos + hexEnd;
+      while (eol < L && raw[eol] !== 0x0a) eol++;
+      let end = eol;
+      if (raw[end - 1] === 0x0d) end--;
+      if (end - pos !== shape.length) break;
       cur.len += n;
       lineLens.push(end - pos);
       recLine.push(run.lineNo + lines);
@@ -563,7 +584,18 @@ export class HexDump {
     }
     // Separators must be plain characters (spaces, tabs) for a byte comparison to be exact.
     for (const c of codes) if (c !== 0 && c !== 0x20 && c !== 0x09) return undefined;
-    return { length, hexStart: j - s, codes, digits, layout };
+    let nsep = 0;
+    for (const c of codes) if (c !== 0) nsep++;
+    // A NUL in a separator column reads as a digit column in `codes`: no byte loop then.
+    if (nsep + 2 * n !== codes.length) return { length, hexStart: j - s, codes, digits, sepCols: new Int32Array(0), sepCodes: new Uint8Array(0), byBytes: false, layout };
+    const sepCols = new Int32Array(nsep);
+    const sepCodes = new Uint8Array(nsep);
+    for (let k = 0, m = 0; k < codes.length; k++) {
+      if (codes[k] === 0) continue;
+      sepCols[m] = k;
+      sepCodes[m++] = codes[k]!;
+    }
+    return { length, hexStart: j - s, codes, digits, sepCols, sepCodes, byBytes: true, layout };
   }
 
   /** Reads a line of the last shape by position; false (nothing consumed) when it differs. */
