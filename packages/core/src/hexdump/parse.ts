@@ -58,7 +58,20 @@ interface Shape {
   codes: Uint8Array;
   /** Columns of the bytes' high digits. */
   digits: Int32Array;
+  /** The columns of `codes` that are not hex digits (relative to hexStart) and what each holds. */
+  sepCols: Int32Array;
+  sepCodes: Uint8Array;
+  /** Whether {@link HexDump.fastRun} may read lines of this shape (sepCols and digits cover `codes`). */
+  byBytes: boolean;
   layout: number;
+}
+
+/** Where {@link HexDump.fastRun} starts and what it leaves for the next line. */
+interface FastRun {
+  pos: number;
+  lineNo: number;
+  expect: number;
+  lastLen: number;
 }
 
 /** Bytes one line may hold (xxd -c allows 256). */
@@ -112,8 +125,24 @@ const HEX = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
 for (let c = 0; c < 6; c++) HEX[0x61 + c] = HEX[0x41 + c] = 10 + c;
 
+/** Byte values of two hex digits by (first code << 7 | second code), -1 when either is not one; codes below 128. */
+const HEX2 = new Int16Array(128 * 128).fill(-1);
+for (let a = 0; a < 128; a++) {
+  if (HEX[a]! < 0) continue;
+  for (let b = 0; b < 128; b++) if (HEX[b]! >= 0) HEX2[(a << 7) | b] = HEX[a]! * 16 + HEX[b]!;
+}
+
 function hexVal(c: number): number {
   return c < 128 ? HEX[c]! : -1;
+}
+
+const ENCODER = new TextEncoder();
+
+/** The text as bytes when every character is ASCII (one byte each, same indexes), else undefined. */
+function asciiBytes(text: string): Uint8Array | undefined {
+  const out = new Uint8Array(text.length);
+  const r = ENCODER.encodeInto(text, out);
+  return r.read === text.length && r.written === text.length ? out : undefined;
 }
 
 function isSpace(c: number): boolean {
@@ -256,11 +285,28 @@ export class HexDump {
     let pos = 0;
     const L = text.length;
     const lineLens: number[] = [];
+    // Plain ASCII text (every dump the formats write) is also read as bytes, for the run of
+    // lines shaped like the one before (xxd's body): one loop, no call per line.
+    const raw = fast ? asciiBytes(text) : undefined;
+    const run: FastRun = { pos: 0, lineNo: 0, expect: -1, lastLen: 0 };
     while (pos <= L) {
-      let eol = text.indexOf('\n', pos);
+      if (raw && this.shape?.byBytes && pendingStar < 0 && segStart >= 0) {
+        run.pos = pos;
+        run.lineNo = lineNo;
+        run.expect = expect;
+        run.lastLen = lastLen;
+        if (this.fastRun(raw, this.shape, run, cur, lineLens, recLine, recOffset, recCount, recLayout)) {
+          pos = run.pos;
+          lineNo = run.lineNo;
+          expect = run.expect;
+          lastLen = run.lastLen;
+          continue;
+        }
+      }
+      let eol = raw ? raw.indexOf(0x0a, pos) : text.indexOf('\n', pos);
       if (eol < 0) eol = L;
       let end = eol;
-      if (end > pos && text.charCodeAt(end - 1) === 0x0d) end--;
+      if (end > pos && (raw ? raw[end - 1] : text.charCodeAt(end - 1)) === 0x0d) end--;
       lineLens.push(end - pos);
       this.parseLine(text, pos, end, lineNo, handler);
       lineNo++;
@@ -291,6 +337,83 @@ export class HexDump {
     this.lineRec = new Int32Array(lineNo).fill(-1);
     for (let i = 0; i < nrec; i++) this.lineRec[recLine.get(i)] = i;
     this.lineLen = Int32Array.from(lineLens);
+  }
+
+  /**
+   * Reads, from `run.pos`, the lines of `shape` that continue the current segment: parseLine's
+   * fast path and onData in one small loop (no call per line, optimised early). Stops before
+   * the first line that differs in any way (that one goes through parseLine, which reads it the
+   * same way if it can); returns whether it read any.
+   */
+  private fastRun(raw: Uint8Array, shape: Shape, run: FastRun, cur: Growable, lineLens: number[], recLine: IntList, recOffset: IntList, recCount: IntList, recLayout: IntList): boolean {
+    const L = raw.length;
+    const hs = shape.hexStart;
+    const sepCols = shape.sepCols;
+    const sepCodes = shape.sepCodes;
+    const digits = shape.digits;
+    const n = digits.length;
+    if (hs < 2 || hs > 17) return false;
+    let pos = run.pos;
+    let expect = run.expect;
+    let lines = 0;
+    const hexEnd = hs + shape.codes.length; // the columns checked below, none of them a line end
+    while (pos + shape.length <= L) {
+      if (raw[pos + hs - 1] !== 0x3a) break;
+      let off = 0;
+      let ok = true;
+      for (let k = pos; k < pos + hs - 1; k++) {
+        const v = HEX[raw[k]!]!;
+        if (v < 0) {
+          ok = false;
+          break;
+        }
+        off = off * 16 + v;
+      }
+      if (!ok || off !== expect) break;
+      // The separators, then the digits: together every column of `codes`.
+      const j = pos + hs;
+      for (let k = 0; k < sepCols.length; k++) {
+        if (raw[j + sepCols[k]!] !== sepCodes[k]) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok) break;
+      if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
+      const buf = cur.buf;
+      for (let b = 0, o = cur.len; b < n; b++, o++) {
+        const p = pos + digits[b]!;
+        const v = HEX2[(raw[p]! << 7) | raw[p + 1]!]!;
+        if (v < 0) {
+          ok = false;
+          break;
+        }
+        buf[o] = v;
+      }
+      if (!ok) break; // bytes written past cur.len are not kept
+      // The line end: after the checked columns (a scan of the ascii column, no indexOf call).
+      let eol = pos + hexEnd;
+      while (eol < L && raw[eol] !== 0x0a) eol++;
+      let end = eol;
+      if (raw[end - 1] === 0x0d) end--;
+      if (end - pos !== shape.length) break;
+      cur.len += n;
+      lineLens.push(end - pos);
+      recLine.push(run.lineNo + lines);
+      recOffset.push(off);
+      recCount.push(n);
+      recLayout.push(shape.layout);
+      expect = off + n;
+      lines++;
+      pos = eol + 1;
+    }
+    if (lines === 0) return false;
+    this.lastLayout = shape.layout;
+    run.pos = pos;
+    run.lineNo += lines;
+    run.expect = expect;
+    run.lastLen = n;
+    return true;
   }
 
   private layoutFor(cols: Int32Array, n: number): number {
@@ -461,7 +584,18 @@ export class HexDump {
     }
     // Separators must be plain characters (spaces, tabs) for a byte comparison to be exact.
     for (const c of codes) if (c !== 0 && c !== 0x20 && c !== 0x09) return undefined;
-    return { length, hexStart: j - s, codes, digits, layout };
+    let nsep = 0;
+    for (const c of codes) if (c !== 0) nsep++;
+    // A NUL in a separator column reads as a digit column in `codes`: no byte loop then.
+    if (nsep + 2 * n !== codes.length) return { length, hexStart: j - s, codes, digits, sepCols: new Int32Array(0), sepCodes: new Uint8Array(0), byBytes: false, layout };
+    const sepCols = new Int32Array(nsep);
+    const sepCodes = new Uint8Array(nsep);
+    for (let k = 0, m = 0; k < codes.length; k++) {
+      if (codes[k] === 0) continue;
+      sepCols[m] = k;
+      sepCodes[m++] = codes[k]!;
+    }
+    return { length, hexStart: j - s, codes, digits, sepCols, sepCodes, byBytes: true, layout };
   }
 
   /** Reads a line of the last shape by position; false (nothing consumed) when it differs. */

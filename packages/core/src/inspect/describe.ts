@@ -22,12 +22,20 @@ export function modeString(mode: number): string {
 
 /** `2023-11-14 22:13:20 UTC`, with `.nnnnnnnnn` when nsec is not 0; the raw number when out of Date's range. */
 export function formatTime(sec: number, nsec = 0): string {
+  // Most inodes of an image share one mtime: the last answer is kept.
+  if (sec === lastTime.sec && nsec === lastTime.nsec) return lastTime.text;
   const d = new Date(sec * 1000);
   if (!Number.isFinite(sec) || Number.isNaN(d.getTime())) return `${sec} s`;
   const iso = d.toISOString();
   const frac = nsec ? `.${String(nsec).padStart(9, '0')}` : '';
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac} UTC`;
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}${frac} UTC`;
+  lastTime.sec = sec;
+  lastTime.nsec = nsec;
+  lastTime.text = text;
+  return text;
 }
+
+const lastTime = { sec: NaN, nsec: NaN, text: '' };
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -35,6 +43,19 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 export function quoteBytes(b: Uint8Array, max = 300): string {
   const shown = b.length > max ? b.subarray(0, max) : b;
   let s = '';
+  // Printable ASCII without a quote or backslash (most names): the characters as they are.
+  let plain = true;
+  for (let i = 0; i < shown.length; i++) {
+    const c = shown[i]!;
+    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    for (let i = 0; i < shown.length; i++) s += String.fromCharCode(shown[i]!);
+    return `"${s}"${b.length > max ? `… (${b.length} bytes)` : ''}`;
+  }
   let text: string | undefined;
   try {
     text = strictUtf8.decode(shown);

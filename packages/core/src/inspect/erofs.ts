@@ -826,14 +826,15 @@ export class ErofsInspector implements ErofsInspectContext {
       const nid = Number(dv.getBigUint64(p, true) & ((1n << 53n) - 1n));
       const okName = !(nameoff < nameoff0 || nameoff > len || end > len || end <= nameoff);
       const name = okName ? block.subarray(nameoff, end) : undefined;
-      const childPath = name && ino.path !== undefined ? joinPath(ino.path, name) : undefined;
+      const quoted = name ? quoteBytes(name) : undefined;
+      const childPath = quoted !== undefined && ino.path !== undefined ? joinQuoted(ino.path, quoted) : undefined;
       const isDot = name !== undefined && name.length === 1 && name[0] === 0x2e;
       const isDotDot = name !== undefined && name.length === 2 && name[0] === 0x2e && name[1] === 0x2e;
       if (childPath !== undefined && !isDot && !isDotDot && !this.ann.paths.has(nid)) this.ann.paths.set(nid, childPath);
       ann.traceStruct(dirent, at + p, `${pre}.dirent[${j}]`, (f, v) => {
         switch (f.name) {
           case 'nid': {
-            const label = name ? quoteBytes(name) : `dirent ${j}`;
+            const label = quoted ?? `dirent ${j}`;
             return { meaning: `${label} → inode ${nid}${isDot ? ' (this directory)' : isDotDot ? ' (parent)' : childPath !== undefined ? ` ${childPath}` : ''}`, target: this.inodeTarget(nid) };
           }
           case 'nameoff':
@@ -848,7 +849,7 @@ export class ErofsInspector implements ErofsInspectContext {
         ann.diag('error', 'invalid-value', `directory ${ino.nid}: dirent ${j} of block ${bi} has a bad name range [${nameoff}, ${end})`, at + p + 8, 2);
         continue;
       }
-      ann.part(at + nameoff, at + end, 'dirent name', 'name', `${pre}.name[${j}]`, quoteBytes(name), `name of dirent ${j}; names are not NUL-terminated: each ends where the next begins`, childPath ?? '', this.inodeTarget(nid));
+      ann.part(at + nameoff, at + end, 'dirent name', 'name', `${pre}.name[${j}]`, quoted!, `name of dirent ${j}; names are not NUL-terminated: each ends where the next begins`, childPath ?? '', this.inodeTarget(nid));
       lastEnd = Math.max(lastEnd, end);
       const ft = block[p + 10]!;
       if (ft > 7) ann.diag('error', 'invalid-value', `directory ${ino.nid}: dirent ${j} has file_type ${ft} out of range [0, 7]`, at + p + 10, 1);
@@ -918,8 +919,9 @@ function nextPow2(n: number): number {
   return p;
 }
 
-function joinPath(dir: string, name: Uint8Array): string {
-  const n = quoteBytes(name).slice(1, -1);
+/** A child's path from its directory's and its name as quoteBytes() gives it. */
+function joinQuoted(dir: string, quoted: string): string {
+  const n = quoted.slice(1, -1);
   return dir === '/' ? `/${n}` : `${dir}/${n}`;
 }
 

@@ -5,7 +5,7 @@
  * decoder claimed becomes zero fill (padding) or `unknown`.
  */
 import { hex, type ErrorCode, type Format } from '../errors.js';
-import { decode, trace, type Field, type Span, type StructDef } from '../layout/struct.js';
+import { decode, render, type Field, type Span, type StructDef } from '../layout/struct.js';
 import type { ByteMap } from './bytes.js';
 
 /** Where a value points: go-to-definition jumps to `offset`. */
@@ -194,11 +194,13 @@ export class Annotator {
     const whole = this.map.get(off, def.size);
     const { bytes, present } = whole ? { bytes: whole, present: undefined } : this.map.read(off, def.size);
     const value = decode(def, bytes, 0, off);
-    const spans = trace(def, value, off, path);
+    // The spans trace() gives (start, end, path, value, doc, kind per field), built here as
+    // annotations directly: one object per field instead of two.
+    const fields = def.fields;
+    const v = value as Record<string, unknown>;
     let complete = true;
-    for (let i = 0; i < spans.length; i++) {
-      const span = spans[i]!;
-      const f = def.fields[i]!;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
       let all = true;
       let some = true;
       if (present) {
@@ -210,21 +212,26 @@ export class Annotator {
       }
       if (!all) complete = false;
       if (!some) continue;
-      const a = ann(span.start, span.end, span.path, span.value, span.doc, span.kind, def.name, f.name, '', undefined);
+      const start = off + f.offset;
+      const end = start + f.size;
+      let shown: string;
+      let meaning = '';
+      let target: Target | undefined;
       if (!all) {
-        a.value = '(partly outside the dump)';
+        shown = '(partly outside the dump)';
       } else {
         const x = explain?.(f, value);
         if (x?.omit) continue;
+        shown = x?.value !== undefined ? x.value : render(v[f.name]);
         if (x) {
-          if (x.meaning !== undefined) a.meaning = x.meaning;
-          if (x.target !== undefined) a.target = x.target;
-          if (x.value !== undefined) a.value = x.value;
+          if (x.meaning !== undefined) meaning = x.meaning;
+          if (x.target !== undefined) target = x.target;
         }
         if (f.reserved && checkReserved && !allZero(bytes, f.offset, f.offset + f.size)) {
-          this.diag('warning', 'invalid-value', `${def.name}.${f.name}: reserved bytes are not zero (${a.value})`, a.start, a.end - a.start, def.format);
+          this.diag('warning', 'invalid-value', `${def.name}.${f.name}: reserved bytes are not zero (${shown})`, start, end - start, def.format);
         }
       }
+      const a = ann(start, end, `${path}.${f.name}`, shown, f.doc, f.reserved ? 'padding' : 'field', def.name, f.name, meaning, target);
       this.claim(a);
     }
     return { value, complete };
@@ -273,8 +280,7 @@ const MAX_OVERLAP_REPORTS = 50;
 
 /** Claims in start order (ties: claim order); a later claim loses the bytes it shares with an earlier one. */
 function sweep(claims: Annotation[], overlap?: (kept: Annotation, lost: Annotation) => void): Annotation[] {
-  const order = claims.map((_, i) => i);
-  order.sort((i, j) => claims[i]!.start - claims[j]!.start || i - j);
+  const order = claimOrder(claims);
   const out: Annotation[] = [];
   let pos = -Infinity;
   let reports = 0;
@@ -294,6 +300,38 @@ function sweep(claims: Annotation[], overlap?: (kept: Annotation, lost: Annotati
     pos = c.end;
   }
   return out;
+}
+
+const ORDER_BITS = 2 ** 21;
+
+/**
+ * Indexes of `claims` by start, ties in claim order. When every start is an integer in
+ * [0, 2^32) and there are fewer than 2^21 claims, (start, index) packs exactly into one double
+ * and a typed array sorts them natively, with no comparator call per pair.
+ */
+function claimOrder(claims: readonly Annotation[]): ArrayLike<number> & Iterable<number> {
+  const n = claims.length;
+  if (n < ORDER_BITS) {
+    const keys = new Float64Array(n);
+    let packable = true;
+    for (let i = 0; i < n; i++) {
+      const s = claims[i]!.start;
+      if (!(s >= 0 && s < 2 ** 32 && Number.isInteger(s))) {
+        packable = false;
+        break;
+      }
+      keys[i] = s * ORDER_BITS + i;
+    }
+    if (packable) {
+      keys.sort();
+      const order = new Int32Array(n);
+      for (let k = 0; k < n; k++) order[k] = keys[k]! % ORDER_BITS;
+      return order;
+    }
+  }
+  const order = claims.map((_, i) => i);
+  order.sort((i, j) => claims[i]!.start - claims[j]!.start || i - j);
+  return order;
 }
 
 function sameThing(a: Annotation, b: Annotation): boolean {

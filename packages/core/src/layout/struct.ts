@@ -277,7 +277,8 @@ export function trace<T>(def: StructDef<T>, value: T, base: number, path: string
   }));
 }
 
-function render(x: unknown): string {
+/** A decoded field value as {@link trace} renders it (for callers that build spans themselves). */
+export function render(x: unknown): string {
   if (x instanceof Uint8Array) {
     let s = '';
     for (const b of x) s += b.toString(16).padStart(2, '0');
