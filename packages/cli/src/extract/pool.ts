@@ -131,7 +131,9 @@ export class WorkerPool {
         best.inFlight++;
         const b: FileBatch = { id: this.nextId++, ...batch };
         this.batches.set(b.id, paths);
-        best.worker.postMessage(b, [b.paths.buffer as ArrayBuffer, b.ends.buffer as ArrayBuffer, b.nids.buffer as ArrayBuffer]);
+        // Cloned, not transferred: a transfer detaches the buffers, and the first detached
+        // ArrayBuffer in an isolate deoptimizes all its optimized typed-array code at once.
+        best.worker.postMessage(b);
         return;
       }
       await this.wait();
@@ -151,7 +153,7 @@ export class WorkerPool {
     const task: RangeTask = { kind: 'range', id: this.nextId++, path: Uint8Array.from(t.path), nid: t.nid, start: t.start, end: t.end };
     this.batches.set(task.id, [t.path]);
     this.ranges.set(task.id, done);
-    best.worker.postMessage(task, [task.path.buffer as ArrayBuffer]);
+    best.worker.postMessage(task);
   }
 
   /** Waits for every batch sent so far. */
