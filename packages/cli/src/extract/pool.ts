@@ -58,7 +58,7 @@ export class WorkerPool {
      */
     private readonly onLocalRange: (t: LocalRange) => void = () => {},
   ) {
-    const url = new URL('./extract-worker.js', import.meta.url);
+    const url = new URL('./extract-worker.cjs', import.meta.url);
     for (let i = 0; i < n; i++) {
       const worker = new Worker(url, { workerData: init });
       const slot: Slot = { worker, inFlight: 0 };
