@@ -127,7 +127,7 @@ if (withKit) {
   mkdirSync(join(SNAP, 'dist'), { recursive: true });
   const cliDir = dirname(dirname(KIT_DIST));
   // every bundle: the CLI and the worker entries it starts (extract workers)
-  const bundles = readdirSync(join(cliDir, 'dist')).filter((f) => f.endsWith('.js')).map((f) => `dist/${f}`);
+  const bundles = readdirSync(join(cliDir, 'dist')).filter((f) => f.endsWith('.js') || f.endsWith('.cjs')).map((f) => `dist/${f}`);
   for (const f of ['package.json', 'bin/erofs-kit.js', ...bundles]) {
     writeFileSync(join(SNAP, f), readFileSync(join(cliDir, f)));
   }

@@ -165,12 +165,20 @@ const body = [
 ];
 
 const I32 = 0x7f;
+/**
+ * Initial memory in 64 KiB pages: 2 MiB, room for the input and window of any call up to a
+ * 1 MiB pcluster decoded into a window of up to about 1 MiB without growing. `memory.grow`
+ * detaches the ArrayBuffer JavaScript sees, and the first detached ArrayBuffer in a thread
+ * makes V8 throw away all its optimized typed-array code at once (the "array buffer
+ * detaching" protector): a grow in the middle of an extraction cost a round of recompiles.
+ */
+const MIN_PAGES = 32;
 const func = [...uleb(1), ...uleb(NLOCALS), I32, ...body, 0x0b];
 const module = [
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
   ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([[I32]])]])),
   ...section(3, vec([[0]])),
-  ...section(5, vec([[0x00, ...uleb(1)]])),
+  ...section(5, vec([[0x00, ...uleb(MIN_PAGES)]])),
   ...section(7, vec([[...str('memory'), 0x02, 0], [...str('decode'), 0x00, 0]])),
   ...section(10, vec([[...uleb(func.length), ...func]])),
 ];

@@ -43,7 +43,7 @@ import {
   unsupportedIncompat,
 } from './features.js';
 import { readXattrs, loadLongPrefixes, type LongPrefix, type Xattr } from './xattr.js';
-import { PclusterCache, isCompressed, loadCompressionConfig, loadZMap, readZExtent, toExtent, type CompressionConfig, type ZExtent } from './zmap.js';
+import { PclusterCache, isCompressed, loadCompressionConfig, loadZMap, readZExtent, toExtent, tryDecodeZExtentSync, type CompressionConfig, type ZExtent } from './zmap.js';
 
 export interface Inode {
   nid: number;
@@ -454,6 +454,16 @@ export class ErofsImage {
   }
 
   /**
+   * Bytes `[pa, pa+length)` of device 0 when the image has no other devices, the range lies
+   * inside the image and the block cache serves it without waiting; otherwise undefined
+   * (`readDevice` then reads it, or reports why it cannot).
+   */
+  tryReadDeviceSync(pa: number, length: number): Uint8Array | undefined {
+    if (this.devices.length > 0 || length <= 0 || length > 65536 || !Number.isSafeInteger(pa) || pa < 0 || pa + length > this.cache.size) return undefined;
+    return this.cache.tryReadSync(pa, length);
+  }
+
+  /**
    * The file's data map: extents covering [0, size). FLAT layouts map to the primary device;
    * the inline tail maps to the bytes after the inode.
    */
@@ -573,7 +583,7 @@ export class ErofsImage {
         } else out = new Uint8Array(total);
         let at = 0;
         for (const [e, from, n] of group) {
-          await readZExtent(this, ino, e, from, n, out, at, false);
+          if (!tryDecodeZExtentSync(this, ino, e, from, n, out, at)) await readZExtent(this, ino, e, from, n, out, at, false);
           at += n;
         }
         yield out;

@@ -547,8 +547,27 @@ async function readEncoded(img: ErofsImage, ino: Inode, e: ZExtent, from: number
 }
 
 async function decodeInto(img: ErofsImage, ino: Inode, e: ZExtent, dst: Uint8Array, at: number, need: number): Promise<void> {
+  decodeRaw(img, ino, e, await readEncoded(img, ino, e, 0, e.encodedLength), dst, at, need);
+}
+
+/**
+ * `readZExtent` for a whole-prefix read (`from` 0, no pcluster cache) of a compressed pcluster
+ * whose bytes the block cache holds or can read without waiting: decoded at once, with no
+ * promise per pcluster (the common case when a file source streams a file). Returns false,
+ * having done nothing, when the asynchronous path must run (which also reports every error
+ * about where the pcluster lies).
+ */
+export function tryDecodeZExtentSync(img: ErofsImage, ino: Inode, e: ZExtent, from: number, count: number, dst: Uint8Array, at: number): boolean {
+  if (count <= 0 || from !== 0 || e.storage === 'fragment' || e.algorithm < 0) return false;
+  const raw = img.tryReadDeviceSync(e.physical, e.encodedLength);
+  if (raw === undefined) return false;
+  decodeRaw(img, ino, e, raw, dst, at, count);
+  return true;
+}
+
+function decodeRaw(img: ErofsImage, ino: Inode, e: ZExtent, encoded: Uint8Array, dst: Uint8Array, at: number, need: number): void {
   const cfg = img.compression;
-  let raw = await readEncoded(img, ino, e, 0, e.encodedLength);
+  let raw = encoded;
   // Node Buffers (from file sources) are a Uint8Array subclass: a decoder that sees both
   // kinds runs its byte loops through polymorphic element access, several times slower.
   if (Object.getPrototypeOf(raw) !== Uint8Array.prototype) raw = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);

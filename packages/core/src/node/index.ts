@@ -43,9 +43,12 @@ export class FileSource implements ByteSource {
 
   readSync(offset: number, length: number): Uint8Array {
     // Every byte is overwritten: skip zero-filling (this runs for every cached block).
+    // A plain Uint8Array over it, not the Buffer: parsers that see Buffers from one read and
+    // Uint8Arrays from another (reads across blocks, memory) are deoptimized for the mix.
     const buf = Buffer.allocUnsafe(length);
-    this.readInto(offset, buf);
-    return buf;
+    const out = new Uint8Array(buf.buffer, buf.byteOffset, length);
+    this.readInto(offset, out);
+    return out;
   }
 
   read(offset: number, length: number): Promise<Uint8Array> {
