@@ -264,7 +264,11 @@ describe.each(manifest.archives.map((a) => [a.name, a] as const))('%s', (_name, 
     expect(Buffer.from(stream.tapped!).equals(tar)).toBe(true);
     const seekTap = await readAll(tar, { tap: true });
     expect(Buffer.from(seekTap.tapped!).equals(tar)).toBe(true);
+    // without wanted data a plain entry is read without a promise (nextSync), with it by next():
+    // both paths give the same entries, warnings and end
     expect(seekTap.entries).toEqual(seek.entries);
+    expect(seekTap.warnings).toEqual(seek.warnings);
+    expect(seekTap.end).toEqual(seek.end);
     // wanted data is the stored bytes at dataOffset
     seek.entries.forEach((e, i) => expect(Buffer.from(seek.data[i]!).equals(tar.subarray(e.dataOffset, e.dataOffset + e.storedSize))).toBe(true));
   });
