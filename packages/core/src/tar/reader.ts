@@ -175,6 +175,17 @@ function compressionHint(b: Uint8Array): string {
   return '';
 }
 
+/** Whether header block `blk` carries the checksum of its bytes (unsigned, or signed as some old tars wrote it). */
+function checksumMatches(blk: Uint8Array): boolean {
+  const chk = headerNumberAt(blk, F.chksum.offset, F.chksum.size);
+  return chk === headerSum(blk) || chk === headerSums(blk).signed;
+}
+
+/** Bytes of zero padding after `size` bytes of data, up to the next block. */
+function paddingOf(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
 /** What {@link Reader.nextSync} returns when the next entry needs waiting or unusual handling. */
 const WAIT: unique symbol = Symbol('wait');
 
@@ -263,12 +274,11 @@ class Reader {
     const blk = inp.peek(BLOCK);
     if (blk === undefined || PLAIN_FLAGS[blk[F.typeflag.offset]!] === 0 || isZeroBlock(blk)) return WAIT;
     if (this.globalsSeen && hasSparse(this.globals)) return WAIT;
-    const chk = headerNumberAt(blk, F.chksum.offset, F.chksum.size);
-    if (chk !== headerSum(blk) && chk !== headerSums(blk).signed) return WAIT;
+    if (!checksumMatches(blk)) return WAIT;
     const at = inp.pos;
     const entry = this.headEntry(blk, dialectOf(blk), at, at, this.globalsSeen ? this.globals : undefined, undefined, undefined, at + BLOCK);
     if (this.opts.wantData?.(entry)) return WAIT; // read again by next(), which reads the data
-    const total = BLOCK + entry.storedSize + ((BLOCK - (entry.storedSize % BLOCK)) % BLOCK);
+    const total = BLOCK + entry.storedSize + paddingOf(entry.storedSize);
     if (!inp.canSkip(total)) {
       this.checkDataInInput(entry);
       return WAIT;
@@ -291,8 +301,7 @@ class Reader {
         await this.finish(at, blk, first);
         return undefined;
       }
-      const chk = headerNumberAt(blk, F.chksum.offset, F.chksum.size);
-      if (chk !== headerSum(blk) && chk !== headerSums(blk).signed) {
+      if (!checksumMatches(blk)) {
         const chkField = chksumField(blk);
         const sums = headerSums(blk);
         if (at === 0) {
@@ -575,7 +584,7 @@ class Reader {
       const skipped = await inp.skip(rest);
       if (skipped < rest) this.dataTruncated(entry, consumed + skipped);
     }
-    const padding = (BLOCK - (storedSize % BLOCK)) % BLOCK;
+    const padding = paddingOf(storedSize);
     if (!inp.trySkip(padding)) await inp.skip(padding); // a short tail is reported at the end
     return data ? { entry, data } : { entry };
   }
