@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { formatXxd } from '../src/hexdump/format.js';
-import { HexDump as HexDumpClass, isHexdump, parseHexdump, type HexDump } from '../src/hexdump/parse.js';
+import { HexDump as HexDumpClass, isHexdump, parseHexdump, xxdRunsInWasm, type HexDump } from '../src/hexdump/parse.js';
 import { bytesOf } from './fixtures.js';
 
 function has(cmd: string): boolean {
@@ -185,15 +185,41 @@ describe('parser', () => {
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.constantFrom(0, 2, 4), fc.array(fc.record({ at: fc.nat(), edit: fc.constantFrom(...EDITS) }), { maxLength: 4 }), (b, group, edits) => {
         let text = group === 0 ? formatXxd(b) : formatXxd(b).replace(/^([0-9a-f]+: )((?:[0-9a-f]{4} ?)+)/gm, (_m, o: string, hexs: string) => o + hexs.replace(/ /g, '').replace(new RegExp(`(.{${group * 2}})`, 'g'), '$1 ').padEnd(hexs.length, ' '));
         for (const e of edits) if (text.length) text = text.slice(0, e.at % text.length) + e.edit + text.slice((e.at % text.length) + 1);
-        expect(view(new HexDumpClass(text), text)).toBe(view(new HexDumpClass(text, undefined, false), text));
+        const slow = view(new HexDumpClass(text, undefined, false), text);
+        expect(view(new HexDumpClass(text, undefined, 'js'), text)).toBe(slow);
+        expect(view(new HexDumpClass(text, undefined, 'wasm'), text)).toBe(slow);
       }),
       { numRuns: 500 },
     );
     // upper-case xxd (-u) and -c 8 widths take the fast path too
     const b = bytesOf('basic-4k.erofs').subarray(0, 4096);
     for (const text of [formatXxd(b).toUpperCase().replace(/^([0-9A-F]+): /gm, (_m, o: string) => `${o.toLowerCase()}: `), formatXxd(b)]) {
-      expect(view(new HexDumpClass(text), text)).toBe(view(new HexDumpClass(text, undefined, false), text));
+      const slow = view(new HexDumpClass(text, undefined, false), text);
+      for (const mode of ['js', 'wasm', true] as const) expect(view(new HexDumpClass(text, undefined, mode), text)).toBe(slow);
     }
+  });
+});
+
+describe('the WebAssembly run reader', () => {
+  it('runs in Node, and reads a dump longer than one call\'s output exactly as the per-line path', () => {
+    expect(xxdRunsInWasm()).toBe(true);
+    // 1.25 MiB of bytes: more than the 1 MiB one call writes, so the run is read in two calls;
+    // a CRLF copy, and one with a bad digit and an offset jump in the middle.
+    const b = new Uint8Array(1.25 * (1 << 20));
+    for (let i = 0; i < b.length; i++) b[i] = (i * 2654435761) >>> 24;
+    const lf = formatXxd(b, 0x40000);
+    const edited = lf.replace('00140020:', '00140030:').replace(/^(00160010: )./m, '$1g');
+    for (const text of [lf, lf.replace(/\n/g, '\r\n'), edited]) {
+      const slow = new HexDumpClass(text, undefined, false);
+      const fast = new HexDumpClass(text, undefined, 'wasm');
+      expect(fast.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual(slow.map.segments.map((s) => [s.offset, s.bytes.length]));
+      for (let k = 0; k < slow.map.segments.length; k++) expect(Buffer.compare(fast.map.segments[k]!.bytes, slow.map.segments[k]!.bytes)).toBe(0);
+      expect(fast.problems).toEqual(slow.problems);
+      expect(fast.lineCount).toBe(slow.lineCount);
+      for (const line of [0, 1, 4095, 65536, 65537, 70000, slow.lineCount - 1]) for (const col of [0, 10, 12, 45, 52, 60]) expect(fast.offsetAt(line, col)).toBe(slow.offsetAt(line, col));
+      for (const off of [0x40000, 0x40000 + 0x100000 - 1, 0x40000 + 0x100000, 0x140025, 0x160011]) expect(fast.rangeOfByte(off)).toEqual(slow.rangeOfByte(off));
+    }
+    expect(new HexDumpClass(edited, undefined, false).problems.length).toBeGreaterThan(0);
   });
 });
 

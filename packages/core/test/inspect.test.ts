@@ -324,3 +324,19 @@ describe('claim budget', () => {
     }
   });
 });
+
+describe('bytes no structure claims', () => {
+  it('are zero fill exactly when every one is zero, at any alignment and length', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 7 }), fc.nat({ max: 400 }), fc.option(fc.nat(), { nil: undefined }), fc.integer({ min: 1, max: 255 }), (shift, len, at, v) => {
+        const backing = new Uint8Array(shift + len + 8);
+        const bytes = backing.subarray(shift, shift + len);
+        if (at !== undefined && len > 0) bytes[at % len] = v;
+        const r = inspect(new ByteMap([{ offset: 8192 + shift, bytes }]));
+        const want = len === 0 ? [] : [[8192 + shift, 8192 + shift + len, at === undefined ? 'zero fill' : 'unknown']];
+        expect(r.spans.map((s) => [s.start, s.end, s.path])).toEqual(want);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});

@@ -1,6 +1,7 @@
 /** Starts the erofs-kit language server (bundled as dist/server.cjs) for `erofs-hexdump` and `composefs-dump` documents. */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { SERVER_EXEC_ARGV } from './server-flags.js';
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -19,12 +20,14 @@ export const DOCUMENT_SELECTOR = [
   { scheme: 'file', pattern: '**/blobs/sha256/*' },
 ];
 
+/** How the extension starts the server: a Node process with {@link SERVER_EXEC_ARGV}, over IPC. */
+export function serverOptions(module: string): ServerOptions {
+  const run = { module, transport: TransportKind.ipc, options: { execArgv: SERVER_EXEC_ARGV } };
+  return { run, debug: run };
+}
+
 export function startNodeClient(context: vscode.ExtensionContext, onState: (state: string) => void = () => undefined): Stoppable {
-  const module = context.asAbsolutePath('dist/server.cjs');
-  const server: ServerOptions = {
-    run: { module, transport: TransportKind.ipc },
-    debug: { module, transport: TransportKind.ipc },
-  };
+  const server = serverOptions(context.asAbsolutePath('dist/server.cjs'));
   const options: LanguageClientOptions = { documentSelector: DOCUMENT_SELECTOR, outputChannelName: 'EROFS Language Server' };
   const client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', server, options);
   client.start().then(

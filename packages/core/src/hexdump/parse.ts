@@ -15,6 +15,7 @@
  */
 import { ByteMap, type Segment } from '../inspect/bytes.js';
 import { emptyHint, isHintLine, parseHintLine, type ErofsHint } from '../inspect/hint.js';
+import { XXD_WASM } from './xxd-wasm-module.js';
 
 export type DumpFormat = 'xxd' | 'hexdump-C' | 'od' | 'unknown';
 
@@ -66,13 +67,19 @@ interface Shape {
   layout: number;
 }
 
-/** Where {@link HexDump.fastRun} starts and what it leaves for the next line. */
+/** Where {@link HexDump.fastRun} starts (`pos`, `expect`) and where it stopped (`pos`). */
 interface FastRun {
   pos: number;
-  lineNo: number;
   expect: number;
-  lastLen: number;
 }
+
+/**
+ * How lines are read: `true` (default) reads runs of lines shaped like the one before by
+ * position, with the WebAssembly build of the run reader for texts of 16 KiB or more when the
+ * platform has WebAssembly; `'wasm'` and `'js'` force one run reader (tests); `false` reads
+ * every line on its own (the reference both are tested against).
+ */
+export type FastPath = boolean | 'js' | 'wasm';
 
 /** Bytes one line may hold (xxd -c allows 256). */
 const MAX_LINE_BYTES = 4096;
@@ -108,12 +115,27 @@ class IntList {
     this.a = new Float64Array(cap);
   }
   push(x: number): void {
-    if (this.n === this.a.length) {
-      const next = new Float64Array(this.a.length * 2);
-      next.set(this.a);
-      this.a = next;
-    }
+    if (this.n === this.a.length) this.grow(this.n + 1);
     this.a[this.n++] = x;
+  }
+  /** Appends `count` values: `first`, then each the one before plus `step` (added in turn, as a per-line loop would). */
+  pushRun(first: number, count: number, step: number): number {
+    if (this.n + count > this.a.length) this.grow(this.n + count);
+    const a = this.a;
+    let v = first;
+    for (let i = this.n, e = this.n + count; i < e; i++) {
+      a[i] = v;
+      v += step;
+    }
+    this.n += count;
+    return v;
+  }
+  private grow(min: number): void {
+    let cap = this.a.length * 2;
+    while (cap < min) cap *= 2;
+    const next = new Float64Array(cap);
+    next.set(this.a.subarray(0, this.n));
+    this.a = next;
   }
   get(i: number): number {
     return this.a[i]!;
@@ -138,11 +160,65 @@ function hexVal(c: number): number {
 
 const ENCODER = new TextEncoder();
 
-/** The text as bytes when every character is ASCII (one byte each, same indexes), else undefined. */
-function asciiBytes(text: string): Uint8Array | undefined {
-  const out = new Uint8Array(text.length);
+/** The text as bytes when every character is ASCII (one byte each, same indexes), else undefined; into `out` when given. */
+function asciiBytes(text: string, out: Uint8Array = new Uint8Array(text.length)): Uint8Array | undefined {
   const r = ENCODER.encodeInto(text, out);
   return r.read === text.length && r.written === text.length ? out : undefined;
+}
+
+/**
+ * Memory layout of the WebAssembly run reader (tools/gen-hexdump-wasm.mjs): the address after
+ * the last line read at 0, its hex digit table at 256, the digit columns (u32) at 1024 followed
+ * by the separator (column, code) pairs, the text at TEXT, the bytes of one call after it.
+ */
+const WASM_TABLE_WORDS = 16384;
+const WASM_TEXT = 1024 + 4 * WASM_TABLE_WORDS;
+/** Bytes one call may write (it stops after as many whole lines). */
+const WASM_OUT_BYTES = 1 << 20;
+/** Below this text length the JavaScript run reader is used (no instance to set up). */
+const WASM_MIN_TEXT = 16 << 10;
+
+interface XxdWasm {
+  run: (pos: number, end: number, hs: number, len: number, hexEnd: number, nsep: number, n: number, expect: number, maxLines: number, sep: number, out: number) => number;
+  mem: Uint8Array;
+  words: Uint32Array;
+  out: number;
+  /** The shape whose tables are in memory. */
+  shape: Shape | undefined;
+}
+
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: { run: XxdWasm['run'] } };
+  Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
+}
+
+let xxdModule: object | null | undefined;
+
+/**
+ * A run reader instance whose memory holds a text of `length` characters, or undefined without
+ * WebAssembly (or memory for it). One per parse: its memory, sized for the text, is dropped
+ * with the parse (never grown, so no ArrayBuffer is ever detached).
+ */
+/** Whether xxd runs are read by the WebAssembly run reader on this platform (tests and benchmarks). */
+export function xxdRunsInWasm(): boolean {
+  return xxdWasm(0) !== undefined;
+}
+
+function xxdWasm(length: number): XxdWasm | undefined {
+  try {
+    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!api || xxdModule === null) return undefined;
+    // 734 bytes: small enough for a synchronous compile on a browser's main thread too
+    if (xxdModule === undefined) xxdModule = new api.Module(XXD_WASM);
+    const out = WASM_TEXT + Math.ceil(length / 16) * 16;
+    const memory = new api.Memory({ initial: Math.ceil((out + WASM_OUT_BYTES) / 65536) });
+    const run = new api.Instance(xxdModule, { env: { memory } }).exports.run;
+    return { run, mem: new Uint8Array(memory.buffer), words: new Uint32Array(memory.buffer, 0, WASM_TEXT / 4), out, shape: undefined };
+  } catch {
+    if (xxdModule === undefined) xxdModule = null;
+    return undefined;
+  }
 }
 
 function isSpace(c: number): boolean {
@@ -179,15 +255,17 @@ export class HexDump {
   /** Layouts: per byte index, [hexStart, hexEnd, asciiCol] triples. */
   private readonly layouts: Int32Array[] = [];
   private readonly layoutKeys = new Map<string, number>();
-  /** Record indexes sorted by offset. */
-  private readonly byOffset: Int32Array;
+  /**
+   * Record indexes sorted by offset; undefined when the records in document order are sorted
+   * and do not overlap (every dump the tools write), which makes both this and `reach` the
+   * identity.
+   */
+  private readonly byOffset: Int32Array | undefined;
   /**
    * Per position in `byOffset`, the largest record end up to there. Records overlap when an
    * offset goes back, so their ends alone are not sorted; this running maximum is.
    */
-  private readonly reach: Float64Array;
-  /** Record index by line, -1 when the line holds no bytes. */
-  private readonly lineRec: Int32Array;
+  private readonly reach: Float64Array | undefined;
   private readonly lineLen: Int32Array;
   /** The fast path's shape (see {@link Shape}) and the layout of the last data line. */
   private shape: Shape | undefined = undefined;
@@ -198,7 +276,7 @@ export class HexDump {
    * lines shaped like the one before by position (default; false only to test that both
    * paths agree).
    */
-  constructor(text: string, maxRepeat = MAX_REPEAT, private readonly fast = true) {
+  constructor(text: string, maxRepeat = MAX_REPEAT, private readonly fast: FastPath = true) {
     let repeatBudget = maxRepeat;
     const recLine = new IntList();
     const recOffset = new IntList();
@@ -210,6 +288,13 @@ export class HexDump {
     let expect = -1; // offset right after the last byte
     let pendingStar = -1; // line of a `*` waiting for the next offset
     let lastLen = 0; // bytes of the previous data line, at the end of `cur`
+    // Whether every record so far starts at or after the end of all before it, and that end.
+    let inOrder = true;
+    let maxEnd = -1;
+    const noteRecord = (off: number, n: number): void => {
+      if (off < maxEnd) inOrder = false;
+      maxEnd = Math.max(maxEnd, off + n);
+    };
     const sc: Scratch = { bytes: new Uint8Array(MAX_LINE_BYTES), cols: new Int32Array(MAX_LINE_BYTES * 3), n: 0, layout: -1 };
     const flush = (): void => {
       if (segStart >= 0 && cur.len > 0) segments.push({ offset: segStart, bytes: cur.take() });
@@ -239,6 +324,7 @@ export class HexDump {
       if (cur.len + n > cur.buf.length) cur.grow(cur.len + n);
       for (let i = 0; i < n; i++) cur.buf[cur.len + i] = lastLine[i % lastLine.length]!;
       cur.len += n;
+      noteRecord(expect, n);
       recLine.push(star);
       recOffset.push(expect);
       recCount.push(n);
@@ -272,6 +358,7 @@ export class HexDump {
         for (let b = 0, o = cur.len; b < n; b++, o++) buf[o] = src[b]!;
         cur.len += n;
         lastLen = n;
+        noteRecord(off, n);
         recLine.push(lineNo);
         recOffset.push(off);
         recCount.push(n);
@@ -284,22 +371,33 @@ export class HexDump {
 
     let pos = 0;
     const L = text.length;
-    const lineLens: number[] = [];
+    const lineLens = new IntList();
     // Plain ASCII text (every dump the formats write) is also read as bytes, for the run of
-    // lines shaped like the one before (xxd's body): one loop, no call per line.
-    const raw = fast ? asciiBytes(text) : undefined;
-    const run: FastRun = { pos: 0, lineNo: 0, expect: -1, lastLen: 0 };
+    // lines shaped like the one before (xxd's body): one loop, no call per line; in
+    // WebAssembly's memory when that reads the runs.
+    const wasm = fast === 'wasm' || (fast === true && L >= WASM_MIN_TEXT) ? xxdWasm(L) : undefined;
+    const raw = fast ? asciiBytes(text, wasm?.mem.subarray(WASM_TEXT, WASM_TEXT + L)) : undefined;
+    const run: FastRun = { pos: 0, expect: -1 };
     while (pos <= L) {
       if (raw && this.shape?.byBytes && pendingStar < 0 && segStart >= 0) {
+        const shape = this.shape;
         run.pos = pos;
-        run.lineNo = lineNo;
         run.expect = expect;
-        run.lastLen = lastLen;
-        if (this.fastRun(raw, this.shape, run, cur, lineLens, recLine, recOffset, recCount, recLayout)) {
+        const lines = wasm !== undefined && fast !== 'js' ? this.fastRunWasm(wasm, raw, shape, run, cur) : this.fastRun(raw, shape, run, cur);
+        if (lines > 0) {
+          // Every line of the run has the shape's length, layout and byte count, and continues the last.
+          const n = shape.digits.length;
+          lineLens.pushRun(shape.length, lines, 0);
+          recLine.pushRun(lineNo, lines, 1);
+          noteRecord(expect, 0);
+          expect = recOffset.pushRun(expect, lines, n);
+          maxEnd = Math.max(maxEnd, expect);
+          recCount.pushRun(n, lines, 0);
+          recLayout.pushRun(shape.layout, lines, 0);
+          this.lastLayout = shape.layout;
+          lastLen = n;
+          lineNo += lines;
           pos = run.pos;
-          lineNo = run.lineNo;
-          expect = run.expect;
-          lastLen = run.lastLen;
           continue;
         }
       }
@@ -319,40 +417,44 @@ export class HexDump {
     this.recOffset = recOffset;
     this.recCount = recCount;
     this.recLayout = recLayout;
-    const nrec = recLine.n;
-    const order = new Int32Array(nrec);
-    let sorted = true;
-    for (let i = 0; i < nrec; i++) {
-      order[i] = i;
-      if (i > 0 && recOffset.get(i) < recOffset.get(i - 1)) sorted = false;
+    if (inOrder) {
+      this.byOffset = undefined;
+      this.reach = undefined;
+    } else {
+      const nrec = recLine.n;
+      const offs = recOffset.a;
+      const counts = recCount.a;
+      const order = new Int32Array(nrec);
+      for (let i = 0; i < nrec; i++) order[i] = i;
+      order.sort((a, b) => offs[a]! - offs[b]! || a - b);
+      const reach = new Float64Array(nrec);
+      for (let k = 0, m = 0; k < nrec; k++) {
+        const r = order[k]!;
+        m = Math.max(m, offs[r]! + counts[r]!);
+        reach[k] = m;
+      }
+      this.byOffset = order;
+      this.reach = reach;
     }
-    if (!sorted) order.sort((a, b) => recOffset.get(a) - recOffset.get(b) || a - b);
-    this.byOffset = order;
-    this.reach = new Float64Array(nrec);
-    for (let k = 0, m = 0; k < nrec; k++) {
-      const r = order[k]!;
-      m = Math.max(m, recOffset.get(r) + recCount.get(r));
-      this.reach[k] = m;
-    }
-    this.lineRec = new Int32Array(lineNo).fill(-1);
-    for (let i = 0; i < nrec; i++) this.lineRec[recLine.get(i)] = i;
-    this.lineLen = Int32Array.from(lineLens);
+    this.lineLen = new Int32Array(lineLens.a.subarray(0, lineLens.n));
   }
 
   /**
-   * Reads, from `run.pos`, the lines of `shape` that continue the current segment: parseLine's
-   * fast path and onData in one small loop (no call per line, optimised early). Stops before
-   * the first line that differs in any way (that one goes through parseLine, which reads it the
-   * same way if it can); returns whether it read any.
+   * Reads, from `run.pos`, the lines of `shape` that continue the current segment at image
+   * offset `run.expect`: parseLine's fast path in one small loop (no call per line, optimised
+   * early). Appends their bytes to `cur` and stops before the first line that differs in any
+   * way (that one goes through parseLine, which reads it the same way if it can); returns how
+   * many lines it read, and the text position after them in `run.pos`. The caller appends their
+   * records. {@link fastRunWasm} is the same loop in WebAssembly.
    */
-  private fastRun(raw: Uint8Array, shape: Shape, run: FastRun, cur: Growable, lineLens: number[], recLine: IntList, recOffset: IntList, recCount: IntList, recLayout: IntList): boolean {
+  private fastRun(raw: Uint8Array, shape: Shape, run: FastRun, cur: Growable): number {
     const L = raw.length;
     const hs = shape.hexStart;
     const sepCols = shape.sepCols;
     const sepCodes = shape.sepCodes;
     const digits = shape.digits;
     const n = digits.length;
-    if (hs < 2 || hs > 17) return false;
+    if (hs < 2 || hs > 17) return 0;
     let pos = run.pos;
     let expect = run.expect;
     let lines = 0;
@@ -398,22 +500,42 @@ export class HexDump {
       if (raw[end - 1] === 0x0d) end--;
       if (end - pos !== shape.length) break;
       cur.len += n;
-      lineLens.push(end - pos);
-      recLine.push(run.lineNo + lines);
-      recOffset.push(off);
-      recCount.push(n);
-      recLayout.push(shape.layout);
       expect = off + n;
       lines++;
       pos = eol + 1;
     }
-    if (lines === 0) return false;
-    this.lastLayout = shape.layout;
     run.pos = pos;
-    run.lineNo += lines;
-    run.expect = expect;
-    run.lastLen = n;
-    return true;
+    return lines;
+  }
+
+  /**
+   * {@link fastRun} in WebAssembly (tools/gen-hexdump-wasm.mjs), on the text `raw` in the
+   * instance's memory: the same lines read the same way, at most WASM_OUT_BYTES of bytes per
+   * call (the caller calls again). Shapes whose tables do not fit its table area go to fastRun.
+   */
+  private fastRunWasm(w: XxdWasm, raw: Uint8Array, shape: Shape, run: FastRun, cur: Growable): number {
+    const hs = shape.hexStart;
+    const n = shape.digits.length;
+    const nsep = shape.sepCols.length;
+    if (hs < 2 || hs > 17) return 0;
+    if (n + 2 * nsep > WASM_TABLE_WORDS) return this.fastRun(raw, shape, run, cur);
+    const words = w.words;
+    if (w.shape !== shape) {
+      words.set(shape.digits, 256);
+      for (let k = 0; k < nsep; k++) {
+        words[256 + n + 2 * k] = shape.sepCols[k]!;
+        words[256 + n + 2 * k + 1] = shape.sepCodes[k]!;
+      }
+      w.shape = shape;
+    }
+    const lines = w.run(WASM_TEXT + run.pos, WASM_TEXT + raw.length, hs, shape.length, hs + shape.codes.length, nsep, n, run.expect, Math.floor(WASM_OUT_BYTES / n), 1024 + 4 * n, w.out);
+    if (lines === 0) return 0;
+    const bytes = lines * n;
+    if (cur.len + bytes > cur.buf.length) cur.grow(cur.len + bytes);
+    cur.buf.set(w.mem.subarray(w.out, w.out + bytes), cur.len);
+    cur.len += bytes;
+    run.pos = words[0]! - WASM_TEXT;
+    return lines;
   }
 
   private layoutFor(cols: Int32Array, n: number): number {
@@ -630,8 +752,21 @@ export class HexDump {
 
   /** The record holding the bytes of `line`, or undefined. */
   recordOfLine(line: number): { line: number; offset: number; count: number; star: boolean } | undefined {
-    const r = this.lineRec[line];
-    return r === undefined || r < 0 ? undefined : this.record(r);
+    const r = this.recOfLine(line);
+    return r < 0 ? undefined : this.record(r);
+  }
+
+  /** Index of the record of `line`, -1 when the line holds no bytes (records are in line order, one per line at most). */
+  private recOfLine(line: number): number {
+    const lines = this.recLine.a;
+    let lo = 0;
+    let hi = this.recLine.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (lines[mid]! < line) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.recLine.n && lines[lo] === line ? lo : -1;
   }
 
   lineLength(line: number): number {
@@ -640,11 +775,14 @@ export class HexDump {
 
   /** Position in `byOffset` before which every record ends at or before `off`. */
   private firstRecordFrom(off: number): number {
+    const reach = this.reach;
+    const offs = this.recOffset.a;
+    const counts = this.recCount.a;
     let lo = 0;
-    let hi = this.byOffset.length;
+    let hi = this.recLine.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.reach[mid]! <= off) lo = mid + 1;
+      if ((reach ? reach[mid]! : offs[mid]! + counts[mid]!) <= off) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -653,8 +791,9 @@ export class HexDump {
   /** The record whose bytes the map holds at `off`: the earliest in the document (earlier bytes win). */
   private recordOf(off: number): number {
     let best = -1;
-    for (let k = this.firstRecordFrom(off); k < this.byOffset.length; k++) {
-      const r = this.byOffset[k]!;
+    const order = this.byOffset;
+    for (let k = this.firstRecordFrom(off), nrec = this.recLine.n; k < nrec; k++) {
+      const r = order ? order[k]! : k;
       const o = this.recOffset.get(r);
       if (o > off) break;
       if (off < o + this.recCount.get(r) && (best < 0 || r < best)) best = r;
@@ -680,8 +819,9 @@ export class HexDump {
    */
   rangesOf(start: number, end: number, max = Infinity): LineRange[] {
     const out: LineRange[] = [];
-    for (let k = this.firstRecordFrom(start); k < this.byOffset.length && out.length < max; k++) {
-      const r = this.byOffset[k]!;
+    const order = this.byOffset;
+    for (let k = this.firstRecordFrom(start), nrec = this.recLine.n; k < nrec && out.length < max; k++) {
+      const r = order ? order[k]! : k;
       const o = this.recOffset.get(r);
       const n = this.recCount.get(r);
       if (o >= end) break;
@@ -714,8 +854,8 @@ export class HexDump {
    * byte, or its ascii character), or undefined.
    */
   offsetAt(line: number, character: number): number | undefined {
-    const r = this.lineRec[line];
-    if (r === undefined || r < 0) return undefined;
+    const r = this.recOfLine(line);
+    if (r < 0) return undefined;
     const o = this.recOffset.get(r);
     const n = this.recCount.get(r);
     const lay = this.recLayout.get(r);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { builtinModules } from 'node:module';
 import { describe, expect, it } from 'vitest';
 
@@ -18,5 +19,30 @@ describe('bundles (npm run build)', () => {
   it('the language server bundles sit beside the extension', () => {
     expect(existsSync(new URL('server.cjs', dist))).toBe(true);
     expect(existsSync(new URL('web/server.js', dist))).toBe(true);
+  });
+});
+
+describe('the language server process', () => {
+  it('starts with the V8 flags the extension gives it and answers initialize', async () => {
+    const { SERVER_EXEC_ARGV } = await import('../../src/server-flags.js');
+    // the Node bundle starts the server with them (vscode-languageclient cannot load outside VS Code)
+    expect(readFileSync(new URL('extension.js', dist), 'utf8')).toContain(JSON.stringify(SERVER_EXEC_ARGV[0]).slice(1, -1));
+    const { spawn } = await import('node:child_process');
+    const proc = spawn(process.execPath, [...SERVER_EXEC_ARGV, fileURLToPath(new URL('server.cjs', dist)), '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: {} } });
+    proc.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    let out = '';
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('"capabilities"')) resolve();
+      });
+      proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
+    });
+    proc.kill();
+    expect(out).toContain('"id":1');
+    expect(err).toBe('');
   });
 });
