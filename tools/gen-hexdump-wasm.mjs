@@ -18,17 +18,20 @@
 // characters of the `nsep` (column, code) u32 pairs at `sep` (columns relative to hs), and two
 // hex digits at each of the `n` u32 columns at DIGITS (relative to the line start). Writes the
 // lines' bytes to `out` and the address after the last line read to memory[0] (u32); returns
-// the number of lines read. The hex digit table HEXT is a data segment (0xff: not a digit).
+// the number of lines read. The hex digit table HEXT is a data segment (0xff: not a digit);
+// init() fills PAIRS from it: per u16 of two characters (the first in the low byte), the byte
+// they spell, or 0x100 when either is not a hex digit; the caller runs it once per instance.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   F64, I32, I64, add, and, and64, block, br, brIf, c, eq, eqz, eqz64, f64FromU32, fadd, fmul, fne, f64c, func, geu, get, gtu, i64c, if_,
-  load32, load64, load8, loop, ne, not64, or, section, set, shl, store32, store8, str, sub, sub64, uleb, vec, writeModule, xor64,
+  load16, load32, load64, load8, loop, ltu, ne, not64, or, section, set, shl, shru, store16, store32, store8, str, sub, sub64, uleb, vec, writeModule, xor64,
 } from './wasm-asm.mjs';
 
 /** Fixed addresses, shared with parse.ts (XXD_WASM_LAYOUT there). */
 const HEXT = 256;
 const DIGITS = 1024;
+const PAIRS = 1024 + 4 * 16384;
 
 // params
 const POS = 0, END = 1, HS = 2, LEN = 3, HEXEND = 4, NSEP = 5, N = 6, EXPECT = 7, MAXLINES = 8, SEP = 9, OUT = 10;
@@ -81,11 +84,9 @@ const body = [
       block(
         loop(
           brIf(geu(get(K), get(N)), 1),
-          set(P, add(get(POS), load32(shl(get(K), c(2)), DIGITS))),
-          set(HI, hexOf(get(P))),
-          set(LO, hexOf(get(P), 1)),
-          brIf(and(or(get(HI), get(LO)), c(0x80)), 3),
-          store8(add(get(OUT), get(K)), or(shl(get(HI), c(4)), get(LO))),
+          set(V, load16(shl(load16(add(get(POS), load32(shl(get(K), c(2)), DIGITS))), c(1)), PAIRS)),
+          brIf(and(get(V), c(0x100)), 3),
+          store8(add(get(OUT), get(K)), get(V)),
           inc(K, c(1)),
           br(0),
         ),
@@ -127,18 +128,38 @@ const body = [
   ...get(LINES),
 ];
 
+// init(): PAIRS[c0 | c1 << 8] for every two characters
+const initBody = [
+  ...set(0, c(0)),
+  ...loop(
+    set(1, load8(and(get(0), c(0xff)), HEXT)),
+    set(2, load8(shru(get(0), c(8)), HEXT)),
+    store16(
+      shl(get(0), c(1)),
+      or(shl(get(1), c(4)), get(2)),
+      PAIRS,
+    ),
+    if_(and(or(get(1), get(2)), c(0x80)), [store16(shl(get(0), c(1)), c(0x100), PAIRS)]),
+    set(0, add(get(0), c(1))),
+    brIf(ltu(get(0), c(0x10000)), 0),
+  ),
+];
+
 const hext = new Array(256).fill(0xff);
 for (let d = 0; d < 10; d++) hext[0x30 + d] = d;
 for (let d = 0; d < 6; d++) hext[0x41 + d] = hext[0x61 + d] = 10 + d;
 
 const module = [
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [F64], [I32], [I32], [I32]]), ...vec([[I32]])]])),
+  ...section(1, vec([
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [F64], [I32], [I32], [I32]]), ...vec([[I32]])],
+    [0x60, ...vec([]), ...vec([])],
+  ])),
   // the memory comes from the caller (env.memory), sized for the text it holds
   ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, ...uleb(1)]])),
-  ...section(3, vec([[0]])),
-  ...section(7, vec([[...str('run'), 0x00, 0]])),
-  ...section(10, vec([func([[9, I32], [1, F64], [1, I64]], body)])),
+  ...section(3, vec([[0], [1]])),
+  ...section(7, vec([[...str('run'), 0x00, 0], [...str('init'), 0x00, 1]])),
+  ...section(10, vec([func([[9, I32], [1, F64], [1, I64]], body), func([[3, I32]], initBody)])),
   ...section(11, vec([[0x00, ...c(HEXT), 0x0b, ...vec(hext.map((b) => [b]))]])),
 ];
 const here = dirname(fileURLToPath(import.meta.url));

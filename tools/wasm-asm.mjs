@@ -81,10 +81,11 @@ export const f64FromU32 = (a) => [...a, 0xb8];
 
 // memory (alignment hint 0; `off` is the static offset)
 export const load8 = (a, off = 0) => [...a, 0x2d, 0, ...uleb(off)];
-export const load16 = (a) => [...a, 0x2f, 0, 0];
+export const load16 = (a, off = 0) => [...a, 0x2f, 0, ...uleb(off)];
 export const load32 = (a, off = 0) => [...a, 0x28, 0, ...uleb(off)];
 export const load64 = (a, off = 0) => [...a, 0x29, 0, ...uleb(off)];
 export const store8 = (a, v, off = 0) => [...a, ...v, 0x3a, 0, ...uleb(off)];
+export const store16 = (a, v, off = 0) => [...a, ...v, 0x3b, 0, ...uleb(off)];
 export const store32 = (a, v, off = 0) => [...a, ...v, 0x36, 0, ...uleb(off)];
 export const store64 = (a, v, off = 0) => [...a, ...v, 0x37, 0, ...uleb(off)];
 export const memcopy = (d, s, n) => [...d, ...s, ...n, 0xfc, 0x0a, 0, 0];

@@ -195,7 +195,11 @@ describe('parser', () => {
     const b = bytesOf('basic-4k.erofs').subarray(0, 4096);
     for (const text of [formatXxd(b).toUpperCase().replace(/^([0-9A-F]+): /gm, (_m, o: string) => `${o.toLowerCase()}: `), formatXxd(b)]) {
       const slow = view(new HexDumpClass(text, undefined, false), text);
-      for (const mode of ['js', 'wasm', true] as const) expect(view(new HexDumpClass(text, undefined, mode), text)).toBe(slow);
+      for (const mode of ['js', 'wasm', true] as const) {
+        const d = new HexDumpClass(text, undefined, mode);
+        expect(view(d, text)).toBe(slow);
+        expect(d.runLines).toBeGreaterThan(d.lineCount - 10);
+      }
     }
   });
 });
@@ -203,7 +207,7 @@ describe('parser', () => {
 describe('the WebAssembly run reader', () => {
   it('runs in Node, and reads a dump longer than one call\'s output exactly as the per-line path', () => {
     expect(xxdRunsInWasm()).toBe(true);
-    // 1.25 MiB of bytes: more than the 1 MiB one call writes, so the run is read in two calls;
+    // 1.25 MiB of bytes: more than one call writes, so the run is read in several calls;
     // a CRLF copy, and one with a bad digit and an offset jump in the middle.
     const b = new Uint8Array(1.25 * (1 << 20));
     for (let i = 0; i < b.length; i++) b[i] = (i * 2654435761) >>> 24;
@@ -212,6 +216,10 @@ describe('the WebAssembly run reader', () => {
     for (const text of [lf, lf.replace(/\n/g, '\r\n'), edited]) {
       const slow = new HexDumpClass(text, undefined, false);
       const fast = new HexDumpClass(text, undefined, 'wasm');
+      // the run reader, not the per-line path, read nearly every line
+      expect(slow.runLines).toBe(0);
+      expect(fast.runLines).toBeGreaterThan(fast.lineCount - 10);
+      expect(new HexDumpClass(text, undefined, 'js').runLines).toBe(fast.runLines);
       expect(fast.map.segments.map((s) => [s.offset, s.bytes.length])).toEqual(slow.map.segments.map((s) => [s.offset, s.bytes.length]));
       for (let k = 0; k < slow.map.segments.length; k++) expect(Buffer.compare(fast.map.segments[k]!.bytes, slow.map.segments[k]!.bytes)).toBe(0);
       expect(fast.problems).toEqual(slow.problems);

@@ -169,12 +169,18 @@ function asciiBytes(text: string, out: Uint8Array = new Uint8Array(text.length))
 /**
  * Memory layout of the WebAssembly run reader (tools/gen-hexdump-wasm.mjs): the address after
  * the last line read at 0, its hex digit table at 256, the digit columns (u32) at 1024 followed
- * by the separator (column, code) pairs, the text at TEXT, the bytes of one call after it.
+ * by the separator (column, code) pairs, the table of two-digit values (u16 per pair of
+ * characters, 128 KiB) after them, the text at TEXT, the bytes of one call after it.
  */
 const WASM_TABLE_WORDS = 16384;
-const WASM_TEXT = 1024 + 4 * WASM_TABLE_WORDS;
-/** Bytes one call may write (it stops after as many whole lines). */
-const WASM_OUT_BYTES = 1 << 20;
+const WASM_TEXT = 1024 + 4 * WASM_TABLE_WORDS + 2 * 65536;
+/**
+ * Bytes one call may write (it stops after as many whole lines). Small enough for a 1 MiB dump
+ * to take 16 calls: V8 runs a WebAssembly function in its baseline code until a call has
+ * used up its tier-up budget and only later calls get the optimised code (there is no
+ * on-stack replacement), so one long call would run in baseline code throughout.
+ */
+const WASM_OUT_BYTES = 1 << 16;
 /** Below this text length the JavaScript run reader is used (no instance to set up). */
 const WASM_MIN_TEXT = 16 << 10;
 
@@ -189,7 +195,7 @@ interface XxdWasm {
 
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: { run: XxdWasm['run'] } };
+  Instance: new (module: object, imports: object) => { exports: { run: XxdWasm['run']; init: () => void } };
   Memory: new (desc: { initial: number }) => { buffer: ArrayBuffer };
 }
 
@@ -209,11 +215,12 @@ function xxdWasm(length: number): XxdWasm | undefined {
   try {
     const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     if (!api || xxdModule === null) return undefined;
-    // 734 bytes: small enough for a synchronous compile on a browser's main thread too
+    // 905 bytes: small enough for a synchronous compile on a browser's main thread too
     if (xxdModule === undefined) xxdModule = new api.Module(XXD_WASM);
     const out = WASM_TEXT + Math.ceil(length / 16) * 16;
     const memory = new api.Memory({ initial: Math.ceil((out + WASM_OUT_BYTES) / 65536) });
-    const run = new api.Instance(xxdModule, { env: { memory } }).exports.run;
+    const { run, init } = new api.Instance(xxdModule, { env: { memory } }).exports;
+    init();
     return { run, mem: new Uint8Array(memory.buffer), words: new Uint32Array(memory.buffer, 0, WASM_TEXT / 4), out, shape: undefined };
   } catch {
     if (xxdModule === undefined) xxdModule = null;
@@ -246,6 +253,8 @@ export class HexDump {
   readonly problems: DumpProblem[] = [];
   /** Text lines in the document. */
   readonly lineCount: number;
+  /** How many of them a run reader read (lines shaped like the one before; the rest were read one by one). */
+  runLines = 0;
   /** Per record (one data line or one `*` line), in document order. */
   private readonly recLine: IntList;
   private readonly recOffset: IntList;
@@ -397,6 +406,7 @@ export class HexDump {
           this.lastLayout = shape.layout;
           lastLen = n;
           lineNo += lines;
+          this.runLines += lines;
           pos = run.pos;
           continue;
         }

@@ -294,8 +294,10 @@ function sweep(claims: Annotation[], overlap?: (kept: Annotation, lost: Annotati
   const out: Annotation[] = [];
   let pos = -Infinity;
   let reports = 0;
-  for (const i of order) {
-    const c = claims[i]!;
+  // Indexed loops here and in subtract(): a first inspection runs them in the interpreter,
+  // where for-of makes an iterator result per element.
+  for (let k = 0; k < order.length; k++) {
+    const c = claims[order[k]!]!;
     if (c.start < pos) {
       const prev = out[out.length - 1]!;
       if (overlap && reports < MAX_OVERLAP_REPORTS && !sameThing(prev, c)) {
@@ -319,7 +321,7 @@ const ORDER_BITS = 2 ** 21;
  * [0, 2^32) and there are fewer than 2^21 claims, (start, index) packs exactly into one double
  * and a typed array sorts them natively, with no comparator call per pair.
  */
-function claimOrder(claims: readonly Annotation[]): ArrayLike<number> & Iterable<number> {
+function claimOrder(claims: readonly Annotation[]): ArrayLike<number> {
   const n = claims.length;
   if (n < ORDER_BITS) {
     const keys = new Float64Array(n);
@@ -352,7 +354,8 @@ function sameThing(a: Annotation, b: Annotation): boolean {
 function subtract(a: Annotation[], b: Annotation[]): Annotation[] {
   const out: Annotation[] = [];
   let j = 0;
-  for (const x of a) {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
     let s = x.start;
     while (j < b.length && b[j]!.end <= s) j++;
     let k = j;
