@@ -122,6 +122,11 @@ class IntList {
   pushRun(first: number, count: number, step: number): number {
     if (this.n + count > this.a.length) this.grow(this.n + count);
     const a = this.a;
+    if (step === 0) {
+      a.fill(first, this.n, this.n + count);
+      this.n += count;
+      return first;
+    }
     let v = first;
     for (let i = this.n, e = this.n + count; i < e; i++) {
       a[i] = v;
@@ -287,10 +292,12 @@ export class HexDump {
    */
   constructor(text: string, maxRepeat = MAX_REPEAT, private readonly fast: FastPath = true) {
     let repeatBudget = maxRepeat;
-    const recLine = new IntList();
-    const recOffset = new IntList();
-    const recCount = new IntList();
-    const recLayout = new IntList();
+    // Records: about one per line; xxd's default lines are 68 characters.
+    const cap = Math.max(1024, Math.min(1 << 22, Math.ceil(text.length / 64)));
+    const recLine = new IntList(cap);
+    const recOffset = new IntList(cap);
+    const recCount = new IntList(cap);
+    const recLayout = new IntList(cap);
     const segments: Segment[] = [];
     const cur = new Growable();
     let segStart = -1;
@@ -380,7 +387,7 @@ export class HexDump {
 
     let pos = 0;
     const L = text.length;
-    const lineLens = new IntList();
+    const lineLens = new IntList(cap);
     // Plain ASCII text (every dump the formats write) is also read as bytes, for the run of
     // lines shaped like the one before (xxd's body): one loop, no call per line; in
     // WebAssembly's memory when that reads the runs.

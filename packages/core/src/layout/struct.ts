@@ -281,10 +281,18 @@ export function trace<T>(def: StructDef<T>, value: T, base: number, path: string
 export function render(x: unknown): string {
   if (x instanceof Uint8Array) {
     let s = '';
-    for (const b of x) s += b.toString(16).padStart(2, '0');
+    for (let i = 0; i < x.length; i++) s += HEX_BYTE[x[i]!]!;
     return s;
   }
   if (typeof x === 'bigint') return x.toString();
-  if (typeof x === 'number') return x > 9 ? `${x} (${hex(x)})` : String(x);
+  if (typeof x === 'number') {
+    if (!(x > 9)) return String(x);
+    // Most fields hold small numbers (counts, modes, ids, offsets in a block): one string each.
+    if (x < RENDERED.length && Number.isInteger(x)) return (RENDERED[x] ??= `${x} (${hex(x)})`);
+    return `${x} (${hex(x)})`;
+  }
   return String(x);
 }
+
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+const RENDERED: (string | undefined)[] = new Array<string | undefined>(1 << 16);
