@@ -7,7 +7,7 @@
 //
 // Why: the first parse of a large dump in a fresh process (the language server's first
 // request) ran HexDump.fastRun in V8's interpreter until its loop was compiled; WebAssembly is
-// compiled before it runs (docs/adr/0026-hexdump-wasm-run.md).
+// compiled before it runs (docs/adr/0026-hexdump-wasm-run-reader.md).
 //
 // run(pos, end, hs, len, hexEnd, nsep, n, expect, maxLines, sep, out) -> i32 lines
 // Reads, from memory address `pos`, lines of one xxd shape that continue the dump at image
@@ -28,7 +28,7 @@ import {
   load16, load32, load64, load8, loop, ltu, ne, not64, or, section, set, shl, shru, store16, store32, store8, str, sub, sub64, uleb, vec, writeModule, xor64,
 } from './wasm-asm.mjs';
 
-/** Fixed addresses, shared with parse.ts (XXD_WASM_LAYOUT there). */
+/** Fixed addresses; parse.ts lays out the same memory (its WASM_* constants). */
 const HEXT = 256;
 const DIGITS = 1024;
 const PAIRS = 1024 + 4 * 16384;
@@ -36,9 +36,9 @@ const PAIRS = 1024 + 4 * 16384;
 // params
 const POS = 0, END = 1, HS = 2, LEN = 3, HEXEND = 4, NSEP = 5, N = 6, EXPECT = 7, MAXLINES = 8, SEP = 9, OUT = 10;
 // locals
-const LINES = 11, K = 12, J = 13, P = 14, V = 15, HI = 16, LO = 17, EOL = 18, LEND = 19;
-const OFF = 20; // f64
-const W = 21; // i64
+const LINES = 11, K = 12, J = 13, P = 14, V = 15, EOL = 16, LEND = 17;
+const OFF = 18; // f64
+const W = 19; // i64
 const inc = (i, n) => set(i, add(get(i), n));
 
 const hexOf = (addr, off = 0) => load8(load8(addr, off), HEXT);
@@ -159,7 +159,7 @@ const module = [
   ...section(2, vec([[...str('env'), ...str('memory'), 0x02, 0x00, ...uleb(1)]])),
   ...section(3, vec([[0], [1]])),
   ...section(7, vec([[...str('run'), 0x00, 0], [...str('init'), 0x00, 1]])),
-  ...section(10, vec([func([[9, I32], [1, F64], [1, I64]], body), func([[3, I32]], initBody)])),
+  ...section(10, vec([func([[7, I32], [1, F64], [1, I64]], body), func([[3, I32]], initBody)])),
   ...section(11, vec([[0x00, ...c(HEXT), 0x0b, ...vec(hext.map((b) => [b]))]])),
 ];
 const here = dirname(fileURLToPath(import.meta.url));

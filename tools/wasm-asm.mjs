@@ -1,7 +1,7 @@
 // A few WebAssembly encodings, enough to assemble small hand-written functions without a
 // toolchain (tools/gen-lz4-wasm.mjs, tools/gen-hexdump-wasm.mjs). Each helper returns the
 // instruction bytes as a plain array; operands come first, as the stack machine wants them.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export const uleb = (n) => {
   const out = [];
@@ -97,15 +97,24 @@ export const func = (locals, body) => {
   return [...uleb(f.length), ...f];
 };
 
-/** Checks that `module` validates and writes it into `target` as a TypeScript constant. */
+/**
+ * Checks that `module` validates and writes it into `target` as a TypeScript constant. With
+ * `--check` on the command line it writes nothing and fails unless `target` already holds
+ * exactly that (the test that keeps the checked-in modules in step with their generators).
+ */
 export function writeModule(target, constName, header, module) {
   const bytes = Uint8Array.from(module);
   if (!WebAssembly.validate(bytes)) throw new Error('the assembled module does not validate');
-  writeFileSync(
-    target,
-    `${header.replace('BYTES', String(bytes.length))}
+  const text = `${header.replace('BYTES', String(bytes.length))}
 export const ${constName} = Uint8Array.of(${[...bytes].join(',').replace(/(.{1,96}(?:,|$))/g, '\n  $1')}\n);
-`,
-  );
+`;
+  if (process.argv.includes('--check')) {
+    if (readFileSync(target, 'utf8') !== text) {
+      console.error(`${target} is not what ${process.argv[1]} generates: run it`);
+      process.exit(1);
+    }
+    return;
+  }
+  writeFileSync(target, text);
   console.log(`${target}: ${bytes.length} bytes`);
 }

@@ -206,21 +206,21 @@ interface WasmApi {
 
 let xxdModule: object | null | undefined;
 
-/**
- * A run reader instance whose memory holds a text of `length` characters, or undefined without
- * WebAssembly (or memory for it). One per parse: its memory, sized for the text, is dropped
- * with the parse (never grown, so no ArrayBuffer is ever detached).
- */
 /** Whether xxd runs are read by the WebAssembly run reader on this platform (tests and benchmarks). */
 export function xxdRunsInWasm(): boolean {
   return xxdWasm(0) !== undefined;
 }
 
+/**
+ * A run reader instance whose memory holds a text of `length` characters, or undefined without
+ * WebAssembly (or memory for it). One per parse: its memory, sized for the text, is dropped
+ * with the parse (never grown, so no ArrayBuffer is ever detached).
+ */
 function xxdWasm(length: number): XxdWasm | undefined {
   try {
     const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     if (!api || xxdModule === null) return undefined;
-    // 905 bytes: small enough for a synchronous compile on a browser's main thread too
+    // under 1 KiB: small enough for a synchronous compile on a browser's main thread too
     if (xxdModule === undefined) xxdModule = new api.Module(XXD_WASM);
     const out = WASM_TEXT + Math.ceil(length / 16) * 16;
     const memory = new api.Memory({ initial: Math.ceil((out + WASM_OUT_BYTES) / 65536) });
@@ -286,9 +286,9 @@ export class HexDump {
   private lastLayout = -1;
 
   /**
-   * `maxRepeat`: bytes all `*` lines may stand for together (default 256 MiB). `fast`: read
-   * lines shaped like the one before by position (default; false only to test that both
-   * paths agree).
+   * `maxRepeat`: bytes all `*` lines may stand for together (default 256 MiB). `fast`: how
+   * runs of lines shaped like the one before are read ({@link FastPath}; anything but the
+   * default only to test that the paths agree).
    */
   constructor(text: string, maxRepeat = MAX_REPEAT, private readonly fast: FastPath = true) {
     let repeatBudget = maxRepeat;
