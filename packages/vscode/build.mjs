@@ -29,7 +29,7 @@ await build({ ...common, entryPoints: { 'web-suite': 'test/web-suite/index.ts' }
 // The language server, as packages/lsp builds it.
 const require = createRequire(import.meta.url);
 const lspDist = join(dirname(require.resolve('@erofs-kit/lsp/package.json')), 'dist');
-for (const [from, to] of [['server.cjs', 'dist/server.cjs'], ['browser.js', 'dist/web/server.js']]) {
+for (const [from, to] of [['server.cjs', 'dist/server.cjs'], ['launch.cjs', 'dist/launch.cjs'], ['browser.js', 'dist/web/server.js']]) {
   if (!existsSync(join(lspDist, from))) throw new Error(`${join(lspDist, from)} is missing: build packages/lsp first (turbo does)`);
   mkdirSync(dirname(to), { recursive: true });
   copyFileSync(join(lspDist, from), to);

@@ -27,7 +27,8 @@ export function serverOptions(module: string): ServerOptions {
 }
 
 export function startNodeClient(context: vscode.ExtensionContext, onState: (state: string) => void = () => undefined): Stoppable {
-  const server = serverOptions(context.asAbsolutePath('dist/server.cjs'));
+  // The launcher runs dist/server.cjs through a V8 code cache (packages/lsp/src/launch.ts).
+  const server = serverOptions(context.asAbsolutePath('dist/launch.cjs'));
   const options: LanguageClientOptions = { documentSelector: DOCUMENT_SELECTOR, outputChannelName: 'EROFS Language Server' };
   const client = new LanguageClient('erofs-kit-lsp', 'EROFS Language Server', server, options);
   client.start().then(

@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { builtinModules } from 'node:module';
 import { describe, expect, it } from 'vitest';
@@ -18,17 +20,20 @@ describe('bundles (npm run build)', () => {
 
   it('the language server bundles sit beside the extension', () => {
     expect(existsSync(new URL('server.cjs', dist))).toBe(true);
+    expect(existsSync(new URL('launch.cjs', dist))).toBe(true);
     expect(existsSync(new URL('web/server.js', dist))).toBe(true);
   });
 });
 
 describe('the language server process', () => {
-  it('starts with the V8 flags the extension gives it and answers initialize', async () => {
+  it('starts through the launcher with the V8 flags the extension gives it, answers initialize, and leaves a code cache', async () => {
     const { SERVER_EXEC_ARGV } = await import('../../src/server-flags.js');
     // the Node bundle starts the server with them (vscode-languageclient cannot load outside VS Code)
     expect(readFileSync(new URL('extension.js', dist), 'utf8')).toContain(JSON.stringify(SERVER_EXEC_ARGV[0]).slice(1, -1));
     const { spawn } = await import('node:child_process');
-    const proc = spawn(process.execPath, [...SERVER_EXEC_ARGV, fileURLToPath(new URL('server.cjs', dist)), '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    expect(readFileSync(new URL('extension.js', dist), 'utf8')).toContain('dist/launch.cjs');
+    const cacheHome = mkdtempSync(join(tmpdir(), 'ext-cache-'));
+    const proc = spawn(process.execPath, [...SERVER_EXEC_ARGV, fileURLToPath(new URL('launch.cjs', dist)), '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: cacheHome, EROFS_KIT_LSP_NO_CACHE: '0' } });
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: {} } });
     proc.stdin.write(`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     let out = '';
@@ -41,8 +46,14 @@ describe('the language server process', () => {
       });
       proc.on('exit', (code) => reject(new Error(`server exited (${code}): ${err}`)));
     });
-    proc.kill();
+    // an orderly exit writes the code cache the next start loads
+    const exit = JSON.stringify({ jsonrpc: '2.0', method: 'exit' });
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.stdin.write(`Content-Length: ${Buffer.byteLength(exit)}\r\n\r\n${exit}`);
+    await exited;
     expect(out).toContain('"id":1');
     expect(err).toBe('');
+    expect(readdirSync(join(cacheHome, 'erofs-kit')).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);
+    rmSync(cacheHome, { recursive: true, force: true });
   });
 });
