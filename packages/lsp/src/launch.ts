@@ -41,8 +41,9 @@ if (process.env.EROFS_KIT_LSP_NO_CACHE === '1') {
   mod.paths = ModuleCtor._nodeModulePaths(dirname(file));
   (script.runInThisContext() as (...a: unknown[]) => void).call(mod.exports, mod.exports, createRequire(file), mod, file, dirname(file));
   if (cachedData === undefined || script.cachedDataRejected) {
-    // Written once the first document has been served (the cache then also holds the
-    // functions that compiled for it), or at exit, whichever comes first.
+    // Written three seconds after the start (by then the first document has usually been
+    // served, and the cache also holds the functions compiled for it), or at exit, whichever
+    // comes first.
     let written = false;
     const save = (): void => {
       if (written) return;

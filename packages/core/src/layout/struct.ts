@@ -288,11 +288,13 @@ export function render(x: unknown): string {
   if (typeof x === 'number') {
     if (!(x > 9)) return String(x);
     // Most fields hold small numbers (counts, modes, ids, offsets in a block): one string each.
-    if (x < RENDERED.length && Number.isInteger(x)) return (RENDERED[x] ??= `${x} (${hex(x)})`);
+    if (x < RENDERED_MAX && Number.isInteger(x)) return ((rendered ??= new Array<string | undefined>(RENDERED_MAX))[x] ??= `${x} (${hex(x)})`);
     return `${x} (${hex(x)})`;
   }
   return String(x);
 }
 
 const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
-const RENDERED: (string | undefined)[] = new Array<string | undefined>(1 << 16);
+const RENDERED_MAX = 1 << 16;
+/** Rendered numbers below RENDERED_MAX, made on first use (only inspection renders). */
+let rendered: (string | undefined)[] | undefined;
