@@ -823,7 +823,8 @@ export class ErofsInspector implements ErofsInspectContext {
         const z = block.indexOf(0, nameoff);
         if (z >= 0 && z < len) end = z;
       }
-      const nid = Number(dv.getBigUint64(p, true) & ((1n << 53n) - 1n));
+      // The low 53 bits of the u64, from two u32 reads (no BigInt per dirent).
+      const nid = (dv.getUint32(p + 4, true) & 0x1fffff) * 0x100000000 + dv.getUint32(p, true);
       const okName = !(nameoff < nameoff0 || nameoff > len || end > len || end <= nameoff);
       const name = okName ? block.subarray(nameoff, end) : undefined;
       const quoted = name ? quoteBytes(name) : undefined;
