@@ -218,7 +218,8 @@ export function xxdRunsInWasm(): boolean {
  */
 function xxdWasm(length: number): XxdWasm | undefined {
   try {
-    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    // (through unknown: the DOM library's WebAssembly types do not know this module's exports)
+    const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
     if (!api || xxdModule === null) return undefined;
     // under 1 KiB: small enough for a synchronous compile on a browser's main thread too
     if (xxdModule === undefined) xxdModule = new api.Module(XXD_WASM);
