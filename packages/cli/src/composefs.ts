@@ -89,7 +89,7 @@ export async function buildComposefs(source: string, o: ComposefsBuildOptions): 
     } else {
       let tree: TreeNode;
       if (kind === 'dir') {
-        const t = treeFromDirectory(source, { onWarning: (m) => warn(m), ...(o.exclude ? { exclude: o.exclude } : {}) });
+        const t = await treeFromDirectory(source, { onWarning: (m) => warn(m), ...(o.exclude ? { exclude: o.exclude } : {}) });
         tree = t.root;
       } else {
         tarSource = await openTar(source, o.output, outputs);

@@ -342,7 +342,7 @@ async function buildFromDirectory(
   json: boolean,
   onProgress: (p: WriteProgress) => void,
 ): Promise<number> {
-  const tree = treeFromDirectory(dir, { onWarning: (m) => warn(m), ...(shape.exclude ? { exclude: shape.exclude } : {}) });
+  const tree = await treeFromDirectory(dir, { onWarning: (m) => warn(m), ...(shape.exclude ? { exclude: shape.exclude } : {}) });
   reshape(tree.root, shape);
   const outputs = new Outputs();
   try {

@@ -1,12 +1,12 @@
 /**
  * A directory on disk as the writer's tree (Node only): every file type, hard links (one node
  * per inode), exact name bytes, nanosecond mtimes, owners, device numbers, and xattrs read
- * with the system's `getfattr` in one run over the whole tree (Node has no xattr API; see
- * docs/adr/0017-directory-input.md). Children are inserted in name-byte order, so the image
+ * with the system's `getfattr` in one run over the whole tree, beside the walk (Node has no
+ * xattr API; see docs/adr/0017-directory-input.md). Children are inserted in name-byte order, so the image
  * does not depend on the order the filesystem lists a directory in. Regular files are read
  * when the image is written (`input` data through a source that opens the file per read).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { ErofsError, hex } from '../errors.js';
@@ -101,7 +101,7 @@ function nodeOf(st: BigIntStats): TreeNode {
 
 const SLASH = Buffer.from('/');
 
-export function treeFromDirectory(dir: string, opts: DirectoryTreeOptions = {}): DirectoryTree {
+export async function treeFromDirectory(dir: string, opts: DirectoryTreeOptions = {}): Promise<DirectoryTree> {
   const warnings: string[] = [];
   const warn = (m: string): void => {
     warnings.push(m);
@@ -116,6 +116,19 @@ export function treeFromDirectory(dir: string, opts: DirectoryTreeOptions = {}):
     throw new ErofsError('io', `cannot read ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { format: 'io', path: dir });
   }
   if ((Number(st.mode) & S_IFMT) !== S_IFDIR) throw new ErofsError('invalid-value', `${dir} is not a directory`, { format: 'io', path: dir });
+  // getfattr walks the tree in its own process while this one does: started first, read last.
+  const getfattr = opts.xattrs !== false ? runGetfattr(top.toString()) : undefined;
+  try {
+    const tree = walk(top, st, opts);
+    const xattrsRead = getfattr !== undefined && attachXattrs(await getfattr.result, tree.byPath, warn);
+    return { root: tree.root, inodes: tree.inodes, xattrsRead, warnings };
+  } finally {
+    getfattr?.stop();
+  }
+}
+
+/** The tree below `top` (whose lstat is `st`), and its nodes by the latin1 key of their path bytes. */
+function walk(top: Buffer, st: BigIntStats, opts: DirectoryTreeOptions): { root: TreeNode; inodes: number; byPath: Map<string, TreeNode> } {
   const root = nodeOf(st);
   root.children = new Map();
   root.xattrs = new Map();
@@ -167,8 +180,7 @@ export function treeFromDirectory(dir: string, opts: DirectoryTreeOptions = {}):
       if (type === S_IFDIR) stack.push([p, n]);
     }
   }
-  const xattrsRead = opts.xattrs !== false && readXattrs(top.toString(), byPath, warn);
-  return { root, inodes, xattrsRead, warnings };
+  return { root, inodes, byPath };
 }
 
 function fileNode(p: Buffer, s: BigIntStats, type: number): TreeNode {
@@ -205,13 +217,52 @@ function unescape(b: Buffer): Buffer {
   return Buffer.from(out);
 }
 
+interface GetfattrResult {
+  error: Error | undefined;
+  status: number | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** Output that makes getfattr's run fail (as spawnSync's maxBuffer did): 1 GiB. */
+const GETFATTR_MAX_OUTPUT = 1 << 30;
+
 /**
- * Attaches the xattrs `getfattr -R -h -d -m - -e hex -P` reports for the tree (one process for
- * all files; -h: a symlink's own xattrs, not its target's). Returns false (with a warning)
- * when getfattr cannot run.
+ * Starts `getfattr -R -h -d -m - -e hex -P` over the tree (one process for all files; -h: a
+ * symlink's own xattrs, not its target's). `result` never rejects: a failure to run is its
+ * `error`. `stop()` ends the process if it still runs.
  */
-function readXattrs(top: string, byPath: Map<string, TreeNode>, warn: (m: string) => void): boolean {
-  const r = spawnSync('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '-P', '--absolute-names', '--', top], { maxBuffer: 1 << 30 });
+function runGetfattr(top: string): { result: Promise<GetfattrResult>; stop: () => void } {
+  const child = spawn('getfattr', ['-R', '-h', '-d', '-m', '-', '-e', 'hex', '-P', '--absolute-names', '--', top], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let size = 0;
+  let error: Error | undefined;
+  child.stdout.on('data', (b: Buffer) => {
+    size += b.length;
+    if (size > GETFATTR_MAX_OUTPUT) {
+      error ??= Object.assign(new Error('output too large'), { code: 'ENOBUFS' });
+      child.kill();
+    } else out.push(b);
+  });
+  child.stderr.on('data', (b: Buffer) => err.push(b));
+  const result = new Promise<GetfattrResult>((resolve) => {
+    child.once('error', (e) => {
+      error ??= e;
+      resolve({ error, status: null, stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) });
+    });
+    child.once('close', (status) => resolve({ error, status, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+  });
+  return {
+    result,
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    },
+  };
+}
+
+/** Attaches the xattrs getfattr reported. Returns false (with a warning) when it could not run. */
+function attachXattrs(r: GetfattrResult, byPath: Map<string, TreeNode>, warn: (m: string) => void): boolean {
   if (r.error) {
     warn(`xattrs skipped: getfattr cannot run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); install it with apt-get install attr`);
     return false;
