@@ -406,9 +406,9 @@ export class HexDump {
           const n = shape.digits.length;
           lineLens.pushRun(shape.length, lines, 0);
           recLine.pushRun(lineNo, lines, 1);
-          noteRecord(expect, 0);
+          const first = expect;
           expect = recOffset.pushRun(expect, lines, n);
-          maxEnd = Math.max(maxEnd, expect);
+          noteRecord(first, expect - first);
           recCount.pushRun(n, lines, 0);
           recLayout.pushRun(shape.layout, lines, 0);
           this.lastLayout = shape.layout;

@@ -28,10 +28,11 @@ describe('bundles (npm run build)', () => {
 describe('the language server process', () => {
   it('starts through the launcher with the V8 flags the extension gives it, answers initialize, and leaves a code cache', async () => {
     const { SERVER_EXEC_ARGV } = await import('../../src/server-flags.js');
-    // the Node bundle starts the server with them (vscode-languageclient cannot load outside VS Code)
-    expect(readFileSync(new URL('extension.js', dist), 'utf8')).toContain(JSON.stringify(SERVER_EXEC_ARGV[0]).slice(1, -1));
+    // the Node bundle starts the launcher with them (vscode-languageclient cannot load outside VS Code)
+    const extension = readFileSync(new URL('extension.js', dist), 'utf8');
+    expect(extension).toContain(JSON.stringify(SERVER_EXEC_ARGV[0]).slice(1, -1));
+    expect(extension).toContain('dist/launch.cjs');
     const { spawn } = await import('node:child_process');
-    expect(readFileSync(new URL('extension.js', dist), 'utf8')).toContain('dist/launch.cjs');
     const cacheHome = mkdtempSync(join(tmpdir(), 'ext-cache-'));
     const proc = spawn(process.execPath, [...SERVER_EXEC_ARGV, fileURLToPath(new URL('launch.cjs', dist)), '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: cacheHome, EROFS_KIT_LSP_NO_CACHE: '0' } });
     const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: {} } });
