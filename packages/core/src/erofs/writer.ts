@@ -841,29 +841,45 @@ function layOut(root: TreeNode, opts: WriterOptions): Layout {
   };
 }
 
+/** What the superblock and the device table record: decided by a layout pass. */
+export interface SuperblockPlan {
+  bits: number;
+  rootNid: number;
+  inodes: number;
+  epoch: { sec: number; nsec: number };
+  totalBlocks: number;
+  devices: ExtraDevice[];
+  /** Byte offset of the device table. */
+  devtOff: number;
+  chunked: boolean;
+  /** Whether any inode stores xattrs (the name filter bit is set then, when `filter`). */
+  anyXattr: boolean;
+  filter: boolean;
+  prefixes: { count: number; offset: number; table: Uint8Array } | undefined;
+  xattrBlkaddr: number;
+}
+
 /** The superblock and the device table, into `img` (which starts at image offset 0). */
-function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void {
-  const { slots, devices, devtOff, epoch, filter, totalBlocks, bits } = L;
-  const root0 = slots[0]!;
+export function writeSuperblockOf(img: Uint8Array, p: SuperblockPlan, opts: Pick<WriterOptions, 'uuid' | 'volumeName'>): void {
+  const { devices, devtOff } = p;
   let incompat = devices.length > 0 ? INCOMPAT_DEVICE_TABLE : 0;
-  if (slots.some((s) => s.layout === DataLayout.CHUNK_BASED)) incompat |= INCOMPAT_CHUNKED_FILE;
-  if (L.prefixes) incompat |= INCOMPAT_XATTR_PREFIXES;
-  const anyXattr = slots.some((s) => s.xattrs.length > 0);
+  if (p.chunked) incompat |= INCOMPAT_CHUNKED_FILE;
+  if (p.prefixes) incompat |= INCOMPAT_XATTR_PREFIXES;
   encode(
     superBlock,
     {
       magic: EROFS_SUPER_MAGIC,
       checksum: 0,
-      feature_compat: COMPAT_MTIME | (filter && anyXattr ? COMPAT_XATTR_FILTER : 0),
-      blkszbits: bits,
+      feature_compat: COMPAT_MTIME | (p.filter && p.anyXattr ? COMPAT_XATTR_FILTER : 0),
+      blkszbits: p.bits,
       sb_extslots: 0,
-      rootnid_2b: root0.nid,
-      inos: BigInt(slots.length),
-      epoch: BigInt(epoch.sec),
-      fixed_nsec: epoch.nsec,
-      blocks_lo: totalBlocks,
+      rootnid_2b: p.rootNid,
+      inos: BigInt(p.inodes),
+      epoch: BigInt(p.epoch.sec),
+      fixed_nsec: p.epoch.nsec,
+      blocks_lo: p.totalBlocks,
       meta_blkaddr: 0,
-      xattr_blkaddr: L.xattrBlkaddr,
+      xattr_blkaddr: p.xattrBlkaddr,
       uuid: opts.uuid ?? new Uint8Array(16),
       volume_name: opts.volumeName ?? new Uint8Array(16),
       feature_incompat: incompat,
@@ -871,8 +887,8 @@ function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void 
       extra_devices: devices.length,
       devt_slotoff: devices.length ? devtOff / deviceSlot.size : 0,
       dirblkbits: 0,
-      xattr_prefix_count: L.prefixes?.count ?? 0,
-      xattr_prefix_start: L.prefixes ? L.prefixes.offset / 4 : 0,
+      xattr_prefix_count: p.prefixes?.count ?? 0,
+      xattr_prefix_start: p.prefixes ? p.prefixes.offset / 4 : 0,
       packed_nid: 0n,
       xattr_filter_reserved: 0,
       build_time: 0,
@@ -881,12 +897,33 @@ function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void 
     img,
     EROFS_SUPER_OFFSET,
   );
-  let uni = totalBlocks;
+  let uni = p.totalBlocks;
   devices.forEach((d, i) => {
     encode(deviceSlot, { tag: d.tag ?? new Uint8Array(0), blocks_lo: d.blocks, uniaddr_lo: uni, blocks_hi: 0, uniaddr_hi: 0 }, img, devtOff + i * deviceSlot.size);
     uni += d.blocks;
   });
-  if (L.prefixes) img.set(L.prefixes.table, L.prefixes.offset);
+  if (p.prefixes) img.set(p.prefixes.table, p.prefixes.offset);
+}
+
+function writeSuperblock(img: Uint8Array, L: Layout, opts: WriterOptions): void {
+  writeSuperblockOf(
+    img,
+    {
+      bits: L.bits,
+      rootNid: L.slots[0]!.nid,
+      inodes: L.slots.length,
+      epoch: L.epoch,
+      totalBlocks: L.totalBlocks,
+      devices: L.devices,
+      devtOff: L.devtOff,
+      chunked: L.slots.some((s) => s.layout === DataLayout.CHUNK_BASED),
+      anyXattr: L.slots.some((s) => s.xattrs.length > 0),
+      filter: L.filter,
+      prefixes: L.prefixes,
+      xattrBlkaddr: L.xattrBlkaddr,
+    },
+    opts,
+  );
 }
 
 /** A chunk table of `count` holes. */
@@ -923,6 +960,14 @@ function checkSparseTable(count: number, chunkSize: number, dataBytes: number, s
   }
 }
 
+/**
+ * The chunk size (log2) of a file of `size` bytes stored in one contiguous piece: the smallest
+ * that covers it in one chunk, at least a block, at most 2^31 blocks (larger files take several).
+ */
+export function extentChunkBits(size: number, bits: number): number {
+  return Math.min(bits + 31, Math.max(bits, Math.ceil(Math.log2(size))));
+}
+
 /** Decides the chunk size and chunk table of a regular file. */
 function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => string, i: number, ndev: number): void {
   const node = slot.node;
@@ -934,7 +979,7 @@ function chunkPlan(slot: Slot, bs: number, bits: number, pathAt: (i: number) => 
     // One range [0, size): the largest chunk that covers the file (several past 2^maxBits).
     if (data.device < 1 || data.device > ndev) throw new ErofsError('invalid-value', `${pathAt(i)}: data on device ${data.device}, but the image has ${ndev} extra device(s)`, { path: pathAt(i) });
     if (data.offset % bs !== 0) throw new ErofsError('invalid-value', `${pathAt(i)}: data at byte ${data.offset} is not ${bs}-byte aligned`, { path: pathAt(i) });
-    const cbits = Math.min(maxBits, Math.max(bits, Math.ceil(Math.log2(size))));
+    const cbits = extentChunkBits(size, bits);
     const cs = 2 ** cbits;
     const count = Math.ceil(size / cs);
     const chunks = new Array<number>(2 * count);

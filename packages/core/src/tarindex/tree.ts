@@ -8,6 +8,7 @@ import type { TarEntry, TarWarning } from '../tar/entry.js';
 import { readTarBatches, type TarEnd } from '../tar/reader.js';
 import type { ByteSource } from '../io/source.js';
 import { splitXattrName } from '../erofs/xattr.js';
+import { FlatLayer } from './flat.js';
 import {
   S_IFBLK,
   S_IFCHR,
@@ -82,10 +83,16 @@ export class TarTreeBuilder {
   private strippedSlash = 0;
   private readonly opts: TreeBuilderOptions;
 
-  constructor(opts: TreeBuilderOptions = {}) {
+  /** `start`: a tree built so far (by {@link FlatLayer}) to continue from. */
+  constructor(opts: TreeBuilderOptions = {}, start?: { root: TreeNode; implicitDirs: Set<TreeNode> }) {
     this.opts = opts;
-    this.root = newDir();
-    this.implicitDirs.add(this.root);
+    if (start) {
+      this.root = start.root;
+      for (const d of start.implicitDirs) this.implicitDirs.add(d);
+    } else {
+      this.root = newDir();
+      this.implicitDirs.add(this.root);
+    }
   }
 
   private warn(w: TarWarning): void {
@@ -389,4 +396,59 @@ export async function treeOfTar(
     r = await gen.next();
   }
   return { root: builder.root, implicitDirs: builder.implicitDirs, entries, end: r.value, warnings };
+}
+
+/** What {@link layerOfTar} returns: the layer in columns, or (when an entry needed it) as a tree. */
+export interface LayerOfTar {
+  /** The layer in columns, when every entry fitted them. */
+  flat: FlatLayer | undefined;
+  /** The layer as a tree, when an entry needed the general builder (`flat` is then undefined). */
+  tree: { root: TreeNode; implicitDirs: Set<TreeNode> } | undefined;
+  entries: number;
+  /** Entries the columns took before the general builder (if ever) took over. */
+  flatEntries: number;
+  end: TarEnd;
+  warnings: TarWarning[];
+}
+
+/**
+ * {@link treeOfTar} for the tar index: entries go into a {@link FlatLayer} until one needs the
+ * general builder, which then continues from the tree built so far. Same semantics, same
+ * errors; without `copyFrom` (the index points at the tar, it copies nothing).
+ */
+export async function layerOfTar(
+  input: AsyncIterable<Uint8Array> | ByteSource,
+  opts: Omit<TreeBuilderOptions, 'copyFrom'> & { tap?: (chunk: Uint8Array) => void },
+): Promise<LayerOfTar> {
+  const warnings: TarWarning[] = [];
+  const onWarning = (w: TarWarning): void => {
+    warnings.push(w);
+    opts.onWarning?.(w);
+  };
+  const flat = new FlatLayer(opts.aufs ?? false);
+  let builder: TarTreeBuilder | undefined;
+  const gen = readTarBatches(input, { ...(opts.tap ? { tap: opts.tap } : {}), wantData: (e) => !sparseInPlace(e), onWarning });
+  let entries = 0;
+  let flatEntries = 0;
+  let r = await gen.next();
+  while (!r.done) {
+    const items = r.value;
+    let k = 0;
+    if (!builder) {
+      while (k < items.length && flat.add(items[k]!.entry)) k++;
+      flatEntries += k;
+      if (k < items.length) builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning }, flat.toTree());
+    }
+    if (builder) for (; k < items.length; k++) builder.add(items[k]!.entry, items[k]!.data);
+    entries += items.length;
+    r = await gen.next();
+  }
+  return {
+    flat: builder ? undefined : flat,
+    tree: builder ? { root: builder.root, implicitDirs: builder.implicitDirs } : undefined,
+    entries,
+    flatEntries,
+    end: r.value,
+    warnings,
+  };
 }
