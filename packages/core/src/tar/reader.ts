@@ -41,6 +41,15 @@ export interface TarReadOptions {
   /** Return true to receive an entry's stored data bytes (data = the storedSize bytes at dataOffset). */
   wantData?: (e: TarEntry) => boolean;
   onWarning?: (w: TarWarning) => void;
+  /**
+   * Offered each plain entry (one ustar/GNU header of a known type, no extension or global
+   * headers before it, a valid size, its data within the input at hand) as its raw header block
+   * `blk` at offset `at`, before an entry object is made of it. Returning true takes it: the
+   * reader skips it and its data and yields nothing for it. Items already read are yielded
+   * before the next header is offered, so entries reach the caller in archive order either way.
+   * The caller may remove the hook (set it undefined) during the pass.
+   */
+  takeHeader?: ((blk: Uint8Array, at: number, dialect: Dialect, storedSize: number) => boolean) | undefined;
 }
 
 export interface TarEnd {
@@ -91,7 +100,10 @@ export async function* readTarBatches(
       const items: { entry: TarEntry; data?: Uint8Array }[] = [];
       let item: { entry: TarEntry; data?: Uint8Array } | undefined;
       while (items.length < batch) {
+        // A header taken directly must not overtake an item not yet handed out.
+        if (items.length > 0 && opts.takeHeader) break;
         const quick = reader.nextSync();
+        if (quick === TAKEN) continue;
         item = quick === WAIT ? await reader.next() : quick;
         if (!item) break;
         items.push(item);
@@ -188,6 +200,8 @@ function paddingOf(size: number): number {
 
 /** What {@link Reader.nextSync} returns when the next entry needs waiting or unusual handling. */
 const WAIT: unique symbol = Symbol('wait');
+/** What {@link Reader.nextSync} returns when `takeHeader` took the entry. */
+const TAKEN: unique symbol = Symbol('taken');
 
 /**
  * Type flags whose entry is one header followed by its data: the ones {@link Reader.nextSync}
@@ -268,7 +282,7 @@ class Reader {
    * promise, which costs more than the header itself on a layer of small files. Anything else
    * returns {@link WAIT} with nothing consumed, and {@link next} reads it.
    */
-  nextSync(): { entry: TarEntry; data?: Uint8Array } | undefined | typeof WAIT {
+  nextSync(): { entry: TarEntry; data?: Uint8Array } | undefined | typeof WAIT | typeof TAKEN {
     if (this.result) return undefined;
     const inp = this.inp;
     const blk = inp.peek(BLOCK);
@@ -276,7 +290,19 @@ class Reader {
     if (this.globalsSeen && hasSparse(this.globals)) return WAIT;
     if (!checksumMatches(blk)) return WAIT;
     const at = inp.pos;
-    const entry = this.headEntry(blk, dialectOf(blk), at, at, this.globalsSeen ? this.globals : undefined, undefined, undefined, at + BLOCK);
+    const dialect = dialectOf(blk);
+    const take = this.opts.takeHeader;
+    if (take && !this.globalsSeen && dialect !== 'v7') {
+      const size = headerNumberAt(blk, F.size.offset, F.size.size);
+      if (typeof size === 'number' && size >= 0) {
+        const total = BLOCK + size + paddingOf(size);
+        if (inp.canSkip(total) && take(blk, at, dialect, size)) {
+          inp.trySkip(total);
+          return TAKEN;
+        }
+      }
+    }
+    const entry = this.headEntry(blk, dialect, at, at, this.globalsSeen ? this.globals : undefined, undefined, undefined, at + BLOCK);
     if (this.opts.wantData?.(entry)) return WAIT; // read again by next(), which reads the data
     const total = BLOCK + entry.storedSize + paddingOf(entry.storedSize);
     if (!inp.canSkip(total)) {

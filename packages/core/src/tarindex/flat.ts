@@ -12,8 +12,11 @@
  * builder, which then takes the rest of the layer: the result is the same either way.
  */
 import type { TarEntry } from '../tar/entry.js';
+import { HEADER_FIELDS as F, TYPE, type Dialect } from '../tar/format.js';
+import { cstringLength, headerNumberAt } from '../tar/numbers.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, NO_XATTRS, nameKeyOf, type TreeNode } from '../tree/node.js';
 
+const EMPTY = new Uint8Array(0);
 const LIVE = 1;
 const IMPLICIT = 2;
 
@@ -25,11 +28,11 @@ function sameBytes(a: Uint8Array, alen: number, b: Uint8Array, blen: number): bo
 }
 
 /** Whether every component of the path is empty or `.` (it names the root). */
-function namesRoot(raw: Uint8Array): boolean {
+function namesRoot(raw: Uint8Array, len: number): boolean {
   let i = 0;
-  while (i < raw.length) {
+  while (i < len) {
     let j = i;
-    while (j < raw.length && raw[j] !== 0x2f) j++;
+    while (j < len && raw[j] !== 0x2f) j++;
     if (!(j === i || (j === i + 1 && raw[i] === 0x2e))) return false;
     i = j + 1;
   }
@@ -77,7 +80,7 @@ export class FlatLayer {
   private used = 0;
   /** The slot the last {@link lookup} ended on: the row's, or the empty one to insert at. */
   private slot = 0;
-  private lastDirRaw: Uint8Array | undefined;
+  private lastDirRaw = new Uint8Array(256);
   private lastDirLen = 0;
   private lastDir = -1;
 
@@ -222,7 +225,7 @@ export class FlatLayer {
   }
 
   /** The directory raw[0, dirLen) names, created (implicit) where missing; -1 when refused. */
-  private resolveDir(raw: Uint8Array, dirLen: number, e: TarEntry): number {
+  private resolveDir(raw: Uint8Array, dirLen: number): number {
     let cur = 0;
     let i = 0;
     while (i < dirLen) {
@@ -241,8 +244,8 @@ export class FlatLayer {
         this.mode[next] = S_IFDIR | 0o755;
         this.uid[next] = 0;
         this.gid[next] = 0;
-        this.mtime[next] = e.mtime.sec;
-        this.nsec[next] = e.mtime.nsec;
+        this.mtime[next] = this.pSec;
+        this.nsec[next] = this.pNsec;
         this.flags[next] = LIVE | IMPLICIT;
         this.link(cur, next, -1);
       } else if ((this.mode[next]! & S_IFMT) !== S_IFDIR) {
@@ -254,14 +257,32 @@ export class FlatLayer {
     return cur;
   }
 
-  private setDir(r: number, e: TarEntry): void {
-    this.mode[r] = S_IFDIR | (e.mode & 0o7777);
-    this.uid[r] = e.uid;
-    this.gid[r] = e.gid;
-    this.mtime[r] = e.mtime.sec;
-    this.nsec[r] = e.mtime.nsec;
+  private setDir(r: number): void {
+    this.mode[r] = S_IFDIR | this.pPerm;
+    this.uid[r] = this.pUid;
+    this.gid[r] = this.pGid;
+    this.mtime[r] = this.pSec;
+    this.nsec[r] = this.pNsec;
     this.flags[r] = this.flags[r]! & ~IMPLICIT;
   }
+
+  // The entry being placed (set by add / addHeader, read by place): fields, not arguments,
+  // so that both ways in share one body without an object per entry.
+  private pType = 0;
+  private pPerm = 0;
+  private pUid = 0;
+  private pGid = 0;
+  private pSec = 0;
+  private pNsec = 0;
+  private pSize = 0;
+  private pOff = 0;
+  private pLink: Uint8Array = EMPTY;
+  private pLinkStart = 0;
+  private pLinkLen = 0;
+  private pMajor = 0;
+  private pMinor = 0;
+  /** ustar prefix + '/' + name, assembled. */
+  private readonly pathBuf = new Uint8Array(F.prefix.size + 1 + F.name.size);
 
   /**
    * Applies one entry as {@link TarTreeBuilder.add} would; false (and the entry is for the
@@ -294,53 +315,146 @@ export class FlatLayer {
       default:
         return false; // hard links
     }
-    const raw = e.path;
-    if ((raw.length > 0 && raw[0] === 0x2f) || raw.indexOf(0) >= 0) return false;
-    let end = raw.length;
+    if (e.path.indexOf(0) >= 0) return false;
+    this.pType = type;
+    this.pPerm = e.mode & 0o7777;
+    this.pUid = e.uid;
+    this.pGid = e.gid;
+    this.pSec = e.mtime.sec;
+    this.pNsec = e.mtime.nsec;
+    this.pSize = e.size;
+    this.pOff = e.dataOffset;
+    this.pLink = e.linkpath;
+    this.pLinkStart = 0;
+    this.pLinkLen = e.linkpath.length;
+    this.pMajor = e.devmajor;
+    this.pMinor = e.devminor;
+    return this.place(e.path, e.path.length);
+  }
+
+  /**
+   * {@link add} straight from a plain ustar or GNU header block (see the reader's
+   * `takeHeader`), without an entry object: false when the header is anything but the
+   * simplest case, and the reader then makes an entry of it for {@link add}.
+   */
+  addHeader(blk: Uint8Array, at: number, dialect: Dialect, storedSize: number): boolean {
+    const flag = blk[F.typeflag.offset]!;
+    let type: number;
+    switch (flag) {
+      case TYPE.AREG:
+      case TYPE.REG:
+      case TYPE.CONT:
+        type = S_IFREG;
+        break;
+      case TYPE.DIR:
+        type = S_IFDIR;
+        break;
+      case TYPE.SYM:
+        type = S_IFLNK;
+        break;
+      case TYPE.CHR:
+        type = S_IFCHR;
+        break;
+      case TYPE.BLK:
+        type = S_IFBLK;
+        break;
+      case TYPE.FIFO:
+        type = S_IFIFO;
+        break;
+      default:
+        return false;
+    }
+    let raw = blk;
+    let len = cstringLength(blk, F.name.offset, F.name.size);
+    if (dialect === 'ustar' && blk[F.prefix.offset] !== 0) {
+      const pn = cstringLength(blk, F.prefix.offset, F.prefix.size);
+      raw = this.pathBuf;
+      for (let k = 0; k < pn; k++) raw[k] = blk[F.prefix.offset + k]!;
+      raw[pn] = 0x2f;
+      for (let k = 0; k < len; k++) raw[pn + 1 + k] = blk[F.name.offset + k]!;
+      len += pn + 1;
+    }
+    // Old tars marked directories only by a trailing slash.
+    if (flag === TYPE.AREG && len > 0 && raw[len - 1] === 0x2f) type = S_IFDIR;
+    const mode = headerNumberAt(blk, F.mode.offset, F.mode.size);
+    const uid = headerNumberAt(blk, F.uid.offset, F.uid.size);
+    const gid = headerNumberAt(blk, F.gid.offset, F.gid.size);
+    const mtime = headerNumberAt(blk, F.mtime.offset, F.mtime.size);
+    if (typeof mode !== 'number' || mode < 0 || typeof uid !== 'number' || uid < 0 || uid > 0xffffffff || typeof gid !== 'number' || gid < 0 || gid > 0xffffffff || typeof mtime !== 'number') return false;
+    if (type === S_IFLNK) {
+      this.pLinkLen = cstringLength(blk, F.linkname.offset, F.linkname.size);
+      if (this.pLinkLen === 0) return false;
+      this.pLink = blk;
+      this.pLinkStart = F.linkname.offset;
+    } else if (type === S_IFCHR || type === S_IFBLK) {
+      const major = headerNumberAt(blk, F.devmajor.offset, F.devmajor.size);
+      const minor = headerNumberAt(blk, F.devminor.offset, F.devminor.size);
+      if (typeof major !== 'number' || major < 0 || typeof minor !== 'number' || minor < 0) return false;
+      this.pMajor = major;
+      this.pMinor = minor;
+    }
+    this.pType = type;
+    this.pPerm = mode & 0o7777;
+    this.pUid = uid;
+    this.pGid = gid;
+    this.pSec = mtime;
+    this.pNsec = 0;
+    this.pSize = storedSize;
+    this.pOff = at + 512;
+    return this.place(raw, len);
+  }
+
+  /** Places the entry described by the `p*` fields at the path raw[0, len). */
+  private place(raw: Uint8Array, len: number): boolean {
+    const type = this.pType;
+    if (len > 0 && raw[0] === 0x2f) return false;
+    let end = len;
     while (end > 0 && raw[end - 1] === 0x2f) end--;
     let slash = end - 1;
     while (slash >= 0 && raw[slash] !== 0x2f) slash--;
     const leaf = slash + 1;
     const leafLen = end - leaf;
     if (leafLen === 0 || (raw[leaf] === 0x2e && (leafLen === 1 || (leafLen === 2 && raw[leaf + 1] === 0x2e)))) {
-      if (!namesRoot(raw) || type !== S_IFDIR) return false;
-      this.setDir(0, e);
+      if (!namesRoot(raw, len) || type !== S_IFDIR) return false;
+      this.setDir(0);
       return true;
     }
     if (leafLen > 255) return false;
     if (this.aufs && leafLen >= 4 && raw[leaf] === 0x2e && raw[leaf + 1] === 0x77 && raw[leaf + 2] === 0x68 && raw[leaf + 3] === 0x2e) return false;
     const dirLen = slash < 0 ? 0 : slash;
     let dir = this.lastDir;
-    if (dir < 0 || !sameBytes(raw, dirLen, this.lastDirRaw!, this.lastDirLen)) {
-      dir = this.resolveDir(raw, dirLen, e);
+    if (dir < 0 || !sameBytes(raw, dirLen, this.lastDirRaw, this.lastDirLen)) {
+      dir = this.resolveDir(raw, dirLen);
       if (dir < 0) return false;
+      // The path's bytes may be a reader's window: the cache keeps a copy.
+      if (this.lastDirRaw.length < dirLen) this.lastDirRaw = new Uint8Array(Math.max(dirLen, 2 * this.lastDirRaw.length));
+      for (let k = 0; k < dirLen; k++) this.lastDirRaw[k] = raw[k]!;
       this.lastDir = dir;
-      this.lastDirRaw = raw;
       this.lastDirLen = dirLen;
     }
     const old = this.lookup(dir, raw, leaf, end);
     if (type === S_IFDIR && old >= 0 && (this.mode[old]! & S_IFMT) === S_IFDIR) {
-      this.setDir(old, e);
+      this.setDir(old);
       return true;
     }
     const r = this.row(dir, raw, leaf, end);
     if (type === S_IFDIR) {
-      this.setDir(r, e);
+      this.setDir(r);
     } else {
-      this.mode[r] = type | (e.mode & 0o7777);
-      this.uid[r] = e.uid;
-      this.gid[r] = e.gid;
-      this.mtime[r] = e.mtime.sec;
-      this.nsec[r] = e.mtime.nsec;
+      this.mode[r] = type | this.pPerm;
+      this.uid[r] = this.pUid;
+      this.gid[r] = this.pGid;
+      this.mtime[r] = this.pSec;
+      this.nsec[r] = this.pNsec;
       if (type === S_IFREG) {
-        this.size[r] = e.size;
-        this.off[r] = e.dataOffset;
+        this.size[r] = this.pSize;
+        this.off[r] = this.pOff;
       } else if (type === S_IFLNK) {
-        this.size[r] = e.linkpath.length;
-        this.off[r] = this.intern(e.linkpath, 0, e.linkpath.length);
+        this.size[r] = this.pLinkLen;
+        this.off[r] = this.intern(this.pLink, this.pLinkStart, this.pLinkStart + this.pLinkLen);
       } else if (type === S_IFCHR || type === S_IFBLK) {
-        this.major[r] = e.devmajor;
-        this.minor[r] = e.devminor;
+        this.major[r] = this.pMajor;
+        this.minor[r] = this.pMinor;
       }
     }
     this.link(dir, r, old);

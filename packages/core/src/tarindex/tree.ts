@@ -5,7 +5,7 @@
  */
 import { ErofsError, hex } from '../errors.js';
 import type { TarEntry, TarWarning } from '../tar/entry.js';
-import { readTarBatches, type TarEnd } from '../tar/reader.js';
+import { readTarBatches, type TarEnd, type TarReadOptions } from '../tar/reader.js';
 import type { ByteSource } from '../io/source.js';
 import { splitXattrName } from '../erofs/xattr.js';
 import { FlatLayer } from './flat.js';
@@ -427,7 +427,20 @@ export async function layerOfTar(
   };
   const flat = new FlatLayer(opts.aufs ?? false);
   let builder: TarTreeBuilder | undefined;
-  const gen = readTarBatches(input, { ...(opts.tap ? { tap: opts.tap } : {}), wantData: (e) => !sparseInPlace(e), onWarning });
+  let taken = 0;
+  // Plain headers go straight into the columns (no entry object); the reader makes entries of
+  // the rest, which the columns take too when they can.
+  const readOpts: TarReadOptions = {
+    ...(opts.tap ? { tap: opts.tap } : {}),
+    wantData: (e) => !sparseInPlace(e),
+    onWarning,
+    takeHeader: (blk, at, dialect, size) => {
+      if (!flat.addHeader(blk, at, dialect, size)) return false;
+      taken++;
+      return true;
+    },
+  };
+  const gen = readTarBatches(input, readOpts);
   let entries = 0;
   let flatEntries = 0;
   let r = await gen.next();
@@ -437,7 +450,10 @@ export async function layerOfTar(
     if (!builder) {
       while (k < items.length && flat.add(items[k]!.entry)) k++;
       flatEntries += k;
-      if (k < items.length) builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning }, flat.toTree());
+      if (k < items.length) {
+        builder = new TarTreeBuilder({ aufs: opts.aufs ?? false, onWarning }, flat.toTree());
+        readOpts.takeHeader = undefined;
+      }
     }
     if (builder) for (; k < items.length; k++) builder.add(items[k]!.entry, items[k]!.data);
     entries += items.length;
@@ -446,8 +462,8 @@ export async function layerOfTar(
   return {
     flat: builder ? undefined : flat,
     tree: builder ? { root: builder.root, implicitDirs: builder.implicitDirs } : undefined,
-    entries,
-    flatEntries,
+    entries: entries + taken,
+    flatEntries: flatEntries + taken,
     end: r.value,
     warnings,
   };
