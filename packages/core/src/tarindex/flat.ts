@@ -68,6 +68,8 @@ export class FlatLayer {
   parent: Int32Array;
   nameStart: Int32Array;
   nameLen: Int32Array;
+  /** Each row's hash in the table (kept: growing the table needs no name read again). */
+  private hashOf: Int32Array;
   firstChild: Int32Array;
   lastChild: Int32Array;
   next: Int32Array;
@@ -76,16 +78,18 @@ export class FlatLayer {
   pool = new Uint8Array(1 << 16);
   poolLen = 0;
   /** (parent, name) → row + 1; 0 is empty. */
-  private table = new Int32Array(1 << 12);
+  private table = new Int32Array(1 << 15);
   private used = 0;
   /** The slot the last {@link lookup} ended on: the row's, or the empty one to insert at. */
   private slot = 0;
+  /** The hash of the name the last {@link lookup} looked for. */
+  private lastHash = 0;
   private lastDirRaw = new Uint8Array(256);
   private lastDirLen = 0;
   private lastDir = -1;
 
   constructor(private readonly aufs: boolean) {
-    const n = 1 << 10;
+    const n = 1 << 14;
     this.mode = new Int32Array(n);
     this.uid = new Float64Array(n);
     this.gid = new Float64Array(n);
@@ -98,6 +102,7 @@ export class FlatLayer {
     this.parent = new Int32Array(n);
     this.nameStart = new Int32Array(n);
     this.nameLen = new Int32Array(n);
+    this.hashOf = new Int32Array(n);
     this.firstChild = new Int32Array(n).fill(-1);
     this.lastChild = new Int32Array(n).fill(-1);
     this.next = new Int32Array(n).fill(-1);
@@ -121,6 +126,7 @@ export class FlatLayer {
     this.parent = grownI32(this.parent, n);
     this.nameStart = grownI32(this.nameStart, n);
     this.nameLen = grownI32(this.nameLen, n);
+    this.hashOf = grownI32(this.hashOf, n);
     const old = this.firstChild.length;
     this.firstChild = grownI32(this.firstChild, n);
     this.firstChild.fill(-1, old);
@@ -153,7 +159,7 @@ export class FlatLayer {
   private static hash(parent: number, raw: Uint8Array, start: number, end: number): number {
     let h = Math.imul(parent + 1, 0x9e3779b1);
     for (let i = start; i < end; i++) h = Math.imul(h ^ raw[i]!, 0x01000193);
-    return (h ^ (h >>> 15)) >>> 0;
+    return h ^ (h >>> 15);
   }
 
   /** The live row named raw[start, end) in directory `dir`, or -1 (then `slot` is where it would go). */
@@ -162,7 +168,9 @@ export class FlatLayer {
     const mask = t.length - 1;
     const len = end - start;
     const pool = this.pool;
-    for (let i = FlatLayer.hash(dir, raw, start, end) & mask; ; i = (i + 1) & mask) {
+    const h = FlatLayer.hash(dir, raw, start, end);
+    this.lastHash = h;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
       const r = t[i]! - 1;
       if (r < 0) {
         this.slot = i;
@@ -184,6 +192,7 @@ export class FlatLayer {
     if (this.count === this.mode.length) this.grow();
     const r = this.count++;
     this.parent[r] = dir;
+    this.hashOf[r] = this.lastHash; // rows are made right after the lookup of their name
     this.nameStart[r] = this.intern(raw, start, end);
     this.nameLen[r] = end - start;
     this.flags[r] = LIVE;
@@ -213,11 +222,11 @@ export class FlatLayer {
   private rehash(): void {
     const t = new Int32Array(this.table.length * 2);
     const mask = t.length - 1;
-    for (const v of this.table) {
+    const old = this.table;
+    for (let k = 0; k < old.length; k++) {
+      const v = old[k]!;
       if (v === 0) continue;
-      const r = v - 1;
-      const s = this.nameStart[r]!;
-      let i = FlatLayer.hash(this.parent[r]!, this.pool, s, s + this.nameLen[r]!) & mask;
+      let i = this.hashOf[v - 1]! & mask;
       while (t[i] !== 0) i = (i + 1) & mask;
       t[i] = v;
     }
