@@ -161,7 +161,7 @@ const CHUNK_HOLE = -1;
 const CHUNK_COPY = -2;
 const EMPTY = new Uint8Array(0);
 
-function alignUp(n: number, a: number): number {
+export function alignUp(n: number, a: number): number {
   return Math.ceil(n / a) * a;
 }
 

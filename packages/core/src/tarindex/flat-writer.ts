@@ -21,7 +21,7 @@ import {
   inodeExtended,
   superBlock,
 } from '../erofs/format.js';
-import { encodeDev, extentChunkBits, writeSuperblockOf, type ExtraDevice } from '../erofs/writer.js';
+import { alignUp, encodeDev, extentChunkBits, writeSuperblockOf, type ExtraDevice } from '../erofs/writer.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../tree/node.js';
 import type { FlatLayer } from './flat.js';
 
@@ -36,10 +36,6 @@ export interface FlatIndexOptions {
   devices: ExtraDevice[];
   uuid: Uint8Array;
   epoch?: { sec: number; nsec: number };
-}
-
-function alignUp(n: number, a: number): number {
-  return Math.ceil(n / a) * a;
 }
 
 /** The most common (sec, nsec) among the rows of `order` (ties: the earliest), as the general writer picks it. */

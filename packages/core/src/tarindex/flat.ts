@@ -11,7 +11,7 @@
  * builder would not do the same way), and `toTree` hands the tree built so far to the general
  * builder, which then takes the rest of the layer: the result is the same either way.
  */
-import type { TarEntry } from '../tar/entry.js';
+import type { TarEntry, TarEntryType } from '../tar/entry.js';
 import { HEADER_FIELDS as F, TYPE, type Dialect } from '../tar/format.js';
 import { cstringLength, headerNumberAt } from '../tar/numbers.js';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, NO_XATTRS, nameKeyOf, type TreeNode } from '../tree/node.js';
@@ -20,8 +20,18 @@ const EMPTY = new Uint8Array(0);
 const LIVE = 1;
 const IMPLICIT = 2;
 
+/** The file type bits of each tar entry type that is an inode of its own (not a hard link). */
+export const TAR_TYPE_BITS: Partial<Record<TarEntryType, number>> = {
+  file: S_IFREG,
+  symlink: S_IFLNK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+  directory: S_IFDIR,
+  fifo: S_IFIFO,
+};
+
 /** Whether a[0, alen) and b[0, blen) hold the same bytes. */
-function sameBytes(a: Uint8Array, alen: number, b: Uint8Array, blen: number): boolean {
+export function sameBytes(a: Uint8Array, alen: number, b: Uint8Array, blen: number): boolean {
   if (alen !== blen) return false;
   for (let i = alen - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
   return true;
@@ -299,31 +309,10 @@ export class FlatLayer {
    */
   add(e: TarEntry): boolean {
     if (e.uid > 0xffffffff || e.gid > 0xffffffff || e.uid < 0 || e.gid < 0 || e.xattrs.size !== 0) return false;
-    let type: number;
-    switch (e.type) {
-      case 'file':
-        if (e.sparse !== undefined || e.dataOffset % 512 !== 0) return false;
-        type = S_IFREG;
-        break;
-      case 'directory':
-        type = S_IFDIR;
-        break;
-      case 'symlink':
-        if (e.linkpath.length === 0 || e.linkpath.length > 4095) return false;
-        type = S_IFLNK;
-        break;
-      case 'chardev':
-        type = S_IFCHR;
-        break;
-      case 'blockdev':
-        type = S_IFBLK;
-        break;
-      case 'fifo':
-        type = S_IFIFO;
-        break;
-      default:
-        return false; // hard links
-    }
+    const type = TAR_TYPE_BITS[e.type];
+    if (type === undefined) return false; // hard links
+    if (type === S_IFREG && (e.sparse !== undefined || e.dataOffset % 512 !== 0)) return false;
+    if (type === S_IFLNK && (e.linkpath.length === 0 || e.linkpath.length > 4095)) return false;
     if (e.path.indexOf(0) >= 0) return false;
     this.pType = type;
     this.pPerm = e.mode & 0o7777;

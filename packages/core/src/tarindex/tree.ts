@@ -8,15 +8,12 @@ import type { TarEntry, TarWarning } from '../tar/entry.js';
 import { readTarBatches, type TarEnd, type TarReadOptions } from '../tar/reader.js';
 import type { ByteSource } from '../io/source.js';
 import { splitXattrName } from '../erofs/xattr.js';
-import { FlatLayer } from './flat.js';
+import { FlatLayer, TAR_TYPE_BITS, sameBytes } from './flat.js';
 import {
-  S_IFBLK,
   S_IFCHR,
   S_IFDIR,
-  S_IFIFO,
   S_IFLNK,
   S_IFMT,
-  S_IFREG,
   NO_XATTRS,
   keyBytes,
   nameKey,
@@ -41,15 +38,6 @@ export interface TreeBuilderOptions {
   copyFrom?: ByteSource;
 }
 
-const TYPE_BITS: Record<string, number> = {
-  file: S_IFREG,
-  symlink: S_IFLNK,
-  chardev: S_IFCHR,
-  blockdev: S_IFBLK,
-  directory: S_IFDIR,
-  fifo: S_IFIFO,
-};
-
 /** Whether a sparse entry's segments can be referenced in place in 512-byte chunks. */
 export function sparseInPlace(e: TarEntry, bs = 512): boolean {
   if (!e.sparse) return true;
@@ -64,13 +52,6 @@ export function sparseInPlace(e: TarEntry, bs = 512): boolean {
 /** An entry's path as text, for messages. */
 function textOf(e: TarEntry): string {
   return td.decode(e.path);
-}
-
-/** Whether a[0, alen) and b[0, blen) hold the same bytes. */
-function sameBytes(a: Uint8Array, alen: number, b: Uint8Array, blen: number): boolean {
-  if (alen !== blen) return false;
-  for (let i = alen - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export class TarTreeBuilder {
@@ -291,7 +272,7 @@ export class TarTreeBuilder {
       this.replace(parent, key, dir, existing);
       return;
     }
-    const type = TYPE_BITS[e.type];
+    const type = TAR_TYPE_BITS[e.type];
     if (type === undefined) throw new ErofsError('unsupported-feature', `${textOf(e)}: tar entry type ${e.type}`, { offset: e.headerOffset, path: textOf(e), format: 'tar' });
     const node: TreeNode = {
       mode: type | (e.mode & 0o7777),
