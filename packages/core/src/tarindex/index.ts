@@ -96,7 +96,7 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
   let tree: { root: TreeNode; implicitDirs: Set<TreeNode> } | undefined;
   let columnEntries = 0;
   let pass: { entries: number; end: TarEnd; warnings: TarWarning[] };
-  if (opts.columns === false || opts.keepTree) {
+  if (opts.columns === false) {
     const t = await treeOfTar(input, treeOpts);
     tree = t;
     pass = t;
@@ -122,7 +122,8 @@ export async function indexTar(input: AsyncIterable<Uint8Array> | ByteSource, op
     inodes: written.inodes,
     warnings,
   };
-  if (opts.keepTree) result.tree = tree!;
+  // The tree of a layer kept in columns is made once its image is written.
+  if (opts.keepTree) result.tree = tree ?? flat!.toTree();
   if (verity) result.verity = formatDigest(verity.digest(), verity.algorithm);
   return result;
 }
