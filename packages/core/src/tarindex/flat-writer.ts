@@ -61,7 +61,7 @@ function mostCommonMtime(t: FlatLayer, order: Int32Array): { sec: number; nsec: 
   return { sec: bestSec, nsec: best!.nsec };
 }
 
-export function writeFlatIndex(t: FlatLayer, o: FlatIndexOptions): { image: Uint8Array; inodes: number; blocks: number; rootNid: number } {
+export function writeFlatIndex(t: FlatLayer, o: FlatIndexOptions): { image: Uint8Array; inodes: number } {
   // ---- 1. Order: breadth-first, children in the order their names were listed. A
   // directory's children are contiguous in `order`, from first[i], count kids[i]. ----
   const cap = t.count;
@@ -304,5 +304,5 @@ export function writeFlatIndex(t: FlatLayer, o: FlatIndexOptions): { image: Uint
       }
     }
   }
-  return { image: img, inodes: n, blocks: totalBlocks, rootNid: offset[0]! / 32 };
+  return { image: img, inodes: n };
 }

@@ -64,26 +64,26 @@ function grownF64(a: Float64Array, n: number): Float64Array {
 export class FlatLayer {
   /** Rows allocated (row 0 is the root); rows replaced by a later entry stay, without LIVE. */
   count = 1;
-  mode: Int32Array;
-  uid: Float64Array;
-  gid: Float64Array;
-  mtime: Float64Array;
-  nsec: Int32Array;
+  mode: Int32Array = new Int32Array(0);
+  uid: Float64Array = new Float64Array(0);
+  gid: Float64Array = new Float64Array(0);
+  mtime: Float64Array = new Float64Array(0);
+  nsec: Int32Array = new Int32Array(0);
   /** Regular files: size; symlinks: target length. */
-  size: Float64Array;
+  size: Float64Array = new Float64Array(0);
   /** Regular files: data offset in the tar; symlinks: target offset in `pool`. */
-  off: Float64Array;
-  major: Float64Array;
-  minor: Float64Array;
-  parent: Int32Array;
-  nameStart: Int32Array;
-  nameLen: Int32Array;
+  off: Float64Array = new Float64Array(0);
+  major: Float64Array = new Float64Array(0);
+  minor: Float64Array = new Float64Array(0);
+  parent: Int32Array = new Int32Array(0);
+  nameStart: Int32Array = new Int32Array(0);
+  nameLen: Int32Array = new Int32Array(0);
   /** Each row's hash in the table (kept: growing the table needs no name read again). */
-  private hashOf: Int32Array;
-  firstChild: Int32Array;
-  lastChild: Int32Array;
-  next: Int32Array;
-  flags: Uint8Array;
+  private hashOf: Int32Array = new Int32Array(0);
+  firstChild: Int32Array = new Int32Array(0);
+  lastChild: Int32Array = new Int32Array(0);
+  next: Int32Array = new Int32Array(0);
+  flags: Uint8Array = new Uint8Array(0);
   /** Names and symlink targets. */
   pool = new Uint8Array(1 << 16);
   poolLen = 0;
@@ -99,31 +99,15 @@ export class FlatLayer {
   private lastDir = -1;
 
   constructor(private readonly aufs: boolean) {
-    const n = 1 << 14;
-    this.mode = new Int32Array(n);
-    this.uid = new Float64Array(n);
-    this.gid = new Float64Array(n);
-    this.mtime = new Float64Array(n);
-    this.nsec = new Int32Array(n);
-    this.size = new Float64Array(n);
-    this.off = new Float64Array(n);
-    this.major = new Float64Array(n);
-    this.minor = new Float64Array(n);
-    this.parent = new Int32Array(n);
-    this.nameStart = new Int32Array(n);
-    this.nameLen = new Int32Array(n);
-    this.hashOf = new Int32Array(n);
-    this.firstChild = new Int32Array(n).fill(-1);
-    this.lastChild = new Int32Array(n).fill(-1);
-    this.next = new Int32Array(n).fill(-1);
-    this.flags = new Uint8Array(n);
+    this.resize(1 << 14);
     // The root: an ordinary 0755 root-owned directory until an entry names it.
     this.mode[0] = S_IFDIR | 0o755;
     this.flags[0] = LIVE | IMPLICIT;
   }
 
-  private grow(): void {
-    const n = this.mode.length * 2;
+  /** Every column to `n` rows, the rows so far kept (new list links -1: none). */
+  private resize(n: number): void {
+    const old = this.mode.length;
     this.mode = grownI32(this.mode, n);
     this.uid = grownF64(this.uid, n);
     this.gid = grownF64(this.gid, n);
@@ -137,13 +121,9 @@ export class FlatLayer {
     this.nameStart = grownI32(this.nameStart, n);
     this.nameLen = grownI32(this.nameLen, n);
     this.hashOf = grownI32(this.hashOf, n);
-    const old = this.firstChild.length;
-    this.firstChild = grownI32(this.firstChild, n);
-    this.firstChild.fill(-1, old);
-    this.lastChild = grownI32(this.lastChild, n);
-    this.lastChild.fill(-1, old);
-    this.next = grownI32(this.next, n);
-    this.next.fill(-1, old);
+    this.firstChild = grownI32(this.firstChild, n).fill(-1, old);
+    this.lastChild = grownI32(this.lastChild, n).fill(-1, old);
+    this.next = grownI32(this.next, n).fill(-1, old);
     const f = new Uint8Array(n);
     f.set(this.flags);
     this.flags = f;
@@ -199,7 +179,7 @@ export class FlatLayer {
 
   /** A new row named raw[start, end) under `dir` (not yet linked). */
   private row(dir: number, raw: Uint8Array, start: number, end: number): number {
-    if (this.count === this.mode.length) this.grow();
+    if (this.count === this.mode.length) this.resize(this.mode.length * 2);
     const r = this.count++;
     this.parent[r] = dir;
     this.hashOf[r] = this.lastHash; // rows are made right after the lookup of their name
