@@ -117,8 +117,9 @@ function cleanup() {
 emptyMnt();
 
 // ---------------------------------------------------------------- erofs-kit snapshot
-// The CLI is one esbuild bundle (dist/cli.js). Others may rebuild it while the bench runs,
-// so the bench runs a copy taken now: every case measures the same build.
+// The CLI is a set of esbuild bundles (dist/cli.js, the dispatcher, and one bundle per command).
+// Others may rebuild them while the bench runs, so the bench runs a copy taken now: every case
+// measures the same build.
 const SNAP = join(W, 'kit-snapshot');
 let kitBuild = null;
 if (withKit) {
@@ -126,14 +127,14 @@ if (withKit) {
   mkdirSync(join(SNAP, 'bin'), { recursive: true });
   mkdirSync(join(SNAP, 'dist'), { recursive: true });
   const cliDir = dirname(dirname(KIT_DIST));
-  // every bundle: the CLI and the worker entries it starts (extract workers)
+  // every bundle: the dispatcher, the commands and the worker entries they start (extract workers)
   const bundles = readdirSync(join(cliDir, 'dist')).filter((f) => f.endsWith('.js') || f.endsWith('.cjs')).map((f) => `dist/${f}`);
   for (const f of ['package.json', 'bin/erofs-kit.js', ...bundles]) {
     writeFileSync(join(SNAP, f), readFileSync(join(cliDir, f)));
   }
   kitBuild = {
     mtime: statSync(KIT_DIST).mtime.toISOString(),
-    sha1: createHash('sha1').update(readFileSync(join(SNAP, 'dist/cli.js'))).digest('hex').slice(0, 12),
+    sha1: bundles.sort().reduce((h, f) => h.update(f).update(readFileSync(join(SNAP, f))), createHash('sha1')).digest('hex').slice(0, 12),
   };
 }
 const KIT_RUN = join(SNAP, 'bin/erofs-kit.js');

@@ -4,9 +4,7 @@ import { ErofsImage, hex, modeString as coreModeString, type ErofsError, type By
 import { FileSource } from '@erofs-kit/core/node';
 
 /** Exit codes: 0 ok, 1 the input is bad, 2 usage error, 3 internal error. */
-export const EXIT_BAD = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_INTERNAL = 3;
+export { EXIT_BAD, EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -3,7 +3,7 @@
  * geometry, leaf digests fed from outside (`appendLeafDigests`) and the worker-thread file
  * hasher (`fsverityFile`) — against fsverity-utils on every hash × block size × salt.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,6 +124,37 @@ describe('known answers (pattern content, pinned from fsverity-utils 1.5)', () =
       expect(formatDigest(h.digest(), p.algorithm)).toBe(want);
     });
   }
+});
+
+// Every way fsverityFile reads a file gives the pinned answers: the calling thread alone, the
+// calling thread with workers (ranges of a few blocks, so the threads interleave and the
+// replies come out of order), and a FIFO (its size unknown until its end: read as a stream).
+describe('fsverityFile: calling thread, with workers, and from a FIFO', () => {
+  let dir = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'erofs-kit-merkle-paths-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  KNOWN.forEach(([size, p, want], i) => {
+    it(`${size} B, ${label(p)}`, async () => {
+      const file = join(dir, `f${i}`);
+      writeFileSync(file, pattern(size, 7));
+      const opts = { algorithm: p.algorithm, blockSize: p.blockSize, salt: unhex(p.salt) };
+      const alone = await fsverityFile(file, { ...opts, workers: 0 });
+      expect(formatDigest(alone.digest(), p.algorithm), 'calling thread').toBe(want);
+      const shared = await fsverityFile(file, { ...opts, workers: 2, threshold: 0, rangeBytes: 2 * p.blockSize });
+      expect(formatDigest(shared.digest(), p.algorithm), 'calling thread and 2 workers').toBe(want);
+      const fifo = join(dir, `p${i}`);
+      expect(spawnSync('mkfifo', [fifo]).status, 'mkfifo').toBe(0);
+      // The writer is another process: opening a FIFO blocks until both ends are open.
+      const writer = spawn('sh', ['-c', 'cat "$0" > "$1"', file, fifo], { stdio: 'ignore' });
+      const streamed = await fsverityFile(fifo, opts);
+      await new Promise((resolve) => writer.on('exit', resolve));
+      expect(formatDigest(streamed.digest(), p.algorithm), 'FIFO').toBe(want);
+    });
+  });
 });
 
 describe.skipIf(toolMissing && !process.env.CI)('tree, descriptor and threaded digest equal fsverity-utils', () => {

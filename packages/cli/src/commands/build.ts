@@ -6,12 +6,13 @@ import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Outputs, parseTimestamp, parseUuid } from '../outputs.js';
 import { layerChunks, nodeChunks, sniff, spool } from '../layer-input.js';
 import { buildComposefs } from '../composefs.js';
+import { SUMMARIES } from './summaries.js';
 
 const BLOCK_SIZES: Record<string, number> = { '512': 9, '1024': 10, '2048': 11, '4096': 12 };
 
 export const build: Command = {
   name: 'build',
-  summary: 'a full EROFS image (file data copied in), or a composefs image, from a directory or a layer tar',
+  summary: SUMMARIES.build,
   usage: 'erofs-kit build SOURCE -o IMAGE [--composefs [--objects DIR] [--format-version 0|1] [--hard-links]] [--block-size N] [--target-kernel X.Y] [--no-inline-data] [--force-extended|--force-compact] [--aufs] [--all-root] [--uid-offset N] [--gid-offset N] [--uuid UUID] [--timestamp SECONDS] [--label NAME] [--exclude GLOB] [--json]',
   help: `Builds a self-contained, uncompressed EROFS image. SOURCE is a directory (every file type,
 hard links, owners, nanosecond mtimes, xattrs through getfattr) or a tar: plain, gzip or zstd,

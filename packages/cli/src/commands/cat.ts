@@ -1,5 +1,6 @@
 import { ErofsError, splitPath, textDecoder, textEncoder, type ErofsImage, type Inode } from '@erofs-kit/core';
 import { Out, deviceOption, openImage, strs, UsageError, type Command } from '../util.js';
+import { SUMMARIES } from './summaries.js';
 
 /** Resolves PATH inside the image, following symlinks (at most 40) like open(2) would. */
 export async function resolveFollow(img: ErofsImage, path: string): Promise<Inode> {
@@ -33,7 +34,7 @@ export async function resolveFollow(img: ErofsImage, path: string): Promise<Inod
 
 export const cat: Command = {
   name: 'cat',
-  summary: "write a file's content to stdout",
+  summary: SUMMARIES.cat,
   usage: 'erofs-kit cat IMAGE PATH [--device FILE]...',
   help: 'Writes the content of the regular file at PATH to standard output (symlinks inside the image are followed).',
   options: { ...deviceOption },

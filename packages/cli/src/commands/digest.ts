@@ -2,6 +2,7 @@ import { formatDigest, toHex, type HashAlgorithm } from '@erofs-kit/core';
 import { fsverityFile, type FsVerityFileOptions } from '@erofs-kit/core/node';
 import { Out, UsageError, type Command } from '../util.js';
 import { Outputs } from '../outputs.js';
+import { SUMMARIES } from './summaries.js';
 
 /** Parses `--salt HEX` as fsverity-utils does: an even number of hex digits. */
 function parseSalt(s: string): Uint8Array {
@@ -27,12 +28,13 @@ function parseBlockSize(v: unknown): number {
 
 export const digest: Command = {
   name: 'digest',
-  summary: 'print the fs-verity digest of files, like `fsverity digest`',
+  summary: SUMMARIES.digest,
   usage: 'erofs-kit digest FILE... [--hash sha256|sha512] [--block-size N] [--salt HEX] [--out-descriptor F] [--out-merkle-tree F] [--compact] [--json] [--jobs N]',
   help: `Prints "sha256:<hex> FILE" for each FILE: the fs-verity file digest that the kernel reports
 for the file once verity is enabled (FS_IOC_MEASURE_VERITY), that composefs pins and that
 \`fsverity digest\` prints, with the same options (--hash-alg is accepted for --hash). Files
-of 16 MiB or more are hashed by worker threads, one per core (--jobs N, 0 = none).
+of 16 MiB or more are hashed on every core: this thread and a worker thread per other core
+(--jobs N: N threads in all, this one and N-1 workers; 1 = this thread only).
   --out-descriptor F   write the 256-byte fs-verity descriptor (one FILE only)
   --out-merkle-tree F  write the Merkle tree, top level first, as fs-verity stores it (one FILE only)
   --compact            print only the hex digest
@@ -63,8 +65,8 @@ of 16 MiB or more are hashed by worker threads, one per core (--jobs N, 0 = none
     const opts: FsVerityFileOptions = { algorithm, blockSize, salt, keepTree: outTree !== undefined };
     if (values.jobs !== undefined) {
       const j = Number(values.jobs);
-      if (!Number.isInteger(j) || j < 0 || j > 64) throw new UsageError(`--jobs ${String(values.jobs)}: an integer from 0 to 64`);
-      opts.workers = j;
+      if (!Number.isInteger(j) || j < 1 || j > 64) throw new UsageError(`--jobs ${String(values.jobs)}: an integer from 1 to 64`);
+      opts.workers = j - 1;
     }
     const out = new Out();
     const results: { file: string; digest: string; algorithm: HashAlgorithm; blockSize: number; salt: string; size: number }[] = [];

@@ -1,10 +1,11 @@
 import { dumpImage } from '@erofs-kit/core';
 import { nodeSha256 } from '@erofs-kit/core/node';
 import { Out, UsageError, deviceOption, openImage, type Command } from '../util.js';
+import { SUMMARIES } from './summaries.js';
 
 export const dump: Command = {
   name: 'dump',
-  summary: 'print an image as a composefs dump (composefs-dump(5))',
+  summary: SUMMARIES.dump,
   usage: 'erofs-kit dump IMAGE [--format composefs] [--device FILE]...',
   help: `Prints one line per file: PATH SIZE MODE NLINK UID GID RDEV MTIME PAYLOAD CONTENT DIGEST
 and the xattrs, depth first in name order, as composefs-info dump prints them. A composefs image

@@ -23,6 +23,7 @@ import { registerTemp, releaseTemp } from '../outputs.js';
 import { createSized, fsTime, isCompressedInode, splitRanges, writeFile, writeRange } from '../extract/file.js';
 import { BatchBuilder, type DoneReply, type SplitReply } from '../extract/protocol.js';
 import { WorkerPool, type LocalRange } from '../extract/pool.js';
+import { SUMMARIES } from './summaries.js';
 
 const S_IFMT = 0o170000;
 const SLASH = Buffer.from('/');
@@ -513,7 +514,7 @@ function report(stats: ExtractStats, failures: { op: PlatformOp; error: string }
 
 export const extract: Command = {
   name: 'extract',
-  summary: 'write the whole tree to a directory',
+  summary: SUMMARIES.extract,
   usage: 'erofs-kit extract IMAGE DEST [--device FILE]... [--jobs N] [--json]',
   help: `Extracts every file into DEST (which must not exist, or be empty): all file types, the 12 mode
 bits, mtimes with nanoseconds, xattrs where the destination allows, hard links as hard links;

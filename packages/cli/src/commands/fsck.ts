@@ -5,10 +5,11 @@ import { FileSource, nodeSha256 } from '@erofs-kit/core/node';
 import { Out, UsageError, deviceOption, jsonOption, strs, type Command } from '../util.js';
 import { Progress } from '../progress.js';
 import { REPORT_SCHEMA_VERSION } from '../report.js';
+import { SUMMARIES } from './summaries.js';
 
 export const fsck: Command = {
   name: 'fsck',
-  summary: 'check an image: superblock, every inode, directory, xattr and byte of data',
+  summary: SUMMARIES.fsck,
   usage: 'erofs-kit fsck IMAGE [--device FILE]... [--no-data] [--objects DIR] [--json]',
   help: `Checks the superblock (checksum, feature bits, block count, inode count), then walks the
 whole tree from the root: every inode decodes, layout fields agree with sizes, inline tails stay

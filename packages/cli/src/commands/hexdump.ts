@@ -1,6 +1,7 @@
 import { ErofsImage, format, hex, imageHint, inodeRecordEnd, isErofsError, xxdLines, type Inode } from '@erofs-kit/core';
 import { FileSource } from '@erofs-kit/core/node';
 import { Out, UsageError, deviceOption, strs, type Command } from '../util.js';
+import { SUMMARIES } from './summaries.js';
 
 function int(v: unknown, what: string): number | undefined {
   if (v === undefined) return undefined;
@@ -12,7 +13,7 @@ function int(v: unknown, what: string): number | undefined {
 
 export const hexdump: Command = {
   name: 'hexdump',
-  summary: 'xxd-style dump of an image region, ready for the language server',
+  summary: SUMMARIES.hexdump,
   usage: 'erofs-kit hexdump IMAGE [--path P | --nid N | --offset O --length L] [--device FILE]... [-c COLS] [-g BYTES] [--autoskip]',
   help: `Writes bytes of IMAGE in xxd's layout (offsets are image offsets), preceded by a hint line
 "# erofs: blksz=... meta_blkaddr=..." so that a dump of part of an image can still be decoded

@@ -5,6 +5,7 @@ import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
 import { Outputs, parseTimestamp, parseUuid, writeAllSync } from '../outputs.js';
 import { gunzipChunks, nodeChunks, peek, prepend, sniff, teeToFile, zstdChunks, type Compression } from '../layer-input.js';
+import { SUMMARIES } from './summaries.js';
 
 /** Layers at least this large hash their diffID on a worker thread. */
 const THREADED_HASH_MIN = 16 << 20;
@@ -26,7 +27,7 @@ function appendFile(fd: number, from: string): void {
 
 export const index: Command = {
   name: 'index',
-  summary: 'turn a layer tar into EROFS metadata that points into the untouched tar',
+  summary: SUMMARIES.index,
   usage: 'erofs-kit index LAYER -o META.erofs [--tar-out FILE] [--append] [--aufs] [--uuid UUID] [--timestamp SECONDS] [--verity] [--expect-diffid sha256:HEX] [--json]',
   help: `LAYER is a tar file, a gzip- or zstd-compressed tar, or - for standard input. The output is an
 EROFS image with 512-byte blocks whose regular files are chunk-based inodes pointing at their data

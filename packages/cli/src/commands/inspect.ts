@@ -1,5 +1,6 @@
 import { COMPAT_FEATURES, INCOMPAT_FEATURES, compatibility, featuresSet, hex, oldKernelRefusesSymlink, textDecoder, walkBatches, type ErofsImage, type InodeUsage } from '@erofs-kit/core';
 import { Out, deviceOption, jsonOption, openImage, strs, formatTime, hexBytes, type Command } from '../util.js';
+import { SUMMARIES } from './summaries.js';
 
 function uuidString(b: Uint8Array): string {
   const h = hexBytes(b);
@@ -8,7 +9,7 @@ function uuidString(b: Uint8Array): string {
 
 export const inspect: Command = {
   name: 'inspect',
-  summary: 'superblock, features, counts and sizes of an image',
+  summary: SUMMARIES.inspect,
   usage: 'erofs-kit inspect IMAGE [--device FILE]... [--json]',
   help: `Prints the superblock fields, the feature bits (each with the first kernel that mounts it),
 the extra devices, and counts of inodes by type and bytes of file data (from a walk of the tree).`,

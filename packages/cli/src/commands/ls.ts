@@ -2,6 +2,7 @@ import { checkName, isDotOrDotDot, textDecoder, walkBatches, type ErofsImage, ty
 
 const S_IFMT_DIR = 0o040000;
 import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, typeName, type Command } from '../util.js';
+import { SUMMARIES } from './summaries.js';
 
 export interface EntryJSON {
   path: string;
@@ -49,7 +50,7 @@ function longLine(e: EntryJSON, ino: Inode, name: string): string {
 
 export const ls: Command = {
   name: 'ls',
-  summary: 'list a directory (or the whole tree with -R)',
+  summary: SUMMARIES.ls,
   usage: 'erofs-kit ls IMAGE [PATH] [-l] [-R] [-a] [--device FILE]... [--json]',
   help: `Lists the entries of PATH (default /) in on-disk order (byte order, as LC_ALL=C ls).
   -l, --long       mode, nlink, uid, gid, size (or major, minor), mtime with nanoseconds (UTC), name, symlink target

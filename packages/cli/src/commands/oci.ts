@@ -20,6 +20,7 @@ import { nodeConvertOutput, nodeHash, nodeSha256, openOciInput } from '@erofs-ki
 import { Out, UsageError, jsonOption, warn, type Command } from '../util.js';
 import { Progress } from '../progress.js';
 import { gunzipChunks, zstdChunks } from '../layer-input.js';
+import { SUMMARIES } from './summaries.js';
 
 export { OCI_SUMMARY_SCHEMA_VERSION, mountCommand, type OciSummary } from '@erofs-kit/core';
 
@@ -174,7 +175,7 @@ async function runConvert(arg: string, values: Record<string, unknown>): Promise
 
 export const oci: Command = {
   name: 'oci',
-  summary: 'check an OCI image layout or docker-archive, or convert it to layer tar indexes and one merged metadata image',
+  summary: SUMMARIES.oci,
   usage: 'erofs-kit oci verify LAYOUT[:TAG] [--json] | erofs-kit oci convert LAYOUT[:TAG] -o OUTDIR [--platform OS/ARCH[/VARIANT]] [--json]',
   help: `LAYOUT is an OCI image layout directory (oci-layout, index.json, blobs/), or a tar holding one
 or made by \`docker save\`. TAG picks the image whose index.json entry carries it as

@@ -1,10 +1,11 @@
 import { hex } from '@erofs-kit/core';
 import { entryJSON } from './ls.js';
 import { Out, deviceOption, jsonOption, openImage, strs, modeString, formatTime, showValue, hexBytes, type Command } from '../util.js';
+import { SUMMARIES } from './summaries.js';
 
 export const stat: Command = {
   name: 'stat',
-  summary: 'everything about one inode: nid, offset, layout, data map, xattrs',
+  summary: SUMMARIES.stat,
   usage: 'erofs-kit stat IMAGE PATH [--device FILE]... [--json]',
   help: `Prints the inode behind PATH: nid, byte offset, on-disk format (compact/extended), data
 layout, mode, nlink, uid, gid, size, mtime, rdev, symlink target, the data map (block ranges or

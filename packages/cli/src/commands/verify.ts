@@ -3,6 +3,7 @@ import { FileSource, fsverityFile, nodeSha256 } from '@erofs-kit/core/node';
 import { Out, UsageError, jsonOption, strs, type Command } from '../util.js';
 import { Progress } from '../progress.js';
 import { REPORT_SCHEMA_VERSION, compatibilityOf, type Compatibility } from '../report.js';
+import { SUMMARIES } from './summaries.js';
 
 export interface VerifyReport {
   schema: 'erofs-kit/verify-report';
@@ -19,7 +20,7 @@ export interface VerifyReport {
 
 export const verify: Command = {
   name: 'verify',
-  summary: 'check a layer: fsck of the image, a tar index against its tar, diffID and fs-verity digests',
+  summary: SUMMARIES.verify,
   usage: 'erofs-kit verify IMAGE [--tar TAR] [--device FILE]... [--expect-diffid sha256:HEX] [--digest] [--json]',
   help: `Runs every fsck check on IMAGE (with TAR as its data device), then, with --tar, checks the tar
 index against the tar: every file's chunks land exactly on the data of the tar entry that names

@@ -2,15 +2,19 @@
  * fs-verity digest of a file with the data level of the Merkle tree hashed by worker
  * threads (ADR 0012). The data level is nearly all of the work (every byte is hashed once
  * there; the levels above hash 1/128 as much with SHA-256 and 4 KiB blocks), and its blocks
- * are independent: the file is cut into block-aligned ranges, each worker opens the file
- * itself, reads its range and hashes every block with node:crypto, and sends back the
- * digests. The calling thread feeds them, in file order, to the one tree implementation of
- * core ({@link FsVerityHasher.appendLeafDigests}), which builds the upper levels, the
- * descriptor and, on request, the stored tree.
+ * are independent: the file is cut into block-aligned ranges, and each range is read and its
+ * blocks hashed with node:crypto, either by a worker (which opens the file itself and sends
+ * back the digests) or by the calling thread, which takes ranges too between handling the
+ * workers' replies: it is ready before any worker has started, and on two cores one worker
+ * beside it keeps both busy. The calling thread feeds the digests, in file order, to the one
+ * tree implementation of core ({@link FsVerityHasher.appendLeafDigests}), which builds the
+ * upper levels, the descriptor and, on request, the stored tree.
  *
- * Memory is bounded whatever the file size: at most `2 × workers` ranges are in flight, and
- * a range's digests are dropped once appended.
+ * Memory is bounded whatever the file size: at most `4 × threads` ranges are hashed ahead of
+ * the appender, and a range's digests are dropped once appended.
  */
+import * as fs from 'node:fs';
+import * as crypto from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -20,11 +24,14 @@ import { HASH_SIZES } from '../digest/hash.js';
 import { nodeHash } from './digest.js';
 
 export interface FsVerityFileOptions extends Omit<FsVerityOptions, 'hash'> {
-  /** Worker threads for the data level; default one per available core (at most 8). 0: hash on the calling thread. */
+  /**
+   * Worker threads for the data level, beside the calling thread, which hashes too; default one
+   * fewer than the available cores (at most 7). 0: the calling thread alone.
+   */
   workers?: number;
-  /** Files smaller than this are hashed on the calling thread (starting workers costs ~10 ms each); default 16 MiB. */
+  /** Files smaller than this are hashed on the calling thread alone (a worker takes ~50 ms to start); default 16 MiB. */
   threshold?: number;
-  /** Bytes per work item; rounded down to whole blocks; default 16 MiB. */
+  /** Bytes per work item; rounded down to whole blocks; default 4 MiB. */
   rangeBytes?: number;
 }
 
@@ -36,39 +43,50 @@ export interface FsVerityFileOptions extends Omit<FsVerityOptions, 'hash'> {
  */
 const READ_BYTES = 64 << 10;
 
-// The worker, as CommonJS source: an eval worker needs no file next to the CLI bundle.
-// Each message is one range; the reply carries its digests in a transferred buffer.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const crypto = require('node:crypto');
-const { path, algorithm, blockSize, saltPrefix, digestSize, readBytes } = workerData;
-const fd = fs.openSync(path, 'r');
-const pre = saltPrefix.length;
-const buf = Buffer.allocUnsafe(pre + readBytes);
-Buffer.from(saltPrefix).copy(buf, 0);
-const ab = buf.buffer;
-const base = buf.byteOffset;
-// One native call per block is the cost that matters: crypto.hash on a plain Uint8Array view
-// with a latin1 string result (copied out a char code at a time) spends about a third less
-// per 4 KiB block than a Buffer subarray and a Buffer result.
-const hashInto = typeof crypto.hash === 'function'
-  ? (at, len, out, k) => {
-      const s = crypto.hash(algorithm, new Uint8Array(ab, base + at, len), 'latin1');
-      for (let i = 0; i < digestSize; i++) out[k + i] = s.charCodeAt(i);
-    }
-  : (at, len, out, k) => out.set(crypto.createHash(algorithm).update(buf.subarray(at, at + len)).digest(), k);
-parentPort.on('message', ({ id, start, end }) => {
-  try {
-    const blocks = Math.ceil((end - start) / blockSize);
-    const out = new Uint8Array(blocks * digestSize);
+interface RangeHasherParams {
+  fd: number;
+  algorithm: string;
+  blockSize: number;
+  /** The salt zero-padded to the hash's block size; empty without a salt. */
+  saltPrefix: Uint8Array;
+  digestSize: number;
+  readBytes: number;
+}
+
+/**
+ * Returns a function that reads bytes [start, end) of the open file `p.fd` and returns the
+ * data-level digests of its blocks (a partial last block zero-padded). Self-contained on
+ * purpose: it names nothing outside itself, so its source text is also the workers' (see
+ * WORKER_SOURCE), and the calling thread and the workers hash exactly alike.
+ */
+function makeRangeHasher(fs: typeof import('node:fs'), crypto: typeof import('node:crypto'), p: RangeHasherParams): (start: number, end: number) => Uint8Array {
+  const { fd, algorithm, blockSize, saltPrefix, digestSize, readBytes } = p;
+  const pre = saltPrefix.length;
+  const buf = Buffer.allocUnsafe(pre + readBytes);
+  buf.set(saltPrefix, 0);
+  const ab = buf.buffer;
+  const base = buf.byteOffset;
+  // One native call per block is the cost that matters: crypto.hash on a plain Uint8Array view
+  // with a latin1 ("binary") string result (copied out a char code at a time) spends about a third less
+  // per 4 KiB block than a Buffer subarray and a Buffer result.
+  const hashInto =
+    typeof crypto.hash === 'function'
+      ? (at: number, len: number, out: Uint8Array, k: number): void => {
+          const s = crypto.hash(algorithm, new Uint8Array(ab, base + at, len), 'binary'); // 'binary' is latin1
+          for (let i = 0; i < digestSize; i++) out[k + i] = s.charCodeAt(i);
+        }
+      : (at: number, len: number, out: Uint8Array, k: number): void => {
+          out.set(crypto.createHash(algorithm).update(buf.subarray(at, at + len)).digest(), k);
+        };
+  return (start, end) => {
+    const out = new Uint8Array(Math.ceil((end - start) / blockSize) * digestSize);
     let k = 0;
     for (let pos = start; pos < end; ) {
       const want = Math.min(readBytes, end - pos);
       let got = 0;
       while (got < want) {
         const n = fs.readSync(fd, buf, pre + got, want - got, pos + got);
-        if (n === 0) throw new Error('file shrank: end of file at byte ' + (pos + got) + ', expected ' + end);
+        if (n === 0) throw new Error(`file shrank: end of file at byte ${pos + got}, expected ${end}`);
         got += n;
       }
       // A partial last block is zero-padded, as the tree requires.
@@ -84,7 +102,20 @@ parentPort.on('message', ({ id, start, end }) => {
       }
       pos += want;
     }
-    parentPort.postMessage({ id, digests: out }, [out.buffer]);
+    return out;
+  };
+}
+
+// The worker, as CommonJS source: an eval worker needs no file next to the CLI bundle. Each
+// message is one range; the reply carries its digests in a transferred buffer.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const hashRange = (${makeRangeHasher.toString()})(fs, require('node:crypto'), { ...workerData, fd: fs.openSync(workerData.path, 'r') });
+parentPort.on('message', ({ id, start, end }) => {
+  try {
+    const digests = hashRange(start, end);
+    parentPort.postMessage({ id, digests }, [digests.buffer]);
   } catch (e) {
     parentPort.postMessage({ id, error: String((e && e.message) || e) });
   }
@@ -94,7 +125,8 @@ parentPort.on('message', ({ id, start, end }) => {
 /**
  * The fs-verity hasher of the file at `path`, fed with the whole file: call `digest()`,
  * `descriptor()` or (with `keepTree`) `merkleTree()` on the result. Large files are hashed
- * by worker threads; small ones, and any file when `workers` is 0, on the calling thread.
+ * by the calling thread and worker threads; small ones, and any file when `workers` is 0, by
+ * the calling thread alone.
  */
 export async function fsverityFile(path: string, opts: FsVerityFileOptions = {}): Promise<FsVerityHasher> {
   const algorithm = opts.algorithm ?? 'sha256';
@@ -112,13 +144,14 @@ export async function fsverityFile(path: string, opts: FsVerityFileOptions = {})
   }
   try {
     const st = fstatSync(fd);
-    const workers = Math.max(0, Math.min(opts.workers ?? Math.min(8, availableParallelism()), 64));
-    const threshold = opts.threshold ?? 16 << 20;
-    if (!st.isFile() || workers === 0 || st.size < threshold) {
-      hashOnThisThread(fd, hasher, path);
+    if (!st.isFile()) {
+      // A pipe or a device: its size is known only at its end.
+      hashStream(fd, hasher, path);
     } else {
-      await hashWithWorkers(path, st.size, hasher, workers, opts.rangeBytes ?? 16 << 20);
-      // The workers read exactly st.size bytes; a file that grew meanwhile is not what we hashed.
+      const workers = Math.max(0, Math.min(opts.workers ?? Math.min(7, availableParallelism() - 1), 64));
+      const threshold = opts.threshold ?? 16 << 20;
+      await hashRanges(path, fd, st.size, hasher, st.size < threshold ? 0 : workers, opts.rangeBytes ?? 4 << 20);
+      // Exactly st.size bytes were read; a file that grew meanwhile is not what we hashed.
       const now = fstatSync(fd).size;
       if (now !== st.size) throw new ErofsError('io', `${path} changed size while being hashed (${st.size} → ${now} bytes)`, { format: 'io', path });
     }
@@ -128,7 +161,7 @@ export async function fsverityFile(path: string, opts: FsVerityFileOptions = {})
   return hasher;
 }
 
-function hashOnThisThread(fd: number, hasher: FsVerityHasher, path: string): void {
+function hashStream(fd: number, hasher: FsVerityHasher, path: string): void {
   const buf = Buffer.allocUnsafe(READ_BYTES);
   for (let pos = 0; ; ) {
     let n: number;
@@ -150,18 +183,26 @@ interface Reply {
   error?: string;
 }
 
-async function hashWithWorkers(path: string, size: number, hasher: FsVerityHasher, workerCount: number, rangeBytes: number): Promise<void> {
+/** Ranges a thread may have queued: enough that a worker never waits for the calling thread, which replies only between its own ranges. */
+const QUEUED_PER_WORKER = 2;
+/** Ranges hashed ahead of the appender, per hashing thread: bounds the reorder buffer. */
+const AHEAD_PER_THREAD = 4;
+
+async function hashRanges(path: string, fd: number, size: number, hasher: FsVerityHasher, workerCount: number, rangeBytes: number): Promise<void> {
   const bs = hasher.blockSize;
   const range = Math.max(bs, Math.floor(rangeBytes / bs) * bs);
   const ranges = Math.ceil(size / range);
   if (ranges === 0) return;
-  const n = Math.min(workerCount, ranges);
+  const n = Math.min(workerCount, ranges - 1);
   const { digestSize, blockSize: hashBlockSize } = HASH_SIZES[hasher.algorithm];
   const salt = hasher.salt;
   const saltPrefix = new Uint8Array(salt.length === 0 ? 0 : Math.ceil(salt.length / hashBlockSize) * hashBlockSize);
   saltPrefix.set(salt);
   const readBytes = Math.max(bs, Math.floor(READ_BYTES / bs) * bs);
-  const workerData = { path, algorithm: hasher.algorithm, blockSize: bs, saltPrefix, digestSize, readBytes };
+  const params = { algorithm: hasher.algorithm, blockSize: bs, saltPrefix, digestSize, readBytes };
+  const hashHere = makeRangeHasher(fs, crypto, { ...params, fd });
+  const startOf = (id: number): number => id * range;
+  const endOf = (id: number): number => Math.min(size, (id + 1) * range);
   const pool: Worker[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -169,26 +210,64 @@ async function hashWithWorkers(path: string, size: number, hasher: FsVerityHashe
       let next = 0; // next range to hand out
       let appended = 0; // ranges appended to the hasher, in order
       let failed = false;
+      let hereScheduled = false;
+      const ahead = AHEAD_PER_THREAD * (n + 1);
       const fail = (e: unknown): void => {
         if (failed) return;
         failed = true;
         reject(e instanceof Error ? e : new ErofsError('io', String(e), { format: 'io', path }));
       };
+      const complete = (id: number, digests: Uint8Array): void => {
+        done.set(id, digests);
+        for (let d = done.get(appended); d !== undefined; d = done.get(appended)) {
+          done.delete(appended);
+          hasher.appendLeafDigests(d, endOf(appended) - startOf(appended));
+          appended++;
+        }
+        if (appended === ranges) resolve();
+      };
       const inFlight: number[] = [];
-      // Hands out ranges to the least busy workers, at most 2 queued per worker and never
-      // more than 2 per worker ahead of the appender (that bounds the reorder buffer).
+      // Hands out ranges to the least busy workers, at most QUEUED_PER_WORKER each.
       const give = (): void => {
-        while (next < ranges && next - appended < 2 * n) {
+        while (next < ranges && next - appended < ahead) {
           let best = 0;
           for (let i = 1; i < n; i++) if (inFlight[i]! < inFlight[best]!) best = i;
-          if (inFlight[best]! >= 2) return;
+          if (n === 0 || inFlight[best]! >= QUEUED_PER_WORKER) return;
           const id = next++;
           inFlight[best]!++;
-          pool[best]!.postMessage({ id, start: id * range, end: Math.min(size, (id + 1) * range) });
+          pool[best]!.postMessage({ id, start: startOf(id), end: endOf(id) });
         }
       };
+      // The calling thread's turn: one range, then back to the event loop, where the workers'
+      // replies wait; it comes back while there are ranges left to take.
+      const hashOneHere = (): void => {
+        hereScheduled = false;
+        if (failed || next >= ranges || next - appended >= ahead) return;
+        const id = next++;
+        let digests: Uint8Array;
+        try {
+          digests = hashHere(startOf(id), endOf(id));
+        } catch (e) {
+          const err = e as NodeJS.ErrnoException;
+          fail(new ErofsError('io', `${path}: hashing bytes from ${startOf(id)} failed: ${err.code ?? err.message}`, { format: 'io', path, offset: startOf(id) }));
+          return;
+        }
+        try {
+          complete(id, digests);
+        } catch (e) {
+          fail(e);
+          return;
+        }
+        give();
+        scheduleHere();
+      };
+      const scheduleHere = (): void => {
+        if (hereScheduled || failed || next >= ranges) return;
+        hereScheduled = true;
+        setImmediate(hashOneHere);
+      };
       for (let i = 0; i < n; i++) {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData });
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { ...params, path } });
         pool.push(w);
         inFlight.push(0);
         w.on('error', fail);
@@ -196,26 +275,23 @@ async function hashWithWorkers(path: string, size: number, hasher: FsVerityHashe
           if (failed) return;
           inFlight[i]!--;
           if (r.error !== undefined || r.digests === undefined) {
-            fail(new ErofsError('io', `${path}: hashing bytes from ${r.id * range} failed: ${r.error ?? 'no result'}`, { format: 'io', path, offset: r.id * range }));
+            fail(new ErofsError('io', `${path}: hashing bytes from ${startOf(r.id)} failed: ${r.error ?? 'no result'}`, { format: 'io', path, offset: startOf(r.id) }));
             return;
           }
-          done.set(r.id, r.digests);
           try {
-            for (let d = done.get(appended); d !== undefined; d = done.get(appended)) {
-              done.delete(appended);
-              hasher.appendLeafDigests(d, Math.min(size, (appended + 1) * range) - appended * range);
-              appended++;
-            }
+            complete(r.id, r.digests);
           } catch (e) {
             fail(e);
             return;
           }
-          if (appended === ranges) return resolve();
           give();
+          // The calling thread may have stopped for the appender to catch up.
+          scheduleHere();
         });
       }
-      // Two ranges per worker to start, so none waits for the main thread between ranges.
+      // Ranges for the workers first (they take a while to start), then the calling thread's.
       give();
+      scheduleHere();
     });
   } finally {
     await Promise.all(pool.map((w) => w.terminate()));
