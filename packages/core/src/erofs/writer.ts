@@ -442,7 +442,7 @@ export async function writeImageTo(
   }
   onProgress?.(progress);
   // The data area in block order (slots were given blocks in their order), through one
-  // buffer per sink: consecutive files' blocks go out in 1 MiB writes, and a source that can
+  // buffer per sink: consecutive files' blocks go out in 128 KiB writes, and a source that can
   // (`readInto`) reads straight into that buffer.
   const main = new Coalescer(sink, (n) => {
     progress.bytes += n;
@@ -488,12 +488,15 @@ export async function writeImageTo(
 
 /**
  * Gathers consecutive pieces of the data area into one buffer and writes it when the next
- * piece does not follow on or does not fit: a layer of small files is written in 1 MiB
+ * piece does not follow on or does not fit: a layer of small files is written in 128 KiB
  * writes, not one per file. The sink has consumed the bytes when its write returns (as
- * every ImageSink must), so the buffer is reused.
+ * every ImageSink must), so the buffer is reused. 128 KiB, not more: a buffer that stays in
+ * the core's cache is filled by read() and emptied by write() faster than a larger one,
+ * which both copies fetch from memory (copying rootfs.tar to tmpfs through one buffer:
+ * 175 ms with 64–128 KiB, 250–275 ms with 256 KiB to 8 MiB).
  */
 class Coalescer {
-  static readonly SIZE = 1 << 20;
+  static readonly SIZE = 128 << 10;
   private readonly buf = new Uint8Array(Coalescer.SIZE);
   private start = 0;
   private len = 0;
