@@ -380,7 +380,7 @@ export function writeImage(root: TreeNode, opts: WriterOptions): WriteResult {
  * their xattrs and inline tails) through a window of whole blocks, then the data area block
  * by block, with the bytes of `input` files read from their sources as they are written. The
  * superblock checksum is set for 4096-byte blocks (as mkfs.erofs does). Memory: the layout,
- * a 1 MiB metadata window and one 1 MiB piece of data at a time.
+ * a 1 MiB metadata window and one 128 KiB piece of data at a time.
  */
 export async function writeImageTo(
   root: TreeNode,
