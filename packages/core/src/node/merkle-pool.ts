@@ -15,7 +15,6 @@
  */
 import * as fs from 'node:fs';
 import * as crypto from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ErofsError } from '../errors.js';
@@ -136,13 +135,13 @@ export async function fsverityFile(path: string, opts: FsVerityFileOptions = {})
   const hasher = new FsVerityHasher(hasherOpts);
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = fs.openSync(path, 'r');
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new ErofsError('io', `cannot open ${path}: ${err.code ?? err.message}`, { format: 'io', path });
   }
   try {
-    const st = fstatSync(fd);
+    const st = fs.fstatSync(fd);
     if (!st.isFile()) {
       // A pipe or a device: its size is known only at its end.
       hashStream(fd, hasher, path);
@@ -151,11 +150,11 @@ export async function fsverityFile(path: string, opts: FsVerityFileOptions = {})
       const threshold = opts.threshold ?? 16 << 20;
       await hashRanges(path, fd, st.size, hasher, st.size < threshold ? 0 : workers, opts.rangeBytes ?? 4 << 20);
       // Exactly st.size bytes were read; a file that grew meanwhile is not what we hashed.
-      const now = fstatSync(fd).size;
+      const now = fs.fstatSync(fd).size;
       if (now !== st.size) throw new ErofsError('io', `${path} changed size while being hashed (${st.size} → ${now} bytes)`, { format: 'io', path });
     }
   } finally {
-    closeSync(fd);
+    fs.closeSync(fd);
   }
   return hasher;
 }
@@ -165,7 +164,7 @@ function hashStream(fd: number, hasher: FsVerityHasher, path: string): void {
   for (let pos = 0; ; ) {
     let n: number;
     try {
-      n = readSync(fd, buf, 0, READ_BYTES, null);
+      n = fs.readSync(fd, buf, 0, READ_BYTES, null);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new ErofsError('io', `cannot read ${path} at byte ${pos}: ${err.code ?? err.message}`, { format: 'io', path, offset: pos });
