@@ -4,10 +4,11 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { CLI_BIN, runCli } from './support/cli.js';
+import { CLI_BIN, CLI_DIST, runCli } from './support/cli.js';
+import { SUMMARIES } from '../src/commands/summaries.js';
 import { ErofsImage, MemorySource, crc32c, walk } from '@erofs-kit/core';
 import { loadManifest, type Fixture } from './support/fixtures.js';
 
@@ -19,7 +20,8 @@ const tarIndex = fixtures.find((f) => f.devices.length > 0 && !f.appended && /ta
 const work = mkdtempSync(join(tmpdir(), 'erofs-kit-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const COMMANDS = ['inspect', 'ls', 'stat', 'cat', 'extract', 'fsck'];
+/** Every command the dispatcher lists (its summaries); each is a bundle of its own (build.mjs). */
+const COMMANDS = Object.keys(SUMMARIES);
 const dev = (f: Fixture): string[] => f.devices.flatMap((d) => ['--device', d]);
 
 describe('usage', () => {
@@ -27,6 +29,10 @@ describe('usage', () => {
     const r = runCli([]);
     expect(r.status).toBe(2);
     for (const c of COMMANDS) expect(r.stdout).toContain(c);
+  });
+  it('the built command bundles are exactly the listed commands', () => {
+    const built = readdirSync(dirname(CLI_DIST)).flatMap((f) => /^command-(.+)\.js$/.exec(f)?.[1] ?? []);
+    expect(built.sort()).toEqual([...COMMANDS].sort());
   });
   it.each(COMMANDS)('%s --help exits 0 and shows its usage', (c) => {
     const r = runCli([c, '--help']);
