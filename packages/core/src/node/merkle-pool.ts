@@ -215,14 +215,23 @@ async function hashRanges(path: string, fd: number, size: number, hasher: FsVeri
         failed = true;
         reject(e instanceof Error ? e : new ErofsError('io', String(e), { format: 'io', path }));
       };
+      // A range's digests, from either side: appended in file order, then more work handed
+      // out (the calling thread may have stopped for the appender to catch up).
       const complete = (id: number, digests: Uint8Array): void => {
-        done.set(id, digests);
-        for (let d = done.get(appended); d !== undefined; d = done.get(appended)) {
-          done.delete(appended);
-          hasher.appendLeafDigests(d, endOf(appended) - startOf(appended));
-          appended++;
+        try {
+          done.set(id, digests);
+          for (let d = done.get(appended); d !== undefined; d = done.get(appended)) {
+            done.delete(appended);
+            hasher.appendLeafDigests(d, endOf(appended) - startOf(appended));
+            appended++;
+          }
+        } catch (e) {
+          fail(e);
+          return;
         }
-        if (appended === ranges) resolve();
+        if (appended === ranges) return resolve();
+        give();
+        scheduleHere();
       };
       const inFlight: number[] = [];
       // Hands out ranges to the least busy workers that are up, at most QUEUED_PER_WORKER
@@ -253,14 +262,7 @@ async function hashRanges(path: string, fd: number, size: number, hasher: FsVeri
           fail(new ErofsError('io', `${path}: hashing bytes from ${startOf(id)} failed: ${err.code ?? err.message}`, { format: 'io', path, offset: startOf(id) }));
           return;
         }
-        try {
-          complete(id, digests);
-        } catch (e) {
-          fail(e);
-          return;
-        }
-        give();
-        scheduleHere();
+        complete(id, digests);
       };
       const scheduleHere = (): void => {
         if (hereScheduled || failed || next >= ranges) return;
@@ -283,15 +285,7 @@ async function hashRanges(path: string, fd: number, size: number, hasher: FsVeri
             fail(new ErofsError('io', `${path}: hashing bytes from ${startOf(r.id)} failed: ${r.error ?? 'no result'}`, { format: 'io', path, offset: startOf(r.id) }));
             return;
           }
-          try {
-            complete(r.id, r.digests);
-          } catch (e) {
-            fail(e);
-            return;
-          }
-          give();
-          // The calling thread may have stopped for the appender to catch up.
-          scheduleHere();
+          complete(r.id, r.digests);
         });
       }
       // The calling thread starts at once; the workers join as they come up.
